@@ -1,0 +1,1 @@
+"""Subsidy policy, the append-only ledger and the bureau's reports."""

@@ -1,0 +1,224 @@
+"""Subsidy policy: who gets what share of a visit's price, up to a monthly cap."""
+
+import itertools
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from billing.money import yuan_to_fen
+
+DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
+
+DISABILITY_LEVELS = ("能力完好", "轻度失能", "中度失能", "重度失能", "完全失能")
+
+
+class PolicyError(ValueError):
+    """The policy file is malformed."""
+
+
+class UnknownElderClass(ValueError):
+    """The elder's class is not one the policy version knows."""
+
+
+class UnknownDisabilityLevel(ValueError):
+    """The disability level is not a GB/T 42195-2022 level."""
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """What one class or disability level pays: a share of the price, up to a monthly cap."""
+
+    share_percent: int
+    monthly_cap_fen: int
+    source: str
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    """The policy in force from one date."""
+
+    name: str
+    effective_from: date
+    rollover: bool
+    classes: dict[str, Entitlement]
+    disability: dict[str, Entitlement]
+    free_items: frozenset[str]
+
+    def entitlements_for(self, elder_class: str, disability_level: str) -> list[Entitlement]:
+        """Return the elder's class entitlement, then their disability one if the level has one."""
+        if elder_class not in self.classes:
+            raise UnknownElderClass(
+                f"elder class {elder_class!r} is not in policy version {self.name!r}"
+            )
+        if disability_level and disability_level not in DISABILITY_LEVELS:
+            raise UnknownDisabilityLevel(f"unknown disability level {disability_level!r}")
+        found = [self.classes[elder_class]]
+        if disability_level in self.disability:
+            found.append(self.disability[disability_level])
+        return found
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Every policy version, oldest first."""
+
+    versions: tuple[PolicyVersion, ...]
+
+    def version_for(self, day: date) -> PolicyVersion:
+        """Return the version in force on the given day."""
+        in_force = [v for v in self.versions if v.effective_from <= day]
+        if not in_force:
+            raise ValueError(f"no subsidy policy version is in force on {day.isoformat()}")
+        return max(in_force, key=lambda v: v.effective_from)
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A visit's price split into subsidy and co-pay; `source` names the entitlement used."""
+
+    price_fen: int
+    subsidy_fen: int
+    copay_fen: int
+    source: str
+
+    def __post_init__(self) -> None:
+        if min(self.price_fen, self.subsidy_fen, self.copay_fen) < 0:
+            raise ValueError(f"negative amount in {self}")
+        if self.subsidy_fen + self.copay_fen != self.price_fen:
+            raise ValueError(f"subsidy and co-pay do not add up to the price in {self}")
+
+
+def split_charge(
+    price_fen: int,
+    version: PolicyVersion,
+    elder_class: str,
+    disability_level: str,
+    used_this_month_fen: int,
+) -> Charge:
+    """Split a visit's price into subsidy and co-pay under the elder's monthly cap.
+
+    A zero price (a free item) gives all zeros. Otherwise each entitlement of the elder (their
+    class, and their disability level if it has one) offers
+    min(price * share_percent // 100, max(0, cap - used_this_month_fen)): the share rounds down
+    to the fen. The largest offer wins, the class on a tie; the co-pay is the rest.
+    `used_this_month_fen` is the subsidy already paid this month under any entitlement: one
+    monthly pot, so the larger cap bounds it.
+    """
+    if price_fen < 0:
+        raise ValueError(f"price must not be negative: {price_fen}")
+    if used_this_month_fen < 0:
+        raise ValueError(f"subsidy used this month must not be negative: {used_this_month_fen}")
+    entitlements = version.entitlements_for(elder_class, disability_level)
+    if price_fen == 0:
+        return Charge(0, 0, 0, "free")
+
+    def subsidy(e: Entitlement) -> int:
+        return min(
+            price_fen * e.share_percent // 100, max(0, e.monthly_cap_fen - used_this_month_fen)
+        )
+
+    best = max(entitlements, key=subsidy)
+    return Charge(price_fen, subsidy(best), price_fen - subsidy(best), best.source)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load the subsidy policy from TOML; default to the policy.toml beside this module."""
+    path = Path(path) if path is not None else DEFAULT_POLICY_PATH
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as e:
+        raise PolicyError(f"{path}: not valid TOML: {e}") from e
+    _check_keys(data, f"{path}", {"version"}, {"rounding"})
+    raw = data["version"]
+    if not isinstance(raw, list) or not raw:
+        raise PolicyError(f"{path}: version: needs at least one [[version]] table")
+    versions = sorted(
+        (_read_version(v, path, i) for i, v in enumerate(raw)),
+        key=lambda v: v.effective_from,
+    )
+    for earlier, later in itertools.pairwise(versions):
+        if earlier.effective_from == later.effective_from:
+            raise PolicyError(
+                f"{path}: version {later.name!r}: effective_from: "
+                f"{earlier.name!r} also starts on {later.effective_from}"
+            )
+    if len({v.name for v in versions}) != len(versions):
+        raise PolicyError(f"{path}: version: names must be unique")
+    return Policy(tuple(versions))
+
+
+def _check_keys(table: Any, where: str, required: set[str], optional: set[str]) -> None:
+    if not isinstance(table, dict):
+        raise PolicyError(f"{where}: must be a table")
+    if unknown := sorted(table.keys() - required - optional):
+        raise PolicyError(f"{where}: {', '.join(unknown)}: unknown field")
+    if missing := sorted(required - table.keys()):
+        raise PolicyError(f"{where}: {', '.join(missing)}: missing")
+
+
+def _typed(table: dict, key: str, where: str, kind: type, description: str) -> Any:
+    value = table[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise PolicyError(f"{where}: {key}: must be {description}, not {value!r}")
+    return value
+
+
+def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
+    where = f"{path}: version #{index + 1}"
+    if isinstance(data, dict) and isinstance(data.get("name"), str):
+        where = f"{path}: version {data['name']!r}"
+    _check_keys(
+        data, where, {"name", "effective_from", "rollover", "class"}, {"disability", "free_items"}
+    )
+    name = _typed(data, "name", where, str, "a string")
+    effective_from = data["effective_from"]
+    if not isinstance(effective_from, date) or isinstance(effective_from, datetime):
+        raise PolicyError(f"{where}: effective_from: must be a date like 2026-01-01")
+    rollover = _typed(data, "rollover", where, bool, "true or false")
+    classes = _read_entitlements(data, "class", "code", where)
+    if not classes:
+        raise PolicyError(f"{where}: class: needs at least one [[version.class]] table")
+    disability = _read_entitlements(data, "disability", "level", where)
+    for level in disability:
+        if level not in DISABILITY_LEVELS:
+            raise PolicyError(f"{where}: disability: {level!r} is not a GB/T 42195-2022 level")
+    free_items = (
+        _typed(data, "free_items", where, list, "a list of item codes")
+        if "free_items" in data
+        else []
+    )
+    if not all(isinstance(code, str) for code in free_items):
+        raise PolicyError(f"{where}: free_items: must be a list of item codes")
+    return PolicyVersion(name, effective_from, rollover, classes, disability, frozenset(free_items))
+
+
+def _read_entitlements(data: dict, kind: str, key: str, where: str) -> dict[str, Entitlement]:
+    raw = (
+        _typed(data, kind, where, list, f"an array of [[version.{kind}]] tables")
+        if kind in data
+        else []
+    )
+    found: dict[str, Entitlement] = {}
+    for i, row in enumerate(raw):
+        at = f"{where}: {kind} #{i + 1}"
+        if isinstance(row, dict) and isinstance(row.get(key), str):
+            at = f"{where}: {kind} {row[key]!r}"
+        _check_keys(row, at, {key, "share_percent", "monthly_cap_yuan"}, set())
+        name = _typed(row, key, at, str, "a string")
+        if name in found:
+            raise PolicyError(f"{at}: {key}: appears twice")
+        share = _typed(row, "share_percent", at, int, "a whole number")
+        if not 0 <= share <= 100:
+            raise PolicyError(f"{at}: share_percent: must be between 0 and 100")
+        cap_text = _typed(row, "monthly_cap_yuan", at, str, 'a string like "600.00"')
+        try:
+            cap = yuan_to_fen(cap_text)
+        except ValueError as e:
+            raise PolicyError(f"{at}: monthly_cap_yuan: {e}") from e
+        if cap < 0:
+            raise PolicyError(f"{at}: monthly_cap_yuan: must not be negative")
+        found[name] = Entitlement(share, cap, f"{kind}:{name}")
+    return found

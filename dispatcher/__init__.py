@@ -1,0 +1,41 @@
+"""The application: elders, orders, matching, the hotline, reviews, consoles and the CLI."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the web application from the environment, or from `test_config` on top of it."""
+    from billing.policy import load_policy
+    from dispatcher import auth, db, views
+    from dispatcher.clock import SystemClock
+    from dispatcher.config import check_settings, settings_from_env
+    from dispatcher.hotline import views as hotline_views
+    from telephony import init_app as init_telephony
+    from telephony import views as telephony_views
+    from telephony.numbers import mask_phone
+
+    app = Flask(__name__)
+    app.config.from_mapping(settings_from_env())
+    if test_config:
+        app.config.from_mapping(test_config)
+    check_settings(app.config)
+    app.extensions["vnh.clock"] = app.config.get("CLOCK") or SystemClock()
+    app.extensions["vnh.policy"] = load_policy(app.config.get("POLICY_FILE") or None)
+    if app.config.get("TRUSTED_PROXIES"):
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+
+    db.init_app(app)
+    init_telephony(app)
+    auth.init_app(app)
+    app.register_blueprint(hotline_views.bp)
+    app.register_blueprint(views.bp)
+    # Twilio's webhooks carry its signature instead of a CSRF token.
+    for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp):
+        auth.csrf.exempt(blueprint)
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    return app

@@ -1,0 +1,255 @@
+"""The `vnh` command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import re
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from dispatcher.config import ConfigError
+
+
+def _app(**overrides):
+    from dispatcher import create_app
+
+    try:
+        return create_app(overrides or None)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _now(app):
+    return app.extensions["vnh.clock"].now()
+
+
+def _prepare_database(app) -> int:
+    from dispatcher.catalogue import load_catalogue
+    from dispatcher.db import session_scope
+    from dispatcher.migrate import upgrade
+
+    upgrade(app.extensions["vnh.engine"])
+    with session_scope(app) as session:
+        return load_catalogue(session)
+
+
+@click.group()
+def main():
+    """vnh: the virtual nursing home dispatcher (虚拟养老院)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.command("init-db")
+def init_db():
+    """Create or upgrade the database schema and load the service catalogue."""
+    app = _app()
+    items = _prepare_database(app)
+    click.echo(f"database ready at {app.extensions['vnh.engine'].url.render_as_string()}; "
+               f"catalogue has {items} items")
+
+
+@main.command("demo-data")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same district.")
+@click.option("--elders", default=200, show_default=True)
+@click.option("--providers", default=12, show_default=True)
+@click.option("--staff/--no-staff", default=True, show_default=True,
+              help="Also create one staff account per role, with fresh passwords printed once.")
+def demo_data(seed, elders, providers, staff):
+    """Fill an empty database with a deterministic fictional district (Lanzhou, Chengguan)."""
+    from dispatcher.db import session_scope
+    from dispatcher.demo import build_demo_district
+
+    app = _app()
+    _prepare_database(app)
+    try:
+        with session_scope(app) as session:
+            summary = build_demo_district(session, seed=seed, elders=elders, providers=providers,
+                                          now=_now(app))
+            accounts = _demo_staff(session, app) if staff else []
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"demo district: {summary.streets} streets, {summary.communities} communities, "
+               f"{summary.elders} elders, {summary.providers} providers, {summary.offerings} offerings")
+    for username, role, password in accounts:
+        click.echo(f"staff account {username} ({role}) password {password}")
+
+
+def _demo_staff(session, app) -> list[tuple[str, str, str]]:
+    from sqlalchemy import select
+
+    from dispatcher.auth import add_user
+    from providers.models import Provider
+
+    first_provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
+    accounts = []
+    for username, role, name in (("operator", "operator", "话务员小李"), ("supervisor", "supervisor", "监督员老周"),
+                                 ("bureau", "bureau", "民政局王科长"), ("admin", "admin", "管理员"),
+                                 ("provider1", "provider", "服务商调度")):
+        password = secrets.token_urlsafe(9)
+        add_user(session, username=username, password=password, role=role, display_name=name,
+                 provider_id=first_provider if role == "provider" else None, now=_now(app))
+        accounts.append((username, role, password))
+    return accounts
+
+
+@main.group()
+def user():
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["operator", "supervisor", "provider", "bureau", "admin"]))
+@click.option("--name", "display_name", default="", help="Name shown on screens.")
+@click.option("--provider", "provider_code", default=None, help="Provider code (provider staff only).")
+@click.password_option()
+def user_add(username, role, display_name, provider_code, password):
+    """Add a staff account; the password is asked for, or read from --password."""
+    from dispatcher.auth import add_user
+    from dispatcher.db import session_scope
+    from providers.queries import provider_by_code
+
+    app = _app()
+    try:
+        with session_scope(app) as session:
+            provider_id = None
+            if provider_code:
+                provider = provider_by_code(session, provider_code)
+                if provider is None:
+                    raise ValueError(f"no provider with code {provider_code!r}")
+                provider_id = provider.id
+            add_user(session, username=username, password=password, role=role,
+                     display_name=display_name, provider_id=provider_id, now=_now(app))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added {role} {username}")
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["elders", "providers", "offerings"]))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
+def import_command(kind, path, dry_run):
+    """Import an enrollment file (CSV with the headers in the README)."""
+    from dispatcher.db import session_scope
+    from dispatcher.enrollment import ImportFileError, import_file
+
+    app = _app()
+    try:
+        with session_scope(app) as session:
+            report = import_file(session, kind, path, _now(app), dry_run=dry_run)
+            if not report.ok or dry_run:
+                session.rollback()
+    except ImportFileError as exc:
+        raise click.ClickException(f"{path}: {exc}") from None
+    for error in report.errors:
+        click.echo(f"row {error.row}, {error.column}: {error.reason}", err=True)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"{kind}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+               f"refused {len({e.row for e in report.errors})} rows")
+    if not report.ok:
+        raise click.ClickException("the file has bad rows; nothing was imported")
+
+
+@main.group()
+def report():
+    """The bureau's reports."""
+
+
+@report.command("subsidy")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def report_subsidy(month, fmt, output):
+    """Write the subsidy detail: one row per billed visit of the month."""
+    from billing.reports import write_subsidy_csv
+    from dispatcher.db import session_scope
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        raise click.BadParameter("must look like 2026-11", param_hint="--month")
+    app = _app()
+    with session_scope(app) as session:
+        rows = write_subsidy_csv(session, month, output)
+    click.echo(f"wrote {rows} visits to {output}")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+def catalogue(fmt):
+    """List the service catalogue."""
+    from dispatcher.catalogue import catalogue_rows
+    from dispatcher.db import session_scope
+
+    app = _app()
+    with session_scope(app) as session:
+        rows = catalogue_rows(session)
+    if not rows:
+        raise click.ClickException("the catalogue is empty: run `vnh init-db` first")
+    if fmt == "json":
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+    else:
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--threads", default=8, show_default=True)
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="Run the tick in this process (the embedded default).")
+def serve(host, port, threads, scheduler):
+    """Serve the web app (and, by default, the scheduler tick) with waitress."""
+    import os
+
+    from waitress import serve as waitress_serve
+
+    from dispatcher.sweepers import start_scheduler
+
+    overrides = {}
+    if not os.environ.get("VNH_PUBLIC_URL"):
+        overrides["PUBLIC_URL"] = f"http://{host}:{port}"
+    app = _app(**overrides)
+    _prepare_database(app)
+    if scheduler:
+        start_scheduler(app)
+    click.echo(f"vnh serving on http://{host}:{port} (telephony: {app.config['TELEPHONY']})")
+    waitress_serve(app, host=host, port=port, threads=threads, ident="vnh")
+
+
+@main.command("scheduler")
+def scheduler_command():
+    """Run only the scheduler tick (one ticking process at a time on PostgreSQL)."""
+    import time
+
+    from dispatcher.sweepers import start_scheduler
+
+    app = _app()
+    start_scheduler(app)
+    click.echo(f"scheduler ticking every {app.config['TICK_S']} s; Ctrl-C stops it")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+
+
+@main.command()
+@click.option("--seed", default=1, show_default=True)
+@click.option("--calls", default=10, show_default=True)
+@click.option("--fresh/--use-database", default=False, show_default=True,
+              help="Run on a new temporary SQLite database with the demo district of --seed.")
+def simulate(seed, calls, fresh):
+    """Drive N whole lifecycles through the HTTP layer, acting as Twilio, providers and elders."""
+    from dispatcher.simulate import run_simulation
+
+    result = run_simulation(seed=seed, calls=calls, fresh=fresh, echo=click.echo)
+    click.echo(result.summary())
+    if result.failures:
+        raise click.ClickException(f"{len(result.failures)} lifecycles did not complete")

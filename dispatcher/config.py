@@ -1,0 +1,103 @@
+"""Settings read from the environment (names in DESIGN.md), with embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot work; the message names the setting."""
+
+
+def _int(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from None
+
+
+def _float(env: dict, name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def default_database_url() -> str:
+    instance = Path(os.environ.get("VNH_INSTANCE_DIR", "instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{instance / 'vnh.sqlite'}"
+
+
+def settings_from_env(env: dict | None = None) -> dict:
+    """Return the Flask config mapping built from environment variables."""
+    env = dict(os.environ if env is None else env)
+    account_sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
+    telephony = env.get("VNH_TELEPHONY", "").strip() or ("twilio" if account_sid else "local")
+    if telephony not in ("local", "twilio"):
+        raise ConfigError(f"VNH_TELEPHONY must be 'local' or 'twilio', got {telephony!r}")
+    operators = [n.strip() for n in env.get("VNH_OPERATOR_NUMBERS", "").split(",") if n.strip()]
+    return {
+        "DATABASE_URL": env.get("VNH_DATABASE_URL", "").strip() or default_database_url(),
+        "PUBLIC_URL": env.get("VNH_PUBLIC_URL", "").strip().rstrip("/"),
+        "TELEPHONY": telephony,
+        "TWILIO_ACCOUNT_SID": account_sid,
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", "").strip(),
+        "HOTLINE_NUMBER": env.get("VNH_HOTLINE_NUMBER", "").strip() or "+869312345678",
+        "OPERATOR_NUMBERS": operators or ["+869312345600"],
+        "OFFER_WINDOW_S": _int(env, "VNH_OFFER_WINDOW_S", 600),
+        "REVIEW_DELAY_S": _int(env, "VNH_REVIEW_DELAY_S", 7200),
+        "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
+        "TICK_S": _float(env, "VNH_TICK_S", 5.0),
+        "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
+        "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
+        "SECRET_KEY": env.get("VNH_SECRET_KEY", "").strip(),
+        "TRUSTED_PROXIES": _int(env, "VNH_TRUSTED_PROXIES", 0),
+        "RUN_SCHEDULER": False,
+    }
+
+
+def check_settings(config: dict) -> None:
+    """Refuse a configuration that cannot run safely."""
+    if config["TELEPHONY"] == "twilio":
+        missing = [
+            name
+            for name, key in (
+                ("TWILIO_ACCOUNT_SID", "TWILIO_ACCOUNT_SID"),
+                ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN"),
+                ("VNH_PUBLIC_URL", "PUBLIC_URL"),
+                ("VNH_HOTLINE_NUMBER", "HOTLINE_NUMBER"),
+                ("VNH_SECRET_KEY", "SECRET_KEY"),
+            )
+            if not config.get(key)
+        ]
+        if missing:
+            raise ConfigError("twilio telephony needs " + ", ".join(missing))
+    if not config.get("SECRET_KEY"):
+        # Local mode only: sessions do not survive a restart, which is fine for the demo.
+        config["SECRET_KEY"] = secrets.token_hex(32)
+
+
+class Settings:
+    """The timings and numbers the services need, taken from the app config once."""
+
+    def __init__(self, config):
+        self.offer_window_s: int = config["OFFER_WINDOW_S"]
+        self.review_delay_s: int = config["REVIEW_DELAY_S"]
+        self.max_offers: int = config["MAX_OFFERS"]
+        self.quiet_hours: str = config["QUIET_HOURS"]
+        self.hotline_number: str = config["HOTLINE_NUMBER"]
+        self.operator_numbers: list[str] = list(config["OPERATOR_NUMBERS"])
+        self.public_url: str = config.get("PUBLIC_URL") or "http://localhost"
+        self.voice: str | None = config.get("VOICE") or None
+
+    def url(self, path: str) -> str:
+        return self.public_url + path

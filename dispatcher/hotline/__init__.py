@@ -1,0 +1,1 @@
+"""The hotline: the inbound call flow and the review calls."""

@@ -1,0 +1,94 @@
+"""Inbound SMS: providers answer offers and check workers in and out by text."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing.policy import Policy
+from dispatcher import orders
+from dispatcher.config import Settings
+from dispatcher.models import Order
+from dispatcher.states import OrderState
+from providers.models import Offer, Provider
+from providers.queries import provider_by_phone
+from providers.replies import ProviderReply, parse_reply
+from telephony.models import InboundMessage
+
+HELP = "请回复工单号加指令，如“123456 接”。接单回复接或1，拒绝回复拒或2，到达回复到，完成回复完。"
+
+
+def handle_inbound_sms(session: Session, *, message_sid: str, sender: str, to: str, body: str,
+                       settings: Settings, policy: Policy, now: datetime) -> str:
+    """Apply a provider's reply and return the text to answer; a replayed SMS gets the same answer."""
+    if message_sid:
+        seen = session.scalar(select(InboundMessage).where(InboundMessage.message_sid == message_sid))
+        if seen is not None:
+            return seen.reply
+    reply = _reply_to(session, sender, body, settings, policy, now)
+    if message_sid:
+        session.add(InboundMessage(message_sid=message_sid, from_number=sender, to_number=to,
+                                   body=body[:1600], reply=reply, received_at=now))
+        session.flush()
+    return reply
+
+
+def _reply_to(session, sender, body, settings, policy, now) -> str:
+    provider = provider_by_phone(session, sender)
+    if provider is None:
+        return "【虚拟养老院】您的号码未登记为服务商号码，如需服务请拨打热线。"
+    parsed = parse_reply(body)
+    if parsed is None:
+        return HELP
+    if parsed.action in ("accept", "decline"):
+        return _answer_offer(session, provider, parsed, settings, now)
+    return _visit_step(session, provider, parsed, settings, policy, now)
+
+
+def _answer_offer(session, provider: Provider, parsed: ProviderReply, settings, now) -> str:
+    query = select(Offer).join(Order, Order.id == Offer.order_id).where(Offer.provider_id == provider.id)
+    if parsed.job_code:
+        offers = session.scalars(
+            query.where(Order.job_code == parsed.job_code).order_by(Offer.id.desc()).limit(1)
+        ).all()
+        if not offers:
+            return f"没有找到派给您的工单{parsed.job_code}，请核对工单号。"
+    else:
+        offers = session.scalars(query.where(Offer.status == "offered", Offer.expires_at > now)).all()
+        if not offers:
+            return "您目前没有待答复的派单。"
+        if len(offers) > 1:
+            codes = "、".join(o_code(session, o) for o in offers)
+            return f"您有多个待答复的派单（{codes}），请回复工单号加指令，如“{o_code(session, offers[0])} 接”。"
+    offer = offers[0]
+    if parsed.action == "accept":
+        outcome = orders.accept_offer(session, offer, provider.id, "sms", settings, now)
+    else:
+        outcome = orders.decline_offer(session, offer, provider.id, "sms", settings, now)
+    return outcome.message
+
+
+def o_code(session, offer: Offer) -> str:
+    return session.get(Order, offer.order_id).job_code
+
+
+def _visit_step(session, provider: Provider, parsed: ProviderReply, settings, policy, now) -> str:
+    wanted = OrderState.ACCEPTED if parsed.action == "check_in" else OrderState.IN_PROGRESS
+    query = select(Order).where(Order.provider_id == provider.id)
+    if parsed.job_code:
+        order = session.scalar(query.where(Order.job_code == parsed.job_code).order_by(Order.id.desc()).limit(1))
+        if order is None:
+            return f"没有找到您的工单{parsed.job_code}，请核对工单号。"
+    else:
+        candidates = session.scalars(query.where(Order.state == wanted.value)).all()
+        if not candidates:
+            return "您目前没有可以签到的工单。" if parsed.action == "check_in" else "您目前没有可以签退的工单。"
+        if len(candidates) > 1:
+            codes = "、".join(o.job_code for o in candidates)
+            return f"您有多个工单（{codes}），请回复工单号加指令，如“{candidates[0].job_code} 到”。"
+        order = candidates[0]
+    if parsed.action == "check_in":
+        return orders.check_in(session, order, provider.id, "sms", now).message
+    return orders.check_out(session, order, provider.id, "sms", policy, settings, now).message

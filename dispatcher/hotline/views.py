@@ -1,0 +1,118 @@
+"""Twilio webhooks of the hotline: the inbound call flow, provider SMS, and review calls."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request, url_for
+from sqlalchemy.exc import IntegrityError, OperationalError
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from dispatcher.config import Settings
+from dispatcher.db import get_session
+from dispatcher.hotline import review_call, sms
+from dispatcher.hotline.flow import Hotline, Reply, Turn
+from telephony.numbers import caller_e164
+from telephony.signature import twilio_signed
+from telephony.twiml import LANGUAGE, say, twiml
+
+bp = Blueprint("hotline", __name__, url_prefix="/telephony")
+
+
+def _now():
+    return current_app.extensions["vnh.clock"].now()
+
+
+def render_reply(reply: Reply, next_seq: int, voice: str | None) -> str:
+    """Turn a Reply into TwiML whose next step is `/telephony/voice?seq=next_seq`."""
+    response = VoiceResponse()
+    action = url_for("hotline.incoming_call", seq=next_seq)
+    if reply.gather:
+        gather = Gather(input="dtmf speech", language=LANGUAGE, num_digits=1, action=action,
+                        method="POST", timeout=6, speech_timeout="auto",
+                        hints=",".join(reply.hints) or None)
+        for line in reply.say:
+            say(gather, line, voice)
+        response.append(gather)
+        response.redirect(action, method="POST")
+        return str(response)
+    for line in reply.say:
+        say(response, line, voice)
+    if reply.dial:
+        dial = response.dial(timeout=25)
+        for number in reply.dial:
+            dial.number(number)
+        say(response, "话务员暂时无法接听，我们会尽快给您回电。再见。", voice)
+    response.hangup()
+    return str(response)
+
+
+@bp.post("/voice")
+@twilio_signed
+def incoming_call():
+    form = request.form
+    call_sid = form.get("CallSid", "").strip()
+    if not call_sid:
+        response = VoiceResponse()
+        say(response, "抱歉，系统暂时无法处理，请稍后再拨。")
+        response.hangup()
+        return twiml(response)
+    settings = Settings(current_app.config)
+    seq = request.args.get("seq", default=0, type=int)
+    turn = Turn(digits=form.get("Digits", ""), speech=form.get("SpeechResult", ""))
+    caller = caller_e164(form.get("From", ""))
+    for attempt in range(2):
+        session = get_session()
+        try:
+            hotline = Hotline(session, settings, current_app.extensions["vnh.policy"], _now())
+            body = hotline.respond(call_sid, caller, seq,
+                                   turn, lambda r, n: render_reply(r, n, settings.voice))
+            session.commit()
+            return current_app.response_class(body, mimetype="text/xml")
+        except IntegrityError:
+            # The same webhook, delivered twice at once: the other delivery's answer stands.
+            session.rollback()
+            if attempt:
+                raise
+        except OperationalError:
+            session.rollback()
+            return twiml(_safe_goodbye())
+    raise AssertionError("unreachable")
+
+
+def _safe_goodbye() -> VoiceResponse:
+    response = VoiceResponse()
+    say(response, "抱歉，系统繁忙。我们已记下您的来电，会尽快给您回电。再见。")
+    response.hangup()
+    return response
+
+
+@bp.post("/sms")
+@twilio_signed
+def incoming_sms():
+    session = get_session()
+    form = request.form
+    reply = sms.handle_inbound_sms(
+        session, message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
+        sender=caller_e164(form.get("From", "")), to=form.get("To", ""), body=form.get("Body", ""),
+        settings=Settings(current_app.config), policy=current_app.extensions["vnh.policy"], now=_now(),
+    )
+    session.commit()
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return twiml(response)
+
+
+@bp.post("/review/<int:review_id>")
+@twilio_signed
+def review(review_id: int):
+    session = get_session()
+    step = request.args.get("step", "ask")
+    tries = request.args.get("try", default=0, type=int)
+    response = review_call.respond(
+        session, review_id, step=step, tries=tries, digits=request.form.get("Digits", ""),
+        url=lambda **args: url_for("hotline.review", review_id=review_id, **args),
+        voice=Settings(current_app.config).voice, now=_now(),
+    )
+    session.commit()
+    return twiml(response)

@@ -1,0 +1,224 @@
+"""Elders, the service catalogue, orders, visits, reviews, staff and hotline calls."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatcher.db import Base
+from dispatcher.states import OPEN_STATES, OrderState
+
+_OPEN_STATES_SQL = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATES)) + ")"
+
+
+class Elder(Base):
+    __tablename__ = "elders"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    id_number: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    gender: Mapped[str] = mapped_column(String(1))
+    birth_date: Mapped[date]
+    address: Mapped[str] = mapped_column(String(200))
+    street: Mapped[str] = mapped_column(String(50), index=True)
+    community: Mapped[str] = mapped_column(String(50))
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
+    elder_class: Mapped[str] = mapped_column(String(20))
+    disability_level: Mapped[str] = mapped_column(String(20))
+    is_living_alone: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+    phones: Mapped[list[ElderPhone]] = relationship(
+        back_populates="elder", cascade="all, delete-orphan", order_by="ElderPhone.id"
+    )
+    emergency_contacts: Mapped[list[EmergencyContact]] = relationship(
+        back_populates="elder", cascade="all, delete-orphan", order_by="EmergencyContact.id"
+    )
+
+    @property
+    def surname(self) -> str:
+        return self.name[:1]
+
+
+class ElderPhone(Base):
+    """A number that identifies the elder when it calls: their own or a family member's."""
+
+    __tablename__ = "elder_phones"
+    __table_args__ = (UniqueConstraint("elder_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+    is_primary: Mapped[bool] = mapped_column(default=False)
+
+    elder: Mapped[Elder] = relationship(back_populates="phones")
+
+
+class EmergencyContact(Base):
+    __tablename__ = "emergency_contacts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(20))
+
+    elder: Mapped[Elder] = relationship(back_populates="emergency_contacts")
+
+
+class Category(Base):
+    __tablename__ = "categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    position: Mapped[int]
+
+    items: Mapped[list[Item]] = relationship(back_populates="category", order_by="Item.position")
+
+
+class Item(Base):
+    __tablename__ = "items"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    unit: Mapped[str] = mapped_column(String(20))
+    market_price_fen: Mapped[int]
+    is_free: Mapped[bool] = mapped_column(default=False)
+    is_emergency: Mapped[bool] = mapped_column(default=False)
+    position: Mapped[int]
+    synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+    category: Mapped[Category] = relationship(back_populates="items")
+
+
+class Order(Base):
+    """A service order (服务工单): one elder, one item, one visit window."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        # A job code names one open order; closed orders free their code for reuse.
+        Index(
+            "uq_orders_open_job_code",
+            "job_code",
+            unique=True,
+            postgresql_where=text(_OPEN_STATES_SQL),
+            sqlite_where=text(_OPEN_STATES_SQL),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_no: Mapped[str] = mapped_column(String(20), unique=True)
+    job_code: Mapped[str] = mapped_column(String(8))
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    state: Mapped[str] = mapped_column(String(20), default=OrderState.NEW.value, index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    slot_code: Mapped[str] = mapped_column(String(20))
+    window_start_at: Mapped[datetime]
+    window_end_at: Mapped[datetime]
+    quoted_price_fen: Mapped[int | None]
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
+    queue_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    elder: Mapped[Elder] = relationship()
+    item: Mapped[Item] = relationship()
+    visit: Mapped[Visit | None] = relationship(back_populates="order")
+
+
+class Visit(Base):
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    checked_in_at: Mapped[datetime | None]
+    check_in_source: Mapped[str | None] = mapped_column(String(20))
+    checked_out_at: Mapped[datetime | None]
+    check_out_source: Mapped[str | None] = mapped_column(String(20))
+
+    order: Mapped[Order] = relationship(back_populates="visit")
+
+
+class CallbackReview(Base):
+    """The callback review (回访) of one visit; its due time is the sweeper's deadline."""
+
+    __tablename__ = "callback_reviews"
+    __table_args__ = (Index("ix_callback_reviews_due", "state", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("visits.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    state: Mapped[str] = mapped_column(String(20), default="scheduled")
+    due_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+    did_worker_come: Mapped[bool | None]
+    rating: Mapped[int | None]
+    answered_at: Mapped[datetime | None]
+
+    visit: Mapped[Visit] = relationship()
+    order: Mapped[Order] = relationship()
+
+
+class OperatorTask(Base):
+    """Something a person must do: a transferred call, an order nobody took, a failed SMS."""
+
+    __tablename__ = "operator_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(String(200))
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    call_sid: Mapped[str | None] = mapped_column(String(64))
+    caller: Mapped[str | None] = mapped_column(String(20))
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class HotlineCall(Base):
+    """The IVR state of one inbound call, kept per CallSid."""
+
+    __tablename__ = "hotline_calls"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    caller: Mapped[str] = mapped_column(String(20))
+    elder_id: Mapped[int | None] = mapped_column(ForeignKey("elders.id"))
+    step: Mapped[str] = mapped_column(String(20))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class HotlineTurn(Base):
+    """The TwiML answered at one step of one call, so a replayed webhook gets the same answer."""
+
+    __tablename__ = "hotline_turns"
+    __table_args__ = (UniqueConstraint("call_sid", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int]
+    twiml: Mapped[str] = mapped_column(Text)
+
+
+class StaffUser(Base):
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    display_name: Mapped[str] = mapped_column(String(50))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]

@@ -1,0 +1,336 @@
+"""The order lifecycle: place, dispatch, answer, visit, bill, review. Services flush, never commit."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing import ledger
+from billing.policy import Charge, Policy, split_charge
+from dispatcher import texts
+from dispatcher.clock import local
+from dispatcher.config import Settings
+from dispatcher.models import CallbackReview, Elder, Item, OperatorTask, Order, Visit
+from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
+from dispatcher.slots import Slot, local_day_bounds, slot_label
+from dispatcher.states import OPEN_STATES, OrderEvent, OrderState, next_state
+from providers.matching import Ranked, rank_candidates
+from providers.models import Offer, Provider
+from providers.queries import candidates_near
+from telephony.numbers import is_mobile
+from telephony.outbox import enqueue_call, enqueue_sms
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an answer to an offer or a visit step did, and what to tell whoever sent it."""
+
+    ok: bool
+    message: str
+    order: Order | None = None
+
+
+def elder_title(elder: Elder, now: datetime) -> str:
+    return texts.honorific(elder.surname, elder.gender, texts.age_on(elder.birth_date, local(now).date()))
+
+
+def month_of(moment: datetime) -> str:
+    return f"{local(moment):%Y-%m}"
+
+
+def _move(order: Order, event: OrderEvent, now: datetime) -> None:
+    order.state = next_state(order.state, event).value
+    order.updated_at = now
+
+
+def _new_job_code(session: Session) -> str:
+    while True:
+        code = f"{secrets.randbelow(900000) + 100000}"
+        taken = session.scalar(
+            select(Order.id).where(Order.job_code == code, Order.state.in_(OPEN_STATES)).limit(1)
+        )
+        if taken is None:
+            return code
+
+
+def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
+             excluded: frozenset[int] = frozenset()) -> list[Ranked]:
+    """The eligible providers for an elder, item and start time, best first."""
+    if elder.latitude is None or elder.longitude is None:
+        return []
+    day_start, day_end = local_day_bounds(slot_start)
+    candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end)
+    return rank_candidates(elder.latitude, elder.longitude, local(slot_start).time(), candidates,
+                           excluded=excluded)
+
+
+def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy,
+          now: datetime) -> Charge | None:
+    """What the best provider would charge and how it splits, or None if nobody can come."""
+    ranked = rank_for(session, elder, item, slot.start)
+    if not ranked:
+        return None
+    return charge_for(session, elder, item, ranked[0].candidate.price_fen, policy, slot.start)
+
+
+def charge_for(session: Session, elder: Elder, item: Item, price_fen: int, policy: Policy,
+               moment: datetime) -> Charge:
+    version = policy.version_for(local(moment).date())
+    price = 0 if item.is_free or item.code in version.free_items else price_fen
+    used = ledger.subsidy_used(session, elder.id, month_of(moment))
+    return split_charge(price, version, elder.elder_class, elder.disability_level, used)
+
+
+def place_order(session: Session, *, elder: Elder, item: Item, slot: Slot, source: str,
+                call_sid: str | None, settings: Settings, now: datetime) -> Order:
+    """Create an order and offer it to the best provider; one order per call at most."""
+    if call_sid:
+        existing = session.scalar(select(Order).where(Order.call_sid == call_sid))
+        if existing is not None:
+            return existing
+    order = Order(
+        job_code=_new_job_code(session), elder=elder, item=item, state=OrderState.NEW.value,
+        source=source, call_sid=call_sid, slot_code=slot.code, window_start_at=slot.start,
+        window_end_at=slot.end, created_at=now, updated_at=now,
+    )
+    order.order_no = f"{local(now):%Y%m%d}{order.job_code}"
+    session.add(order)
+    session.flush()
+    dispatch(session, order, settings, now)
+    return order
+
+
+def queue_for_operator(session: Session, order: Order, reason: str, now: datetime) -> None:
+    """Hand the order to the operator queue with the reason nobody was offered it."""
+    _move(order, OrderEvent.QUEUE, now)
+    order.queue_reason = reason
+    asked = session.scalar(select(func.count()).select_from(Offer).where(Offer.order_id == order.id))
+    open_task(session, kind="unassigned", reason=reason, dedupe_key=f"unassigned:{order.id}:{asked}",
+              order_id=order.id, elder_id=order.elder_id, now=now)
+
+
+def open_task(session: Session, *, kind: str, reason: str, dedupe_key: str, now: datetime,
+              order_id: int | None = None, elder_id: int | None = None,
+              call_sid: str | None = None, caller: str | None = None) -> OperatorTask:
+    """Put something on the operator queue once per `dedupe_key`."""
+    task = session.scalar(select(OperatorTask).where(OperatorTask.dedupe_key == dedupe_key))
+    if task is None:
+        task = OperatorTask(kind=kind, reason=reason, dedupe_key=dedupe_key, order_id=order_id,
+                            elder_id=elder_id, call_sid=call_sid, caller=caller, created_at=now)
+        session.add(task)
+        session.flush()
+    return task
+
+
+def dispatch(session: Session, order: Order, settings: Settings, now: datetime) -> Offer | None:
+    """Offer the order to the best provider not yet asked; queue it when there is none."""
+    elder, item = order.elder, order.item
+    if elder.latitude is None or elder.longitude is None:
+        queue_for_operator(session, order, "老人地址没有坐标，无法按距离派单", now)
+        return None
+    asked = frozenset(session.scalars(select(Offer.provider_id).where(Offer.order_id == order.id)))
+    if len(asked) >= settings.max_offers:
+        queue_for_operator(session, order, f"已派给{len(asked)}家服务商，均未接单", now)
+        return None
+    ranked = rank_for(session, elder, item, order.window_start_at, excluded=asked)
+    if not ranked:
+        reason = "附近没有可接单的服务商" if not asked else "其余服务商均不符合条件"
+        queue_for_operator(session, order, reason, now)
+        return None
+    best = ranked[0]
+    offer = Offer(
+        order_id=order.id, provider_id=best.candidate.provider_id, status="offered",
+        rank=len(asked) + 1, price_fen=best.candidate.price_fen, distance_m=best.distance_m,
+        score=best.score, reasons=best.reasons, offered_at=now,
+        expires_at=now + timedelta(seconds=settings.offer_window_s),
+    )
+    session.add(offer)
+    _move(order, OrderEvent.OFFER, now)
+    order.quoted_price_fen = order.quoted_price_fen or best.candidate.price_fen
+    session.flush()
+    provider = session.get(Provider, offer.provider_id)
+    enqueue_sms(
+        session, to=provider.dispatch_phone, purpose="offer", dedupe_key=f"offer:{offer.id}",
+        from_=settings.hotline_number, now=now,
+        body=texts.offer_sms(order.job_code, item.name, elder.address,
+                             texts.when_words(order.window_start_at, slot_label(order.slot_code)),
+                             offer.price_fen, max(settings.offer_window_s // 60, 1)),
+    )
+    return offer
+
+
+def _lock_order(session: Session, order_id: int) -> Order:
+    # The row lock makes two racing answers queue up; the second then sees the first's result.
+    return session.get(Order, order_id, with_for_update=True, populate_existing=True)
+
+
+def accept_offer(session: Session, offer: Offer, provider_id: int, channel: str,
+                 settings: Settings, now: datetime) -> Outcome:
+    """Accept an offer for its provider; exactly one acceptance wins."""
+    order = _lock_order(session, offer.order_id)
+    session.refresh(offer)
+    if offer.provider_id != provider_id:
+        return Outcome(False, "该工单不属于您。")
+    if offer.status == "accepted":
+        return Outcome(True, f"工单{order.job_code}您已接单。", order)
+    if offer.status != "offered" or offer.expires_at <= now or order.state != OrderState.OFFERED:
+        return Outcome(False, f"工单{order.job_code}已失效或已由其他服务商接单。", order)
+    offer.status, offer.responded_at, offer.response_channel = "accepted", now, channel
+    _move(order, OrderEvent.ACCEPT, now)
+    order.provider_id = provider_id
+    _withdraw_others(session, order, offer, settings, now)
+    elder, item = order.elder, order.item
+    when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
+    title = elder_title(elder, now)
+    primary = next((p.phone for p in elder.phones if p.is_primary), None)
+    if primary and is_mobile(primary):
+        enqueue_sms(session, to=primary, purpose="elder_confirmation",
+                    dedupe_key=f"confirm:{order.id}:{offer.id}", from_=settings.hotline_number, now=now,
+                    body=texts.elder_confirmation_sms(title, offer.provider.name, item.name, when,
+                                                      order.job_code))
+    return Outcome(True, texts.accepted_sms(order.job_code, item.name, elder.address, when, title), order)
+
+
+def _withdraw_others(session, order, winner, settings, now):
+    others = session.scalars(
+        select(Offer).where(Offer.order_id == order.id, Offer.id != winner.id, Offer.status == "offered")
+    )
+    for other in others:
+        other.status, other.responded_at = "withdrawn", now
+        enqueue_sms(session, to=other.provider.dispatch_phone, purpose="offer_withdrawn",
+                    dedupe_key=f"withdraw:{other.id}", from_=settings.hotline_number, now=now,
+                    body=f"【虚拟养老院】工单{order.job_code}已由其他服务商接单，本次派单撤回。")
+
+
+def decline_offer(session: Session, offer: Offer, provider_id: int, channel: str,
+                  settings: Settings, now: datetime) -> Outcome:
+    """Decline an offer; the order goes to the next candidate."""
+    order = _lock_order(session, offer.order_id)
+    session.refresh(offer)
+    if offer.provider_id != provider_id:
+        return Outcome(False, "该工单不属于您。")
+    if offer.status == "declined":
+        return Outcome(True, f"已拒绝工单{order.job_code}。", order)
+    if offer.status != "offered":
+        return Outcome(False, f"工单{order.job_code}已失效，无需处理。", order)
+    offer.status, offer.responded_at, offer.response_channel = "declined", now, channel
+    if order.state == OrderState.OFFERED and not _has_open_offer(session, order):
+        dispatch(session, order, settings, now)
+    return Outcome(True, f"已拒绝工单{order.job_code}。", order)
+
+
+def _has_open_offer(session, order) -> bool:
+    return session.scalar(
+        select(Offer.id).where(Offer.order_id == order.id, Offer.status == "offered").limit(1)
+    ) is not None
+
+
+def expire_due_offers(session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
+    """Expire offers whose window has passed and move their orders on; return how many."""
+    due = session.scalars(
+        select(Offer).where(Offer.status == "offered", Offer.expires_at <= now)
+        .order_by(Offer.expires_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for offer in due:
+        order = _lock_order(session, offer.order_id)
+        offer.status, offer.responded_at = "expired", now
+        if order.state == OrderState.OFFERED and not _has_open_offer(session, order):
+            dispatch(session, order, settings, now)
+    return len(due)
+
+
+def check_in(session: Session, order: Order, provider_id: int, source: str, now: datetime) -> Outcome:
+    """Record the worker's arrival."""
+    order = _lock_order(session, order.id)
+    if order.provider_id != provider_id:
+        return Outcome(False, "该工单不属于您。")
+    if order.visit is not None and order.visit.checked_in_at is not None:
+        return Outcome(True, f"工单{order.job_code}已签到。", order)
+    if order.state != OrderState.ACCEPTED:
+        return Outcome(False, f"工单{order.job_code}当前不能签到。", order)
+    _move(order, OrderEvent.CHECK_IN, now)
+    session.add(Visit(order=order, provider_id=provider_id, checked_in_at=now, check_in_source=source))
+    session.flush()
+    return Outcome(True, f"已签到：工单{order.job_code}，{local(now):%H:%M}。", order)
+
+
+def check_out(session: Session, order: Order, provider_id: int, source: str, policy: Policy,
+              settings: Settings, now: datetime) -> Outcome:
+    """Record the end of the visit, bill it (subsidy pending) and schedule the callback review."""
+    order = _lock_order(session, order.id)
+    if order.provider_id != provider_id:
+        return Outcome(False, "该工单不属于您。")
+    visit = order.visit
+    if visit is not None and visit.checked_out_at is not None:
+        return Outcome(True, f"工单{order.job_code}已签退。", order)
+    if order.state != OrderState.IN_PROGRESS or visit is None:
+        return Outcome(False, f"工单{order.job_code}尚未签到，不能签退。", order)
+    _move(order, OrderEvent.CHECK_OUT, now)
+    visit.checked_out_at, visit.check_out_source = now, source
+    accepted = session.scalar(
+        select(Offer).where(Offer.order_id == order.id, Offer.status == "accepted")
+    )
+    elder = order.elder
+    charge = charge_for(session, elder, order.item, accepted.price_fen, policy, now)
+    ledger.post_charge(
+        session, visit_ref(order, visit), price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
+        copay_fen=charge.copay_fen, policy_version=policy.version_for(local(now).date()).name, now=now,
+    )
+    due = outside_quiet_hours(now + timedelta(seconds=settings.review_delay_s),
+                              parse_quiet_hours(settings.quiet_hours))
+    session.add(CallbackReview(visit_id=visit.id, order_id=order.id, state="scheduled", due_at=due))
+    session.flush()
+    return Outcome(True, f"已签退：工单{order.job_code}，感谢您的服务。", order)
+
+
+def visit_ref(order: Order, visit: Visit) -> ledger.VisitRef:
+    return ledger.VisitRef(
+        order_id=order.id, visit_id=visit.id, elder_id=order.elder_id, provider_id=visit.provider_id,
+        elder_class=order.elder.elder_class, month=month_of(visit.checked_out_at),
+    )
+
+
+def start_due_reviews(session: Session, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Place the callback-review calls that are due; return how many."""
+    due = session.scalars(
+        select(CallbackReview).where(CallbackReview.state == "scheduled", CallbackReview.due_at <= now)
+        .order_by(CallbackReview.due_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for review in due:
+        elder = review.order.elder
+        phone = next((p.phone for p in elder.phones if p.is_primary), None) or elder.phones[0].phone
+        review.attempts += 1
+        review.state = "calling"
+        enqueue_call(session, to=phone, url=settings.url(f"/telephony/review/{review.id}"),
+                     purpose="review", dedupe_key=f"review:{review.id}:{review.attempts}",
+                     from_=settings.hotline_number, now=now, review_id=review.id)
+    return len(due)
+
+
+def record_review_answer(session: Session, review: CallbackReview, did_come: bool,
+                         now: datetime) -> None:
+    """Apply the elder's answer: a confirmed visit's subsidy becomes payable, a denied one withheld."""
+    order = _lock_order(session, review.order_id)
+    session.refresh(review)
+    if review.did_worker_come is not None:
+        return
+    review.did_worker_come, review.answered_at = did_come, now
+    review.state = "verified" if did_come else "denied"
+    ref = visit_ref(order, review.visit)
+    if did_come:
+        _move(order, OrderEvent.VERIFY, now)
+        ledger.post_verification(session, ref, now)
+    else:
+        _move(order, OrderEvent.DENY, now)
+        ledger.post_withholding(session, ref, now)
+        open_task(session, kind="dispute", reason="回访中老人表示服务人员未上门",
+                  dedupe_key=f"dispute:{order.id}", order_id=order.id, elder_id=order.elder_id, now=now)
+
+
+def record_review_rating(session: Session, review: CallbackReview, rating: int) -> None:
+    if review.rating is None:
+        review.rating = rating

@@ -1,0 +1,104 @@
+"""The tick: sweepers that claim due rows and handle each once. APScheduler only wakes them."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import text
+
+from dispatcher import orders
+from dispatcher.config import Settings
+from dispatcher.db import is_sqlite, session_scope
+from telephony import outbox
+
+log = logging.getLogger("vnh.scheduler")
+ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
+
+
+def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
+    """Run every sweeper once; each claimed row is committed on its own."""
+    now = now or app.extensions["vnh.clock"].now()
+    settings = Settings(app.config)
+    counts = {}
+    with session_scope(app) as session:
+        counts["offers_expired"] = orders.expire_due_offers(session, settings, now)
+    with session_scope(app) as session:
+        counts["reviews_started"] = orders.start_due_reviews(session, settings, now)
+    counts["messages_sent"] = deliver_outbox(app, now)
+    return counts
+
+
+def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
+    """Send due outbox messages one transaction each, so a crash repeats at most one send."""
+    telephony = app.extensions["vnh.telephony"]
+    settings = Settings(app.config)
+
+    def status_callback(kind: str) -> str | None:
+        if app.config["TELEPHONY"] != "twilio":
+            return None
+        return settings.url(f"/telephony/status/{kind}")
+
+    sent = 0
+    for _ in range(limit):
+        with session_scope(app) as session:
+            message = outbox.claim_next(session, now)
+            if message is None:
+                break
+            outbox.deliver(message, telephony, now, status_callback,
+                           lambda failed, session=session: _failed_task(session, failed, now))
+            sent += message.status == "sent"
+    return sent
+
+
+def _failed_task(session, message, now: datetime) -> None:
+    orders.open_task(session, kind="failed_message", reason=f"发送失败：{message.last_error}",
+                     dedupe_key=f"outbox:{message.id}", caller=message.to_number, now=now)
+
+
+class SchedulerLease:
+    """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection."""
+
+    def __init__(self, app: Flask):
+        self.engine = app.extensions["vnh.engine"]
+        self.connection = None
+
+    def acquire(self) -> bool:
+        if is_sqlite(self.engine):
+            return True
+        if self.connection is not None:
+            return True
+        connection = self.engine.connect()
+        if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}):
+            connection.commit()
+            self.connection = connection
+            return True
+        connection.close()
+        return False
+
+    def release(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def start_scheduler(app: Flask):
+    """Tick every VNH_TICK_S; a missed tick runs once late rather than never or many times."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    lease = SchedulerLease(app)
+
+    def tick() -> None:
+        try:
+            if lease.acquire():
+                run_due_work(app)
+        except Exception:
+            lease.release()
+            log.exception("tick failed; the rows are still due and the next tick retries them")
+
+    scheduler = BackgroundScheduler(timezone="UTC")
+    scheduler.add_job(tick, "interval", seconds=app.config["TICK_S"], id="tick",
+                      coalesce=True, max_instances=1, misfire_grace_time=None)
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,1 @@
+"""Partner companies: contracts, offerings, offers and their answers."""

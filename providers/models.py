@@ -1,0 +1,80 @@
+"""Providers (加盟企业), their priced offerings and the offers they answer."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dispatcher.db import Base
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    __table_args__ = (
+        Index("ix_providers_position", "latitude", "longitude"),
+        CheckConstraint("service_radius_m > 0", name="radius_positive"),
+        CheckConstraint("capacity_per_day >= 0", name="capacity_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    license_no: Mapped[str] = mapped_column(String(50))
+    dispatch_phone: Mapped[str] = mapped_column(String(20), index=True)
+    address: Mapped[str] = mapped_column(String(200))
+    latitude: Mapped[float]
+    longitude: Mapped[float]
+    service_radius_m: Mapped[int]
+    capacity_per_day: Mapped[int]
+    opens_at: Mapped[time]
+    closes_at: Mapped[time]
+    contract_status: Mapped[str] = mapped_column(String(20), default="active")
+    quality_score: Mapped[float] = mapped_column(default=4.5)
+    created_at: Mapped[datetime]
+
+    offerings: Mapped[list[Offering]] = relationship(back_populates="provider")
+
+
+class Offering(Base):
+    """An item a provider sells under contract, at its contracted price."""
+
+    __tablename__ = "offerings"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "item_id"),
+        CheckConstraint("price_fen >= 0", name="price_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    price_fen: Mapped[int]
+
+    provider: Mapped[Provider] = relationship(back_populates="offerings")
+
+
+class Offer(Base):
+    """A job offered to one provider (派单); its expiry is a sweeper's deadline."""
+
+    __tablename__ = "offers"
+    __table_args__ = (
+        UniqueConstraint("order_id", "provider_id"),
+        Index("ix_offers_due", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="offered")
+    rank: Mapped[int]
+    price_fen: Mapped[int]
+    distance_m: Mapped[int]
+    score: Mapped[float]
+    reasons: Mapped[dict] = mapped_column(JSON)
+    offered_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    responded_at: Mapped[datetime | None]
+    response_channel: Mapped[str | None] = mapped_column(String(20))
+
+    provider: Mapped[Provider] = relationship()

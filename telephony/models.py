@@ -1,0 +1,64 @@
+"""The record of calls and messages, and the outbox that delivers outbound ones."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dispatcher.db import Base
+
+
+class OutboxMessage(Base):
+    """An SMS or call the app has decided to send, written in the same transaction as its cause."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    purpose: Mapped[str] = mapped_column(String(30))
+    dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    to_number: Mapped[str] = mapped_column(String(20), index=True)
+    from_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("callback_reviews.id"))
+
+
+class InboundMessage(Base):
+    """An SMS received, with the reply it got, so a replayed webhook is answered the same."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    from_number: Mapped[str] = mapped_column(String(20), index=True)
+    to_number: Mapped[str] = mapped_column(String(20))
+    body: Mapped[str] = mapped_column(Text)
+    reply: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime]
+
+
+class CallRecord(Base):
+    """Every call we saw, inbound or outbound, with a status that only moves forward."""
+
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    direction: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str] = mapped_column(String(20))
+    to_number: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    duration_s: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

@@ -1,0 +1,53 @@
+"""Phone numbers: E.164 for storage, masked for logs and screens."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+DEFAULT_REGION = "CN"
+
+
+class BadPhoneNumber(ValueError):
+    pass
+
+
+def to_e164(raw: str, region: str = DEFAULT_REGION) -> str:
+    """Normalise a number in any common Chinese writing to E.164, or raise BadPhoneNumber."""
+    text = (raw or "").strip().replace("（", "(").replace("）", ")").replace("－", "-")
+    if not text:
+        raise BadPhoneNumber("empty phone number")
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise BadPhoneNumber(f"not a phone number: {raw!r}") from exc
+    if not phonenumbers.is_valid_number(parsed):
+        raise BadPhoneNumber(f"not a valid phone number: {raw!r}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def caller_e164(raw: str) -> str:
+    """Normalise a caller ID as Twilio sends it; keep it as given if it does not parse."""
+    try:
+        return to_e164(raw)
+    except BadPhoneNumber:
+        return (raw or "").strip()
+
+
+def mask_phone(number: str | None) -> str:
+    """Hide the middle of a number: +86139****0001."""
+    if not number:
+        return ""
+    keep = 6 if len(number) > 10 else 3
+    return number[:keep] + "*" * max(len(number) - keep - 4, 0) + number[-4:]
+
+
+def is_mobile(e164: str) -> bool:
+    """Whether an E.164 number can receive SMS (a mobile, not a landline)."""
+    try:
+        parsed = phonenumbers.parse(e164, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.number_type(parsed) in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    )

@@ -1,0 +1,35 @@
+"""Twilio request signatures, checked against the public URL Twilio called."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+
+def public_url_of_request() -> str:
+    """Return the URL Twilio signed: VNH_PUBLIC_URL + path and query, or the request's own URL."""
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        return request.url
+    query = request.query_string.decode()
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def twilio_signed(view):
+    """Answer 403 unless the request carries a valid X-Twilio-Signature (when a token is set)."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        token = current_app.config.get("TWILIO_AUTH_TOKEN")
+        if token:
+            signature = request.headers.get("X-Twilio-Signature", "")
+            params = request.form.to_dict(flat=True)
+            if not signature or not RequestValidator(token).validate(
+                public_url_of_request(), params, signature
+            ):
+                abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper

@@ -1,0 +1,174 @@
+"""A Twilio-like phone: places calls and sends SMS to the app through its signed webhooks.
+
+It follows each TwiML response exactly as Twilio does: speak the <Say>s, press the next key into
+the <Gather>'s action, follow <Redirect>s, stop at <Dial> or <Hangup>. `vnh simulate`, `vnh call`
+and the web tests use it, over the Flask test client or over real HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+from twilio.request_validator import RequestValidator
+
+MAX_STEPS = 40
+
+
+class FlaskTransport:
+    """Talk to an app in this process through its WSGI interface (every layer but the socket)."""
+
+    base_url = "http://localhost"
+
+    def __init__(self, client):
+        self.client = client
+
+    def post(self, url: str, form: dict, headers: dict) -> tuple[int, str]:
+        response = self.client.post(_path(url), data=form, headers=headers)
+        return response.status_code, response.get_data(as_text=True)
+
+    def get_json(self, path: str):
+        return self.client.get(path).get_json()
+
+
+class HttpTransport:
+    """Talk to a running `vnh serve` over HTTP."""
+
+    def __init__(self, base_url: str, timeout: float = 10):
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def post(self, url: str, form: dict, headers: dict) -> tuple[int, str]:
+        data = urllib.parse.urlencode(form).encode()
+        request = urllib.request.Request(self._absolute(url), data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    def get_json(self, path: str):
+        with urllib.request.urlopen(self._absolute(path), timeout=self.timeout) as response:
+            return json.loads(response.read().decode())
+
+    def _absolute(self, url: str) -> str:
+        return url if url.startswith("http") else self.base_url + url
+
+
+def _path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class CallTranscript:
+    call_sid: str
+    said: list[str] = field(default_factory=list)
+    pressed: list[str] = field(default_factory=list)
+    ended_with: str = ""
+    dialled: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.said)
+
+
+class Phone:
+    """Plays Twilio for the app: signs every request with the auth token, as Twilio does."""
+
+    def __init__(self, transport, auth_token: str = "", hotline_number: str = "+869312345678"):
+        self.transport = transport
+        self.validator = RequestValidator(auth_token) if auth_token else None
+        self.hotline_number = hotline_number
+
+    def post(self, url: str, form: dict) -> tuple[int, str]:
+        absolute = url if url.startswith("http") else self.transport.base_url + url
+        headers = {}
+        if self.validator is not None:
+            headers["X-Twilio-Signature"] = self.validator.compute_signature(absolute, form)
+        return self.transport.post(absolute, form, headers)
+
+    def call_hotline(self, caller: str, keys: list[str], speech: dict[int, str] | None = None) -> CallTranscript:
+        """Dial the hotline from `caller` and answer each prompt with the next key."""
+        base = {"From": caller, "To": self.hotline_number, "Direction": "inbound",
+                "CallStatus": "in-progress"}
+        return self.follow("/telephony/voice", base, keys, speech or {})
+
+    def answer_call(self, outbox_call: dict, keys: list[str]) -> CallTranscript:
+        """Answer a call the app placed (an outbox entry) and press `keys` in turn."""
+        base = {"From": outbox_call["from"], "To": outbox_call["to"], "Direction": "outbound-api",
+                "CallStatus": "in-progress"}
+        return self.follow(outbox_call["url"], base, keys, {})
+
+    def follow(self, url: str, base: dict, keys: list[str], speech: dict[int, str]) -> CallTranscript:
+        transcript = CallTranscript(call_sid="CA" + uuid.uuid4().hex)
+        form = {**base, "CallSid": transcript.call_sid, "AccountSid": "AC" + "0" * 32}
+        pending = list(keys)
+        turn = 0
+        for _ in range(MAX_STEPS):
+            status, body = self.post(url, form)
+            if status != 200:
+                transcript.ended_with = f"http {status}"
+                return transcript
+            transcript.responses.append(body)
+            root = ET.fromstring(body)
+            next_url, form = None, {**base, "CallSid": transcript.call_sid,
+                                    "AccountSid": "AC" + "0" * 32}
+            for verb in root:
+                if verb.tag == "Say":
+                    transcript.said.append(verb.text or "")
+                elif verb.tag == "Gather":
+                    transcript.said.extend(s.text or "" for s in verb.iter("Say"))
+                    said = speech.get(turn)
+                    if said is not None:
+                        form["SpeechResult"], form["Confidence"] = said, "0.9"
+                        transcript.pressed.append(f"「{said}」")
+                        next_url = verb.get("action")
+                        break
+                    if pending:
+                        key = pending.pop(0)
+                        if key:
+                            form["Digits"] = key
+                            transcript.pressed.append(key)
+                            next_url = verb.get("action")
+                            break
+                        transcript.pressed.append("(silence)")
+                elif verb.tag == "Redirect":
+                    next_url = (verb.text or "").strip()
+                    break
+                elif verb.tag == "Dial":
+                    transcript.dialled = [n.text or "" for n in verb.iter("Number")]
+                    transcript.ended_with = "dial"
+                    return transcript
+                elif verb.tag == "Hangup":
+                    transcript.ended_with = "hangup"
+                    return transcript
+            if next_url is None:
+                transcript.ended_with = "hangup"
+                return transcript
+            if "Digits" not in form and "SpeechResult" not in form and not pending:
+                transcript.ended_with = "no more keys"
+                return transcript
+            url = next_url
+            turn += 1
+        transcript.ended_with = "too many steps"
+        return transcript
+
+    def send_sms(self, sender: str, body: str, to: str | None = None) -> str:
+        """Text the app from `sender`; return the reply the app answers with."""
+        form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": to or self.hotline_number,
+                "Body": body, "AccountSid": "AC" + "0" * 32}
+        status, text = self.post("/telephony/sms", form)
+        if status != 200:
+            raise RuntimeError(f"SMS webhook answered {status}")
+        message = ET.fromstring(text).find("Message")
+        return "" if message is None else (message.text or "")
+
+    def outbox(self) -> list[dict]:
+        return self.transport.get_json("/simulator/outbox")

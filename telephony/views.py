@@ -1,0 +1,65 @@
+"""Status callbacks from Twilio, and the local simulator's outbox."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from dispatcher.db import get_session
+from telephony.models import CallRecord, OutboxMessage
+from telephony.outbox import STATUS_RANK, record_status
+from telephony.signature import twilio_signed
+
+bp = Blueprint("telephony", __name__, url_prefix="/telephony")
+simulator_bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+
+
+@bp.post("/status/sms")
+@twilio_signed
+def sms_status():
+    session = get_session()
+    sid = request.form.get("MessageSid") or request.form.get("SmsSid") or ""
+    record_status(session, sid, request.form.get("MessageStatus", ""))
+    session.commit()
+    return "", 204
+
+
+@bp.post("/status/call")
+@twilio_signed
+def call_status():
+    session = get_session()
+    sid = request.form.get("CallSid", "")
+    status = request.form.get("CallStatus", "")
+    record_status(session, sid, status)
+    record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
+    if record is not None and STATUS_RANK.get(status, -1) > STATUS_RANK.get(record.status, 0):
+        record.status = status
+        duration = request.form.get("CallDuration", "")
+        if duration.isdigit():
+            record.duration_s = int(duration)
+    session.commit()
+    return "", 204
+
+
+@simulator_bp.get("/outbox")
+def outbox():
+    """Every SMS and call the app has sent, newest last."""
+    messages = get_session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    return jsonify([_outbox_json(m) for m in messages])
+
+
+def _outbox_json(message: OutboxMessage) -> dict:
+    data = {
+        "id": message.id,
+        "kind": message.kind,
+        "to": message.to_number,
+        "from": message.from_number,
+        "status": message.status,
+        "purpose": message.purpose,
+        "created_at": message.created_at.isoformat(),
+    }
+    if message.kind == "sms":
+        data["body"] = message.body
+    else:
+        data["url"] = message.url
+    return data

@@ -1,0 +1,170 @@
+"""Fixtures: a migrated database per test (SQLite file, or PostgreSQL when asked), the app, factories."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from datetime import UTC, date, datetime, time
+
+import pytest
+from sqlalchemy import text
+
+from dispatcher.clock import FakeClock
+from dispatcher.db import make_engine
+
+PG_URL = os.environ.get("VNH_TEST_DATABASE_URL", "").strip()
+# 09:00 on a Wednesday in Asia/Shanghai.
+START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def _template_db(tmp_path_factory):
+    """Migrate once per run: a template SQLite file, or the PostgreSQL schema."""
+    from dispatcher.migrate import upgrade
+
+    if PG_URL:
+        engine = make_engine(PG_URL)
+        with engine.begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+        upgrade(engine)
+        engine.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "vnh.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def database_url(_template_db, tmp_path):
+    if PG_URL:
+        from dispatcher.schema import metadata
+
+        engine = make_engine(PG_URL)
+        names = ", ".join(t.name for t in metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+        return PG_URL
+    path = tmp_path / "vnh.sqlite"
+    shutil.copy(_template_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock():
+    return FakeClock(START)
+
+
+@pytest.fixture
+def app(database_url, clock):
+    from dispatcher import create_app
+    from dispatcher.catalogue import load_catalogue
+    from dispatcher.db import session_scope
+
+    app = create_app({
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "TELEPHONY": "local",
+        "TWILIO_ACCOUNT_SID": "",
+        "TWILIO_AUTH_TOKEN": "test-auth-token",
+        "PUBLIC_URL": "",
+        "SECRET_KEY": "test-secret",
+        "CLOCK": clock,
+        "OFFER_WINDOW_S": 600,
+        "REVIEW_DELAY_S": 3600,
+        "QUIET_HOURS": "21:00-08:00",
+        "WTF_CSRF_ENABLED": False,
+    })
+    with session_scope(app) as session:
+        load_catalogue(session)
+    yield app
+    app.extensions["vnh.engine"].dispose()
+
+
+@pytest.fixture
+def session(app):
+    session = app.extensions["vnh.sessionmaker"]()
+    yield session
+    session.rollback()
+    session.close()
+
+
+@pytest.fixture
+def settings(app):
+    from dispatcher.config import Settings
+
+    return Settings(app.config)
+
+
+@pytest.fixture
+def policy(app):
+    return app.extensions["vnh.policy"]
+
+
+_serial = itertools.count(1)
+
+
+def _id_number(birth: date, serial: int) -> str:
+    from dispatcher.identity import check_digit
+
+    first17 = f"620102{birth:%Y%m%d}{serial % 1000:03d}"
+    return first17 + check_digit(first17)
+
+
+@pytest.fixture
+def make_elder(session, clock):
+    """Create an elder near Lanzhou's Chengguan district centre; keywords override."""
+    from dispatcher.models import Elder, ElderPhone, EmergencyContact
+
+    def make(*, phone=None, other_phones=(), contacts=(), **fields):
+        n = next(_serial)
+        birth = fields.pop("birth_date", date(1941, 3, 5))
+        values = {
+            "id_number": _id_number(birth, n), "name": "王秀英", "gender": "F", "birth_date": birth,
+            "address": "城关区酒泉路街道民勤街社区3号楼2单元", "street": "酒泉路街道",
+            "community": "民勤街社区", "latitude": 36.0580, "longitude": 103.8270,
+            "elder_class": "特困", "disability_level": "能力完好", "is_living_alone": True,
+            "created_at": clock.now(),
+        }
+        values.update(fields)
+        elder = Elder(**values)
+        elder.phones.append(ElderPhone(phone=phone or f"+8613900{n:06d}", is_primary=True))
+        elder.phones.extend(ElderPhone(phone=p) for p in other_phones)
+        elder.emergency_contacts.extend(EmergencyContact(name=c[0], phone=c[1]) for c in contacts)
+        session.add(elder)
+        session.commit()
+        return elder
+
+    return make
+
+
+@pytest.fixture
+def make_provider(session, clock):
+    """Create an active provider with offerings {item_code: price_fen}; keywords override."""
+    from dispatcher.models import Item
+    from providers.models import Offering, Provider
+
+    def make(*, offerings=None, **fields):
+        n = next(_serial)
+        values = {
+            "code": f"P{n:04d}", "name": f"第{n}家政服务有限公司", "license_no": f"91620102MA{n:08d}",
+            "dispatch_phone": f"+8613800{n:06d}", "address": "城关区张掖路", "latitude": 36.0600,
+            "longitude": 103.8300, "service_radius_m": 5000, "capacity_per_day": 10,
+            "opens_at": time(8, 0), "closes_at": time(18, 0), "contract_status": "active",
+            "quality_score": 4.5, "created_at": clock.now(),
+        }
+        values.update(fields)
+        provider = Provider(**values)
+        session.add(provider)
+        session.flush()
+        for code, price in (offerings or {"HK01": 4800}).items():
+            item = session.query(Item).filter_by(code=code).one()
+            session.add(Offering(provider_id=provider.id, item_id=item.id, price_fen=price))
+        session.commit()
+        return provider
+
+    return make

@@ -42,6 +42,8 @@ def _prepare_database(app) -> int:
 def main():
     """vnh: the virtual nursing home dispatcher (虚拟养老院)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("alembic", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @main.command("init-db")
@@ -251,5 +253,7 @@ def simulate(seed, calls, fresh):
 
     result = run_simulation(seed=seed, calls=calls, fresh=fresh, echo=click.echo)
     click.echo(result.summary())
+    for failure in result.failures:
+        click.echo(f"not completed: {failure}", err=True)
     if result.failures:
         raise click.ClickException(f"{len(result.failures)} lifecycles did not complete")

@@ -233,14 +233,21 @@ def expire_due_offers(session: Session, settings: Settings, now: datetime, limit
     """Expire offers whose window has passed and move their orders on; return how many."""
     due = session.scalars(
         select(Offer).where(Offer.status == "offered", Offer.expires_at <= now)
-        .order_by(Offer.expires_at).limit(limit).with_for_update(skip_locked=True)
+        .order_by(Offer.expires_at).limit(limit)
     ).all()
+    expired = 0
     for offer in due:
+        # Lock the order before re-reading the offer, in the same order as an answer does, so a
+        # racing answer or a second scheduler waits instead of deadlocking, then sees the result.
         order = _lock_order(session, offer.order_id)
+        session.refresh(offer)
+        if offer.status != "offered":
+            continue
         offer.status, offer.responded_at = "expired", now
+        expired += 1
         if order.state == OrderState.OFFERED and not _has_open_offer(session, order):
             dispatch(session, order, settings, now)
-    return len(due)
+    return expired
 
 
 def check_in(session: Session, order: Order, provider_id: int, source: str, now: datetime) -> Outcome:

@@ -102,13 +102,12 @@ class Simulation:
         callers = self._callers()
         if not callers:
             raise SystemExit("no elders with coordinates in the database: run `vnh demo-data` first")
-        codes = []
+        accepted = []
         for _ in range(calls):
             code = self._book(self.rng.choice(callers))
+            self.clock.advance(30)
             if code:
-                codes.append(code)
-            self.clock.advance(60)
-        accepted = self._answer_offers(set(codes))
+                accepted += self._answer_offers({code})
         self.clock.advance(1800)
         for provider_phone, code in accepted:
             self._expect_ok(self.phone.send_sms(provider_phone, f"{code} 到"), "已签到", code)

@@ -29,7 +29,7 @@ class UnknownSlot(ValueError):
 
 def slot_label(code: str) -> str:
     if code == "asap":
-        return "尽快上门"
+        return "尽快"
     try:
         return _HALF_DAYS[code][0]
     except KeyError:

@@ -33,7 +33,7 @@ def charge_words(price_fen: int, subsidy_fen: int, copay_fen: int) -> str:
 
 
 def when_words(start: datetime, slot_label: str) -> str:
-    return f"{slot_label}（{local(start):%m月%d日 %H:%M}起）"
+    return f"{slot_label}上门（{local(start):%m月%d日 %H:%M}起）"
 
 
 def offer_sms(job_code: str, item_name: str, address: str, when: str, price_fen: int, minutes: int) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import select
 
 from dispatcher.db import get_session
@@ -34,6 +34,7 @@ def call_status():
     record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
     if record is not None and STATUS_RANK.get(status, -1) > STATUS_RANK.get(record.status, 0):
         record.status = status
+        record.updated_at = current_app.extensions["vnh.clock"].now()
         duration = request.form.get("CallDuration", "")
         if duration.isdigit():
             record.duration_s = int(duration)

@@ -17,6 +17,7 @@ from dispatcher import orders, texts
 from dispatcher.config import Settings
 from dispatcher.models import Category, Elder, ElderPhone, HotlineCall, HotlineTurn, Item
 from dispatcher.slots import slot_for, slot_options
+from telephony.models import CallRecord
 from telephony.outbox import enqueue_sms
 
 MENU_SIZE = 5
@@ -90,6 +91,9 @@ class Hotline:
                            step="category", data={"page": 0, "failures": 0},
                            created_at=self.now, updated_at=self.now)
         self.session.add(call)
+        self.session.add(CallRecord(call_sid=call_sid, direction="inbound", from_number=caller,
+                                    to_number=self.settings.hotline_number, status="in-progress",
+                                    created_at=self.now, updated_at=self.now))
         self.session.flush()
         return call
 
@@ -197,7 +201,7 @@ class Hotline:
             hints = [item.name for item in items]
         elif call.step == "slot":
             lines.append(f"您选择的是{self._item(call.data['item']).name}。什么时候上门？")
-            lines += [f"{s.label}请按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
+            lines += [f"{s.label}上门请按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
         elif call.step == "confirm":
             lines.append(self._read_back(call))
             lines.append("确认请按1，重新选择请按2。")

@@ -5,27 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import re
 import secrets
 import sys
 from pathlib import Path
 
 import click
 
-from dispatcher.config import ConfigError
-
-
-def _app(**overrides):
-    from dispatcher import create_app
-
-    try:
-        return create_app(overrides or None)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _now(app):
-    return app.extensions["vnh.clock"].now()
+from dispatcher.cliapp import app_for_command as _app
+from dispatcher.cliapp import now_of as _now
 
 
 def _prepare_database(app) -> int:
@@ -44,6 +31,13 @@ def main():
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for noisy in ("alembic", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _register_commands() -> None:
+    from billing.commands import month, report
+
+    main.add_command(report)
+    main.add_command(month)
 
 
 @main.command("init-db")
@@ -158,28 +152,6 @@ def import_command(kind, path, dry_run):
         raise click.ClickException("the file has bad rows; nothing was imported")
 
 
-@main.group()
-def report():
-    """The bureau's reports."""
-
-
-@report.command("subsidy")
-@click.option("--month", required=True, help="YYYY-MM")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-def report_subsidy(month, fmt, output):
-    """Write the subsidy detail: one row per billed visit of the month."""
-    from billing.reports import write_subsidy_csv
-    from dispatcher.db import session_scope
-
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        raise click.BadParameter("must look like 2026-11", param_hint="--month")
-    app = _app()
-    with session_scope(app) as session:
-        rows = write_subsidy_csv(session, month, output)
-    click.echo(f"wrote {rows} visits to {output}")
-
-
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
 def catalogue(fmt):
@@ -257,3 +229,6 @@ def simulate(seed, calls, fresh):
         click.echo(f"not completed: {failure}", err=True)
     if result.failures:
         raise click.ClickException(f"{len(result.failures)} lifecycles did not complete")
+
+
+_register_commands()

@@ -7,7 +7,6 @@ import json
 import logging
 import secrets
 import sys
-from pathlib import Path
 
 import click
 
@@ -33,11 +32,18 @@ def main():
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+@main.group()
+def bench():
+    """Benchmarks: each runs the naive way and ours in the same run and prints both."""
+
+
 def _register_commands() -> None:
     from billing.commands import month, report
+    from dispatcher.enrollment_commands import import_command
 
     main.add_command(report)
     main.add_command(month)
+    main.add_command(import_command)
 
 
 @main.command("init-db")
@@ -124,32 +130,6 @@ def user_add(username, role, display_name, provider_code, password):
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"added {role} {username}")
-
-
-@main.command("import")
-@click.argument("kind", type=click.Choice(["elders", "providers", "offerings"]))
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
-def import_command(kind, path, dry_run):
-    """Import an enrollment file (CSV with the headers in the README)."""
-    from dispatcher.db import session_scope
-    from dispatcher.enrollment import ImportFileError, import_file
-
-    app = _app()
-    try:
-        with session_scope(app) as session:
-            report = import_file(session, kind, path, _now(app), dry_run=dry_run)
-            if not report.ok or dry_run:
-                session.rollback()
-    except ImportFileError as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
-    for error in report.errors:
-        click.echo(f"row {error.row}, {error.column}: {error.reason}", err=True)
-    verb = "would add" if dry_run else "added"
-    click.echo(f"{kind}: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-               f"refused {len({e.row for e in report.errors})} rows")
-    if not report.ok:
-        raise click.ClickException("the file has bad rows; nothing was imported")
 
 
 @main.command()

@@ -21,7 +21,9 @@ def check_digit(first17: str) -> str:
 def validate_id_number(raw: str) -> str:
     """Return the ID number upper-cased if it is well formed, or raise BadIdNumber."""
     number = (raw or "").strip().upper()
-    if len(number) != 18 or not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    if len(number) != 18 or not number.isascii() or not number[:17].isdigit() or not (
+        number[17].isdigit() or number[17] == "X"
+    ):
         raise BadIdNumber("ID number must be 17 digits and a digit or X")
     if check_digit(number[:17]) != number[17]:
         raise BadIdNumber("ID number checksum does not match (GB 11643)")

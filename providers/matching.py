@@ -9,6 +9,11 @@ from datetime import time
 from geopy.distance import geodesic
 
 EARTH_RADIUS_M = 6_371_008.8
+# Haversine is within 0.5% of the geodesic; prefilter with that margin, decide with the geodesic.
+HAVERSINE_ERROR = 0.005
+SHORTLIST_MARGIN = 5
+# Distance scores fall linearly to zero at this distance, whatever radius a provider declares.
+DISTANCE_SCALE_M = 10_000
 
 
 @dataclass(frozen=True)
@@ -80,24 +85,39 @@ def rank_candidates(
     excluded: frozenset[int] = frozenset(),
     top: int = 5,
 ) -> list[Ranked]:
-    """Rank the providers that pass every hard filter, best first, with the reasons for each."""
-    passed = []
+    """Rank the providers that pass every hard filter, best first, with the reasons for each.
+
+    Haversine (cheap) prefilters with a margin and ranks; the geodesic (precise) then decides
+    the radius filter and the score of the few that can win, so the answer equals a full
+    geodesic scan.
+    """
+    rough = []
     for candidate in candidates:
         distance = haversine_m(latitude, longitude, candidate.latitude, candidate.longitude)
-        if rejection(candidate, distance, at, excluded) is None:
-            passed.append((candidate, distance))
-    scored = [_score(c, d, weights) for c, d in passed]
-    scored.sort(key=lambda r: (-r.score, r.distance_m, r.candidate.provider_id))
-    # The precise geodesic only for the few that can win.
-    return [_with_geodesic(r, latitude, longitude) for r in scored[:top]]
+        if rejection(candidate, distance / (1 + HAVERSINE_ERROR), at, excluded) is None:
+            rough.append(_score(candidate, distance, weights))
+    rough.sort(key=_order)
+    precise = []
+    for ranked in rough[: 2 * top + SHORTLIST_MARGIN]:
+        c = ranked.candidate
+        metres = geodesic((latitude, longitude), (c.latitude, c.longitude)).meters
+        if metres <= c.service_radius_m:
+            precise.append(_score(c, metres, weights))
+    precise.sort(key=_order)
+    return precise[:top]
+
+
+def _order(ranked: Ranked):
+    return (-ranked.score, ranked.distance_m, ranked.candidate.provider_id)
 
 
 def _score(candidate: Candidate, distance_m: float, weights: Weights) -> Ranked:
     parts = {
-        "distance": round(weights.distance * (1 - distance_m / candidate.service_radius_m), 6),
+        "distance": round(weights.distance * max(0.0, 1 - distance_m / DISTANCE_SCALE_M), 6),
         "quality": round(weights.quality * candidate.quality_score / 5, 6),
         "load": round(weights.load / (1 + candidate.booked_that_day), 6),
     }
+    score = round(sum(parts.values()), 6)
     reasons = {
         "distance_m": round(distance_m),
         "service_radius_m": candidate.service_radius_m,
@@ -106,11 +126,6 @@ def _score(candidate: Candidate, distance_m: float, weights: Weights) -> Ranked:
         "capacity_per_day": candidate.capacity_per_day,
         "price_fen": candidate.price_fen,
         "parts": parts,
+        "score": score,
     }
-    return Ranked(candidate, round(distance_m), round(sum(parts.values()), 6), reasons)
-
-
-def _with_geodesic(ranked: Ranked, latitude: float, longitude: float) -> Ranked:
-    c = ranked.candidate
-    metres = round(geodesic((latitude, longitude), (c.latitude, c.longitude)).meters)
-    return Ranked(c, metres, ranked.score, {**ranked.reasons, "distance_m": metres, "score": ranked.score})
+    return Ranked(candidate, round(distance_m), score, reasons)

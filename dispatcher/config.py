@@ -61,12 +61,23 @@ def settings_from_env(env: dict | None = None) -> dict:
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
         "SECRET_KEY": env.get("VNH_SECRET_KEY", "").strip(),
         "TRUSTED_PROXIES": _int(env, "VNH_TRUSTED_PROXIES", 0),
+        "VOICE": env.get("VNH_VOICE", "").strip(),
+        "SPEECH_RATE": env.get("VNH_SPEECH_RATE", "").strip() or "90%",
+        "AFTER_HOURS": env.get("VNH_AFTER_HOURS", "").strip(),
+        "EMERGENCY_FALLBACK_NUMBER": env.get("VNH_EMERGENCY_FALLBACK_NUMBER", "").strip(),
         "RUN_SCHEDULER": False,
     }
 
 
 def check_settings(config: dict) -> None:
     """Refuse a configuration that cannot run safely."""
+    from dispatcher.quiet_hours import parse_quiet_hours
+
+    for key, name in (("QUIET_HOURS", "VNH_QUIET_HOURS"), ("AFTER_HOURS", "VNH_AFTER_HOURS")):
+        try:
+            parse_quiet_hours(config.get(key, ""))
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
     if config["TELEPHONY"] == "twilio":
         missing = [
             name
@@ -98,6 +109,9 @@ class Settings:
         self.operator_numbers: list[str] = list(config["OPERATOR_NUMBERS"])
         self.public_url: str = config.get("PUBLIC_URL") or "http://localhost"
         self.voice: str | None = config.get("VOICE") or None
+        self.speech_rate: str = config.get("SPEECH_RATE") or "90%"
+        self.after_hours: str = config.get("AFTER_HOURS") or ""
+        self.emergency_fallback_number: str = config.get("EMERGENCY_FALLBACK_NUMBER") or ""
 
     def url(self, path: str) -> str:
         return self.public_url + path

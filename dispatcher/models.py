@@ -143,6 +143,10 @@ class Visit(Base):
     check_in_source: Mapped[str | None] = mapped_column(String(20))
     checked_out_at: Mapped[datetime | None]
     check_out_source: Mapped[str | None] = mapped_column(String(20))
+    # Electronic visit verification: who came, and from which phone they reported (the place).
+    worker_ref: Mapped[str | None] = mapped_column(String(20))
+    check_in_phone: Mapped[str | None] = mapped_column(String(20))
+    check_out_phone: Mapped[str | None] = mapped_column(String(20))
 
     order: Mapped[Order] = relationship(back_populates="visit")
 
@@ -180,6 +184,8 @@ class OperatorTask(Base):
     call_sid: Mapped[str | None] = mapped_column(String(64))
     caller: Mapped[str | None] = mapped_column(String(20))
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    priority: Mapped[int] = mapped_column(default=5)
+    recording_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
 

@@ -104,6 +104,26 @@ def place_order(session: Session, *, elder: Elder, item: Item, slot: Slot, sourc
     return order
 
 
+def cancel_order(session: Session, order: Order, reason: str, settings: Settings,
+                 now: datetime) -> Outcome:
+    """Cancel an open order; open offers are withdrawn and an assigned provider is told by SMS."""
+    order = _lock_order(session, order.id)
+    if order.state == OrderState.CANCELLED:
+        return Outcome(True, f"工单{order.job_code}已取消。", order)
+    _move(order, OrderEvent.CANCEL, now)
+    order.queue_reason = reason
+    for offer in session.scalars(select(Offer).where(Offer.order_id == order.id,
+                                                     Offer.status.in_(("offered", "accepted")))):
+        was_accepted = offer.status == "accepted"
+        if not was_accepted:
+            offer.status, offer.responded_at = "withdrawn", now
+        enqueue_sms(session, to=offer.provider.dispatch_phone, purpose="order_cancelled",
+                    dedupe_key=f"cancel:{order.id}:{offer.id}", from_=settings.hotline_number, now=now,
+                    body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）已由老人取消，"
+                         + ("请勿上门。" if was_accepted else "本次派单撤回。"))
+    return Outcome(True, f"工单{order.job_code}已取消。", order)
+
+
 def queue_for_operator(session: Session, order: Order, reason: str, now: datetime) -> None:
     """Hand the order to the operator queue with the reason nobody was offered it."""
     _move(order, OrderEvent.QUEUE, now)
@@ -250,8 +270,9 @@ def expire_due_offers(session: Session, settings: Settings, now: datetime, limit
     return expired
 
 
-def check_in(session: Session, order: Order, provider_id: int, source: str, now: datetime) -> Outcome:
-    """Record the worker's arrival."""
+def check_in(session: Session, order: Order, provider_id: int, source: str, now: datetime,
+             evidence: dict | None = None) -> Outcome:
+    """Record the worker's arrival; `evidence` may name the worker and the phone used."""
     order = _lock_order(session, order.id)
     if order.provider_id != provider_id:
         return Outcome(False, "该工单不属于您。")
@@ -260,13 +281,15 @@ def check_in(session: Session, order: Order, provider_id: int, source: str, now:
     if order.state != OrderState.ACCEPTED:
         return Outcome(False, f"工单{order.job_code}当前不能签到。", order)
     _move(order, OrderEvent.CHECK_IN, now)
-    session.add(Visit(order=order, provider_id=provider_id, checked_in_at=now, check_in_source=source))
+    evidence = evidence or {}
+    session.add(Visit(order=order, provider_id=provider_id, checked_in_at=now, check_in_source=source,
+                      worker_ref=evidence.get("worker"), check_in_phone=evidence.get("phone")))
     session.flush()
     return Outcome(True, f"已签到：工单{order.job_code}，{local(now):%H:%M}。", order)
 
 
 def check_out(session: Session, order: Order, provider_id: int, source: str, policy: Policy,
-              settings: Settings, now: datetime) -> Outcome:
+              settings: Settings, now: datetime, evidence: dict | None = None) -> Outcome:
     """Record the end of the visit, bill it (subsidy pending) and schedule the callback review."""
     order = _lock_order(session, order.id)
     if order.provider_id != provider_id:
@@ -278,6 +301,9 @@ def check_out(session: Session, order: Order, provider_id: int, source: str, pol
         return Outcome(False, f"工单{order.job_code}尚未签到，不能签退。", order)
     _move(order, OrderEvent.CHECK_OUT, now)
     visit.checked_out_at, visit.check_out_source = now, source
+    if evidence:
+        visit.check_out_phone = evidence.get("phone")
+        visit.worker_ref = visit.worker_ref or evidence.get("worker")
     accepted = session.scalar(
         select(Offer).where(Offer.order_id == order.id, Offer.status == "accepted")
     )

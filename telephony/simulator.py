@@ -72,6 +72,7 @@ class CallTranscript:
     pressed: list[str] = field(default_factory=list)
     ended_with: str = ""
     dialled: list[str] = field(default_factory=list)
+    recorded: bool = False
     responses: list[str] = field(default_factory=list)
 
     @property
@@ -82,8 +83,11 @@ class CallTranscript:
 class Phone:
     """Plays Twilio for the app: signs every request with the auth token, as Twilio does."""
 
-    def __init__(self, transport, auth_token: str = "", hotline_number: str = "+869312345678"):
+    def __init__(self, transport, auth_token: str = "", hotline_number: str = "+869312345678",
+                 operators_answer: bool = True):
         self.transport = transport
+        # When False, every <Dial> goes unanswered and the call follows the <Dial>'s action.
+        self.operators_answer = operators_answer
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.hotline_number = hotline_number
 
@@ -144,15 +148,25 @@ class Phone:
                     break
                 elif verb.tag == "Dial":
                     transcript.dialled = [n.text or "" for n in verb.iter("Number")]
-                    transcript.ended_with = "dial"
-                    return transcript
+                    if self.operators_answer or not verb.get("action"):
+                        transcript.ended_with = "dial"
+                        return transcript
+                    form["DialCallStatus"] = "no-answer"
+                    next_url = verb.get("action")
+                    break
+                elif verb.tag == "Record":
+                    transcript.recorded = True
+                    form["RecordingUrl"] = f"https://api.twilio.com/recordings/RE{uuid.uuid4().hex}"
+                    form["RecordingDuration"] = "7"
+                    next_url = verb.get("action")
+                    break
                 elif verb.tag == "Hangup":
                     transcript.ended_with = "hangup"
                     return transcript
             if next_url is None:
                 transcript.ended_with = "hangup"
                 return transcript
-            if "Digits" not in form and "SpeechResult" not in form and not pending:
+            if not pending and not {"Digits", "SpeechResult", "DialCallStatus", "RecordingUrl"} & set(form):
                 transcript.ended_with = "no more keys"
                 return transcript
             url = next_url

@@ -1,7 +1,13 @@
 """The hotline call flow: a state machine over Twilio webhooks, its state kept per CallSid.
 
 Each turn answers one webhook. The TwiML of every turn is stored under (CallSid, seq), so a
-replayed webhook gets the same answer and changes nothing.
+replayed webhook gets the same answer and changes nothing. The steps:
+
+    open_order → category → item → slot → confirm → done        (an elder books)
+                 category ⇢ speech_confirm → slot                 (said, not keyed, and unsure)
+    category —7→ worker_code → worker_id → worker_action → done  (a worker checks in or out)
+    after_hours → voicemail                                       (at night, except 9)
+    any menu step —0/9/two failures→ dialling → voicemail         (a person, or a message)
 """
 
 from __future__ import annotations
@@ -9,21 +15,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.policy import Policy
 from dispatcher import orders, texts
+from dispatcher.clock import local
 from dispatcher.config import Settings
-from dispatcher.models import Category, Elder, ElderPhone, HotlineCall, HotlineTurn, Item
+from dispatcher.hotline.speech import SURE, guess_item, phrases_for
+from dispatcher.models import Category, Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.quiet_hours import inside, parse_quiet_hours
 from dispatcher.slots import slot_for, slot_options
+from dispatcher.states import OPEN_STATES
+from providers.models import Provider
 from telephony.models import CallRecord
 from telephony.outbox import enqueue_sms
 
 MENU_SIZE = 5
 MORE_KEY = "8"
-OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY = "0", "9", "*"
+OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 MAX_FAILURES = 2
+MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "confirm",
+                        "after_hours"})
+# Steps that end the call, or wait for Twilio to report on a <Dial> or <Record>.
+FINAL_STEPS = frozenset({"done"})
 
 
 @dataclass
@@ -32,17 +47,23 @@ class Reply:
 
     say: list[str] = field(default_factory=list)
     gather: bool = False
-    dial: list[str] = field(default_factory=list)
+    digits: int | None = 1  # None: any number of keys, ended by #
+    speech: bool = True
     hints: list[str] = field(default_factory=list)
+    dial: list[str] = field(default_factory=list)
+    record: bool = False
     hangup: bool = False
 
 
 @dataclass
 class Turn:
-    """What the caller did: keys and/or speech (both empty means silence)."""
+    """What the caller did: keys, speech, or what became of a <Dial> or <Record>."""
 
     digits: str = ""
     speech: str = ""
+    confidence: float | None = None
+    dial_status: str = ""
+    recording_url: str = ""
 
     @property
     def is_silent(self) -> bool:
@@ -98,34 +119,60 @@ class Hotline:
         return call
 
     def _greet(self, call: HotlineCall) -> Reply:
+        if inside(self.now, parse_quiet_hours(self.settings.after_hours)):
+            call.step = "after_hours"
+            return self._prompt(call, prefix="您好，这里是虚拟养老院。")
         if call.elder_id is None:
             return self._to_operator(call, "unknown_caller", "未登记的来电号码",
                                      "您好，这里是虚拟养老院服务热线。正在为您转接话务员，请稍候。")
-        elder = self.session.get(Elder, call.elder_id)
-        greeting = f"{orders.elder_title(elder, self.now)}您好，这里是虚拟养老院。"
+        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。"
+        if self._open_order(call) is not None:
+            call.step = "open_order"
         return self._prompt(call, prefix=greeting)
 
     def _advance(self, call: HotlineCall, turn: Turn) -> Reply:
-        if call.step in ("done", "operator"):
+        if call.step == "dialling":
+            return self._after_dial(call, turn)
+        if call.step == "voicemail":
+            return self._after_recording(call, turn)
+        if call.step in FINAL_STEPS:
             return Reply(say=["再见。"], hangup=True)
         digits = turn.digits.strip()
-        if digits.startswith(EMERGENCY_KEY):
-            return self._emergency(call)
-        if digits.startswith(OPERATOR_KEY):
-            return self._to_operator(call, "operator_request", f"老人按0转人工（{_STEP_NAMES[call.step]}）",
-                                     "正在为您转接话务员，请稍候。")
+        if call.step in MENU_STEPS:
+            if digits.startswith(EMERGENCY_KEY):
+                return self._emergency(call)
+            if digits.startswith(OPERATOR_KEY):
+                return self._to_operator(call, "operator_request",
+                                         f"老人按0转人工（{STEP_NAMES[call.step]}）",
+                                         "正在为您转接话务员，请稍候。")
         if digits.startswith(REPEAT_KEY):
             return self._prompt(call)
-        if turn.is_silent:
+        if turn.is_silent and call.step != "after_hours":
             return self._fail(call, "没有听到您的选择。", "silence", "连续两次无输入")
-        handler = getattr(self, f"_on_{call.step}")
-        return handler(call, turn)
+        return getattr(self, f"_on_{call.step}")(call, turn)
 
-    # -- steps ------------------------------------------------------------------------------
+    # -- booking ----------------------------------------------------------------------------
+    def _on_open_order(self, call: HotlineCall, turn: Turn) -> Reply:
+        order = self._open_order(call)
+        if order is None or turn.digits == "3":
+            call.step = "category"
+            return self._prompt(call)
+        if turn.digits == "1":
+            call.step = "done"
+            return Reply(say=["好的，工单保留不变。感谢您的来电，再见。"], hangup=True)
+        if turn.digits == "2":
+            orders.cancel_order(self.session, order, "老人来电取消", self.settings, self.now)
+            call.step = "done"
+            return Reply(say=[f"已为您取消{order.item.name}。感谢您的来电，再见。"], hangup=True)
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+
     def _on_category(self, call: HotlineCall, turn: Turn) -> Reply:
-        item = self._item_from_speech(turn.speech)
-        if item is not None:
-            return self._choose_item(call, item)
+        if turn.speech:
+            return self._heard(call, turn)
+        if turn.digits == WORKER_KEY:
+            call.step = "worker_code"
+            call.data = {**call.data, "failures": 0}
+            return self._prompt(call)
         categories = self._category_page(call)
         if turn.digits == MORE_KEY and self._has_more_categories(call):
             call.data = {**call.data, "page": call.data.get("page", 0) + 1, "failures": 0}
@@ -138,14 +185,33 @@ class Hotline:
         return self._prompt(call)
 
     def _on_item(self, call: HotlineCall, turn: Turn) -> Reply:
-        item = self._item_from_speech(turn.speech)
-        if item is None:
-            items = self._items(call)
-            index = _key_index(turn.digits, len(items))
-            if index is None:
-                return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
-            item = items[index]
-        return self._choose_item(call, item)
+        if turn.speech:
+            return self._heard(call, turn)
+        items = self._items(call)
+        index = _key_index(turn.digits, len(items))
+        if index is None:
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        return self._choose_item(call, items[index])
+
+    def _heard(self, call: HotlineCall, turn: Turn) -> Reply:
+        guess = guess_item(turn.speech, self._phrases(), turn.confidence)
+        if guess is None:
+            return self._fail(call, "抱歉，没有听清。您可以按键选择。", "speech", "两次没有听懂")
+        item = self._item(guess.item_code)
+        if guess.confidence >= SURE:
+            return self._choose_item(call, item)
+        call.step = "speech_confirm"
+        call.data = {**call.data, "item": item.code, "failures": 0}
+        return self._prompt(call)
+
+    def _on_speech_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.digits == "1":
+            return self._choose_item(call, self._item(call.data["item"]))
+        if turn.digits == "2":
+            call.step = "category"
+            call.data = {"page": 0, "failures": 0}
+            return self._prompt(call, prefix="好的，请按键选择。")
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
 
     def _choose_item(self, call: HotlineCall, item: Item) -> Reply:
         call.step = "slot"
@@ -168,77 +234,105 @@ class Hotline:
             return self._prompt(call, prefix="好的，请重新选择。")
         if turn.digits != "1":
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
-        elder = self.session.get(Elder, call.elder_id)
         item = self._item(call.data["item"])
         slot = slot_for(call.data["slot"], self.now)
-        order = orders.place_order(self.session, elder=elder, item=item, slot=slot, source="phone",
-                                   call_sid=call.call_sid, settings=self.settings, now=self.now)
+        order = orders.place_order(self.session, elder=self._elder(call), item=item, slot=slot,
+                                   source="phone", call_sid=call.call_sid, settings=self.settings,
+                                   now=self.now)
         call.step = "done"
         call.data = {**call.data, "order_id": order.id}
         code = "，".join(order.job_code)
-        if order.state == "unassigned":
+        if order.state == "accepted":
+            after = f"{order.provider.name}已接单。"
+        elif order.state == "unassigned":
             after = "暂时没有服务商可以接单，话务员会尽快给您回电安排。"
         else:
             after = "服务商接单后，我们会短信或电话通知您。"
         return Reply(say=[f"已为您下单，工单号{code}。{after}感谢您的来电，再见。"], hangup=True)
 
-    # -- prompts ----------------------------------------------------------------------------
-    def _prompt(self, call: HotlineCall, prefix: str = "") -> Reply:
-        """The current step's question, said again when asked (`*`) or after a mistake."""
-        lines = [prefix] if prefix else []
-        hints: list[str] = []
-        if call.step == "category":
-            categories = self._category_page(call)
-            lines += [f"{c.name}请按{i}。" for i, c in enumerate(categories, 1)]
-            if self._has_more_categories(call):
-                lines.append(f"更多服务请按{MORE_KEY}。")
-            lines.append("其他服务请按0转人工。您也可以直接说出需要的服务。")
-            hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
-        elif call.step == "item":
-            items = self._items(call)
-            lines += [f"{item.name}请按{i}。" for i, item in enumerate(items, 1)]
-            lines.append("其他服务请按0转人工。")
-            hints = [item.name for item in items]
-        elif call.step == "slot":
-            lines.append(f"您选择的是{self._item(call.data['item']).name}。什么时候上门？")
-            lines += [f"{s.label}上门请按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
-        elif call.step == "confirm":
-            lines.append(self._read_back(call))
-            lines.append("确认请按1，重新选择请按2。")
-        return Reply(say=lines, gather=True, hints=hints)
+    # -- a worker checks in or out from the elder's phone ----------------------------------------
+    def _on_worker_code(self, call: HotlineCall, turn: Turn) -> Reply:
+        code = turn.digits.strip("#")
+        order = self.session.scalar(
+            select(Order).join(ElderPhone, ElderPhone.elder_id == Order.elder_id)
+            .where(Order.job_code == code, Order.state.in_(("accepted", "in_progress")),
+                   ElderPhone.phone == call.caller)
+        )
+        if order is None:
+            # Caller ID proves the place: the code must belong to an elder of this phone.
+            return self._fail(call, "工单号不对，或不是在老人家中拨打。", "worker", "服务人员工单号两次无效")
+        call.step = "worker_id"
+        call.data = {**call.data, "order_id": order.id, "failures": 0}
+        return self._prompt(call)
 
-    def _read_back(self, call: HotlineCall) -> str:
-        elder = self.session.get(Elder, call.elder_id)
-        item = self._item(call.data["item"])
-        slot = slot_for(call.data["slot"], self.now)
-        charge = orders.quote(self.session, elder, item, slot, self.policy, self.now)
-        booked = f"您预约的是{item.name}，{slot.label}上门。"
-        if charge is None:
-            return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"
-        return booked + texts.charge_words(charge.price_fen, charge.subsidy_fen, charge.copay_fen)
+    def _on_worker_id(self, call: HotlineCall, turn: Turn) -> Reply:
+        worker = turn.digits.strip("#")
+        if not worker.isdigit() or not 3 <= len(worker) <= 8:
+            return self._fail(call, "工号不对。", "worker", "服务人员工号两次无效")
+        call.step = "worker_action"
+        call.data = {**call.data, "worker": worker, "failures": 0}
+        return self._prompt(call)
 
-    # -- fallbacks --------------------------------------------------------------------------
-    def _fail(self, call: HotlineCall, sorry: str, kind: str, reason: str) -> Reply:
-        failures = call.data.get("failures", 0) + 1
-        call.data = {**call.data, "failures": failures}
-        if failures >= MAX_FAILURES:
-            return self._to_operator(call, kind, f"{reason}（{_STEP_NAMES[call.step]}）",
-                                     "正在为您转接话务员，请稍候。")
-        return self._prompt(call, prefix=sorry)
+    def _on_worker_action(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.digits not in ("1", "2"):
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        order = self.session.get(Order, call.data["order_id"])
+        visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"]}
+        if turn.digits == "1":
+            outcome = orders.check_in(self.session, order, order.provider_id, "phone", self.now,
+                                      evidence=visit_by_phone)
+        else:
+            outcome = orders.check_out(self.session, order, order.provider_id, "phone", self.policy,
+                                       self.settings, self.now, evidence=visit_by_phone)
+        call.step = "done"
+        return Reply(say=[outcome.message.replace("工单", "工单号") + "再见。"], hangup=True)
+
+    # -- after hours, operators and voicemail ---------------------------------------------------
+    def _on_after_hours(self, call: HotlineCall, turn: Turn) -> Reply:
+        return self._voicemail(call, "after_hours", "夜间来电留言")
+
+    def _voicemail(self, call: HotlineCall, kind: str, reason: str) -> Reply:
+        call.step = "voicemail"
+        call.data = {**call.data, "voicemail_kind": kind, "voicemail_reason": reason}
+        return Reply(say=["请在提示音后说出您的姓名和需要，说完请挂机，我们会尽快给您回电。"], record=True)
+
+    def _after_recording(self, call: HotlineCall, turn: Turn) -> Reply:
+        call.step = "done"
+        task = orders.open_task(self.session, kind=call.data.get("voicemail_kind", "voicemail"),
+                                reason=call.data.get("voicemail_reason", "留言"),
+                                dedupe_key=f"call:{call.call_sid}", elder_id=call.elder_id,
+                                call_sid=call.call_sid, caller=call.caller, now=self.now)
+        if turn.recording_url and not task.recording_url:
+            task.recording_url = turn.recording_url[:500]
+        return Reply(say=["留言已收到，我们会尽快给您回电。再见。"], hangup=True)
+
+    def _after_dial(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.dial_status == "completed":
+            call.step = "done"
+            return Reply(hangup=True)
+        fallback = self.settings.emergency_fallback_number
+        if call.data.get("emergency") and fallback and not call.data.get("fallback_tried"):
+            call.data = {**call.data, "fallback_tried": True}
+            return Reply(say=["正在继续为您转接。"], dial=[fallback])
+        return self._voicemail(call, call.data.get("dial_kind", "voicemail"), "话务员未接听，来电留言")
 
     def _to_operator(self, call: HotlineCall, kind: str, reason: str, words: str) -> Reply:
-        call.step = "operator"
+        call.step = "dialling"
+        call.data = {**call.data, "dial_kind": kind}
         orders.open_task(self.session, kind=kind, reason=reason, dedupe_key=f"call:{call.call_sid}",
                          elder_id=call.elder_id, call_sid=call.call_sid, caller=call.caller, now=self.now)
         return Reply(say=[words], dial=self.settings.operator_numbers)
 
     def _emergency(self, call: HotlineCall) -> Reply:
-        call.step = "operator"
-        orders.open_task(self.session, kind="emergency", reason="老人按9紧急求助",
-                         dedupe_key=f"call:{call.call_sid}", elder_id=call.elder_id,
-                         call_sid=call.call_sid, caller=call.caller, now=self.now)
+        call.step = "dialling"
+        call.data = {**call.data, "dial_kind": "emergency", "emergency": True}
+        task = orders.open_task(self.session, kind="emergency", reason="老人按9紧急求助",
+                                dedupe_key=f"call:{call.call_sid}", elder_id=call.elder_id,
+                                call_sid=call.call_sid, caller=call.caller, now=self.now)
+        # An emergency outranks whatever this call was first queued for.
+        task.kind, task.reason, task.priority = "emergency", "老人按9紧急求助", 0
         if call.elder_id is not None:
-            elder = self.session.get(Elder, call.elder_id)
+            elder = self._elder(call)
             for contact in elder.emergency_contacts:
                 enqueue_sms(self.session, to=contact.phone, purpose="emergency_contact",
                             dedupe_key=f"emergency:{call.call_sid}:{contact.id}",
@@ -246,16 +340,108 @@ class Hotline:
                             body=texts.emergency_contact_sms(contact.name, elder.name, self.now))
         return Reply(say=["正在为您紧急转接话务员。"], dial=self.settings.operator_numbers)
 
-    # -- catalogue --------------------------------------------------------------------------
-    def _categories(self) -> list[Category]:
-        return list(self.session.scalars(select(Category).order_by(Category.position)))
+    def _fail(self, call: HotlineCall, sorry: str, kind: str, reason: str) -> Reply:
+        failures = call.data.get("failures", 0) + 1
+        call.data = {**call.data, "failures": failures}
+        if failures >= MAX_FAILURES:
+            return self._to_operator(call, kind, f"{reason}（{STEP_NAMES[call.step]}）",
+                                     "正在为您转接话务员，请稍候。")
+        return self._prompt(call, prefix=sorry)
+
+    # -- prompts ----------------------------------------------------------------------------
+    def _prompt(self, call: HotlineCall, prefix: str = "") -> Reply:
+        """The current step's question, said again when asked (`*`) or after a mistake."""
+        lines = [prefix] if prefix else []
+        reply = Reply(say=lines, gather=True)
+        step = call.step
+        if step == "open_order":
+            lines.append(self._order_status(self._open_order(call)))
+            lines.append("保留请按1，取消请按2，预约其他服务请按3。")
+        elif step == "category":
+            categories = self._category_page(call)
+            lines += [f"{c.name}请按{i}。" for i, c in enumerate(categories, 1)]
+            if self._has_more_categories(call):
+                lines.append(f"更多服务请按{MORE_KEY}。")
+            lines.append("其他服务请按0转人工。您也可以直接说出需要的服务。")
+            reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
+        elif step == "item":
+            items = self._items(call)
+            lines += [f"{item.name}请按{i}。" for i, item in enumerate(items, 1)]
+            lines.append("其他服务请按0转人工。")
+            reply.hints = [item.name for item in items]
+        elif step == "speech_confirm":
+            lines.append(f"您是要预约{self._item(call.data['item']).name}吗？是请按1，不是请按2。")
+            reply.speech = False
+        elif step == "slot":
+            lines.append(f"{self._item(call.data['item']).name}，什么时候上门？")
+            lines += [f"{s.label}上门请按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
+            reply.speech = False
+        elif step == "confirm":
+            lines.append(self._read_back(call))
+            lines.append("确认请按1，重新选择请按2。")
+            reply.speech = False
+        elif step == "worker_code":
+            lines.append("服务人员您好。请输入工单号，以井号键结束。")
+            reply.digits, reply.speech = None, False
+        elif step == "worker_id":
+            lines.append("请输入您的工号，以井号键结束。")
+            reply.digits, reply.speech = None, False
+        elif step == "worker_action":
+            lines.append("签到请按1，签退请按2。")
+            reply.speech = False
+        elif step == "after_hours":
+            lines.append("现在是夜间值班时间。紧急求助请按9；其他需要请按1留言，我们明天白天给您回电。")
+            reply.speech = False
+        return reply
+
+    def _read_back(self, call: HotlineCall) -> str:
+        item = self._item(call.data["item"])
+        slot = slot_for(call.data["slot"], self.now)
+        charge = orders.quote(self.session, self._elder(call), item, slot, self.policy, self.now)
+        booked = f"您预约的是{item.name}，{slot.label}上门。"
+        if charge is None:
+            return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"
+        return booked + texts.charge_words(charge.price_fen, charge.subsidy_fen, charge.copay_fen)
+
+    def _order_status(self, order: Order) -> str:
+        day = local(order.window_start_at).date()
+        today = local(self.now).date()
+        when = {0: "今天", 1: "明天"}.get((day - today).days, f"{day.month}月{day.day}日")
+        half = "上午" if local(order.window_start_at).hour < 12 else "下午"
+        if order.slot_code == "asap" and day == today:
+            when, half = "", "尽快"
+        if order.provider_id is not None and order.state in ("accepted", "in_progress"):
+            provider = self.session.get(Provider, order.provider_id)
+            return f"您有一个工单：{order.item.name}，{provider.name}{when}{half}上门。"
+        return f"您有一个工单：{order.item.name}，{when}{half}上门，正在为您联系服务商。"
+
+    # -- data -------------------------------------------------------------------------------
+    def _elder(self, call: HotlineCall) -> Elder:
+        return self.session.get(Elder, call.elder_id)
+
+    def _open_order(self, call: HotlineCall) -> Order | None:
+        if call.elder_id is None:
+            return None
+        return self.session.scalar(
+            select(Order).where(Order.elder_id == call.elder_id, Order.state.in_(OPEN_STATES))
+            .order_by(Order.window_start_at.desc()).limit(1)
+        )
+
+    def _categories(self, call: HotlineCall) -> list[Category]:
+        """Categories, those the caller has booked most often first."""
+        used = dict(self.session.execute(
+            select(Item.category_id, func.count()).join(Order, Order.item_id == Item.id)
+            .where(Order.elder_id == call.elder_id).group_by(Item.category_id)
+        ).all()) if call.elder_id else {}
+        categories = self.session.scalars(select(Category).order_by(Category.position)).all()
+        return sorted(categories, key=lambda c: (-used.get(c.id, 0), c.position))
 
     def _category_page(self, call: HotlineCall) -> list[Category]:
         page = call.data.get("page", 0)
-        return self._categories()[page * MENU_SIZE:(page + 1) * MENU_SIZE]
+        return self._categories(call)[page * MENU_SIZE:(page + 1) * MENU_SIZE]
 
     def _has_more_categories(self, call: HotlineCall) -> bool:
-        return len(self._categories()) > (call.data.get("page", 0) + 1) * MENU_SIZE
+        return len(self._categories(call)) > (call.data.get("page", 0) + 1) * MENU_SIZE
 
     def _items(self, call: HotlineCall) -> list[Item]:
         category = self.session.scalar(select(Category).where(Category.code == call.data["category"]))
@@ -264,23 +450,20 @@ class Hotline:
     def _item(self, code: str) -> Item:
         return self.session.scalar(select(Item).where(Item.code == code))
 
-    def _item_from_speech(self, speech: str) -> Item | None:
-        speech = (speech or "").strip()
-        if not speech:
-            return None
-        best, best_len = None, 0
-        for item in self.session.scalars(select(Item).order_by(Item.position)):
-            for word in [item.name, *item.synonyms]:
-                if word and word in speech and len(word) > best_len:
-                    best, best_len = item, len(word)
-        return best
+    def _phrases(self):
+        items = self.session.scalars(select(Item).order_by(Item.id)).all()
+        return phrases_for([(i.code, i.name, i.synonyms) for i in items])
 
 
-_STEP_NAMES = {"category": "选择服务类别", "item": "选择服务项目", "slot": "选择上门时间",
-               "confirm": "确认订单", "done": "已下单", "operator": "转人工"}
+STEP_NAMES = {"open_order": "已有工单", "category": "选择服务类别", "item": "选择服务项目",
+              "speech_confirm": "确认语音识别", "slot": "选择上门时间", "confirm": "确认订单",
+              "worker_code": "服务人员输入工单号", "worker_id": "服务人员输入工号",
+              "worker_action": "服务人员签到签退", "after_hours": "夜间", "done": "已结束",
+              "dialling": "转人工", "voicemail": "留言"}
 
 
 def _key_index(digits: str, size: int) -> int | None:
     if len(digits) == 1 and digits.isdigit() and 1 <= int(digits) <= size:
         return int(digits) - 1
     return None
+

@@ -22,26 +22,36 @@ def _now():
     return current_app.extensions["vnh.clock"].now()
 
 
-def render_reply(reply: Reply, next_seq: int, voice: str | None) -> str:
+def render_reply(reply: Reply, next_seq: int, settings: Settings) -> str:
     """Turn a Reply into TwiML whose next step is `/telephony/voice?seq=next_seq`."""
     response = VoiceResponse()
     action = url_for("hotline.incoming_call", seq=next_seq)
+
+    def speak(node, text):
+        say(node, text, settings.voice, settings.speech_rate)
+
     if reply.gather:
-        gather = Gather(input="dtmf speech", language=LANGUAGE, num_digits=1, action=action,
-                        method="POST", timeout=6, speech_timeout="auto",
-                        hints=",".join(reply.hints) or None)
+        options = {"num_digits": reply.digits} if reply.digits else {"finish_on_key": "#"}
+        gather = Gather(input="dtmf speech" if reply.speech else "dtmf", language=LANGUAGE,
+                        action=action, method="POST", timeout=6, speech_timeout="auto",
+                        hints=",".join(reply.hints) or None, **options)
         for line in reply.say:
-            say(gather, line, voice)
+            speak(gather, line)
         response.append(gather)
+        # No key and no speech: Twilio falls through to here, and the flow counts the silence.
         response.redirect(action, method="POST")
         return str(response)
     for line in reply.say:
-        say(response, line, voice)
+        speak(response, line)
     if reply.dial:
-        dial = response.dial(timeout=25)
+        dial = response.dial(action=action, method="POST", timeout=25)
         for number in reply.dial:
             dial.number(number)
-        say(response, "话务员暂时无法接听，我们会尽快给您回电。再见。", voice)
+        return str(response)
+    if reply.record:
+        response.record(action=action, method="POST", max_length=120, timeout=5, play_beep=True,
+                        finish_on_key="#")
+        return str(response)
     response.hangup()
     return str(response)
 
@@ -58,14 +68,16 @@ def incoming_call():
         return twiml(response)
     settings = Settings(current_app.config)
     seq = request.args.get("seq", default=0, type=int)
-    turn = Turn(digits=form.get("Digits", ""), speech=form.get("SpeechResult", ""))
+    turn = Turn(digits=form.get("Digits", ""), speech=form.get("SpeechResult", ""),
+                confidence=form.get("Confidence", type=float), dial_status=form.get("DialCallStatus", ""),
+                recording_url=form.get("RecordingUrl", ""))
     caller = caller_e164(form.get("From", ""))
     for attempt in range(2):
         session = get_session()
         try:
             hotline = Hotline(session, settings, current_app.extensions["vnh.policy"], _now())
             body = hotline.respond(call_sid, caller, seq,
-                                   turn, lambda r, n: render_reply(r, n, settings.voice))
+                                   turn, lambda r, n: render_reply(r, n, settings))
             session.commit()
             return current_app.response_class(body, mimetype="text/xml")
         except IntegrityError:

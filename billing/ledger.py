@@ -1,4 +1,10 @@
-"""The ledger: append-only double-entry postings, idempotent per (visit, kind)."""
+"""The ledger: append-only double-entry postings; a correction is a reversal plus a new entry.
+
+Positive amounts are debits. A charge books the price owed to the provider against the bureau's
+pending subsidy and the elder's co-pay; the review's outcome moves the pending subsidy to payable
+or withheld. Postings are booked in the visit's month, or — when that month is closed — in the
+next open month, as an adjustment naming the transaction it follows from.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +14,25 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing.models import LedgerPosting
+from billing.models import ClosedMonth, LedgerPosting
+from billing.months import next_month
 
-# Accounts. Positive amounts are debits. A charge books the price owed to the provider against
-# the bureau's pending subsidy and the elder's co-pay; review outcomes move the pending subsidy.
 SUBSIDY_PENDING = "subsidy_pending"
 SUBSIDY_PAYABLE = "subsidy_payable"
 SUBSIDY_WITHHELD = "subsidy_withheld"
 ELDER_COPAY = "elder_copay"
 PROVIDER_REVENUE = "provider_revenue"
+ACCOUNTS = (SUBSIDY_PENDING, SUBSIDY_PAYABLE, SUBSIDY_WITHHELD, ELDER_COPAY, PROVIDER_REVENUE)
+
+CHARGE, VERIFY, WITHHOLD = "charge", "verify", "withhold"
+OUTCOME_ACCOUNTS = {VERIFY: SUBSIDY_PAYABLE, WITHHOLD: SUBSIDY_WITHHELD}
+REVERSE = "reverse_"
 
 
 @dataclass(frozen=True)
 class VisitRef:
+    """The visit a transaction is about; `month` is the visit's own (service) month."""
+
     order_id: int
     visit_id: int
     elder_id: int
@@ -29,24 +41,47 @@ class VisitRef:
     month: str
 
 
+@dataclass(frozen=True)
+class Transaction:
+    key: str
+    kind: str
+    legs: dict[str, int]
+    month: str
+    policy_version: str
+    original_key: str | None
+
+
 class UnbalancedTransaction(ValueError):
     pass
 
 
+class LedgerError(ValueError):
+    """A posting that the ledger's rules do not allow; nothing was written."""
+
+
+def booking_month(session: Session, service_month: str) -> str:
+    """The month a posting for `service_month` is booked in: it, or the next open month after it."""
+    month = service_month
+    while session.scalar(select(ClosedMonth.month).where(ClosedMonth.month == month)) is not None:
+        month = next_month(month)
+    return month
+
+
 def _post(session: Session, ref: VisitRef, kind: str, legs: dict[str, int], policy_version: str,
-          now: datetime) -> bool:
-    """Write one transaction unless it exists; return whether it was written."""
+          now: datetime, *, txn_key: str | None = None, original_key: str | None = None) -> bool:
+    """Write one transaction unless its key exists; return whether it was written."""
     if sum(legs.values()) != 0:
         raise UnbalancedTransaction(f"{kind} for visit {ref.visit_id} does not sum to zero: {legs}")
-    txn_key = f"visit:{ref.visit_id}:{kind}"
+    txn_key = txn_key or f"visit:{ref.visit_id}:{kind}"
     if session.scalar(select(LedgerPosting.id).where(LedgerPosting.txn_key == txn_key).limit(1)):
         return False
+    month = booking_month(session, ref.month)
     session.add_all(
         LedgerPosting(
-            txn_key=txn_key, kind=kind, account=account, amount_fen=amount, month=ref.month,
-            order_id=ref.order_id, visit_id=ref.visit_id, elder_id=ref.elder_id,
-            provider_id=ref.provider_id, elder_class=ref.elder_class,
-            policy_version=policy_version, created_at=now,
+            txn_key=txn_key, kind=kind, account=account, amount_fen=amount, month=month,
+            service_month=ref.month, original_txn_key=original_key, order_id=ref.order_id,
+            visit_id=ref.visit_id, elder_id=ref.elder_id, provider_id=ref.provider_id,
+            elder_class=ref.elder_class, policy_version=policy_version, created_at=now,
         )
         for account, amount in legs.items()
     )
@@ -54,11 +89,117 @@ def _post(session: Session, ref: VisitRef, kind: str, legs: dict[str, int], poli
     return True
 
 
+def _check_amount(name: str, value: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LedgerError(f"{name}: must be whole fen, not {value!r}")
+    if value < 0:
+        raise LedgerError(f"{name}: must not be negative, got {value}")
+
+
 def post_charge(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen: int,
                 copay_fen: int, policy_version: str, now: datetime) -> bool:
-    """Book a completed visit: the subsidy stays pending until the visit is verified."""
+    """Book a completed visit once: the subsidy stays pending until the visit is verified."""
+    for name, value in (("price_fen", price_fen), ("subsidy_fen", subsidy_fen),
+                        ("copay_fen", copay_fen)):
+        _check_amount(name, value)
     legs = {SUBSIDY_PENDING: subsidy_fen, ELDER_COPAY: copay_fen, PROVIDER_REVENUE: -price_fen}
-    return _post(session, ref, "charge", legs, policy_version, now)
+    return _post(session, ref, CHARGE, legs, policy_version, now)
+
+
+def visit_transactions(session: Session, visit_id: int) -> list[Transaction]:
+    """Every transaction of a visit, oldest first."""
+    found: dict[str, Transaction] = {}
+    postings = session.scalars(
+        select(LedgerPosting).where(LedgerPosting.visit_id == visit_id).order_by(LedgerPosting.id)
+    )
+    for p in postings:
+        txn = found.setdefault(p.txn_key, Transaction(p.txn_key, p.kind, {}, p.month,
+                                                      p.policy_version, p.original_txn_key))
+        txn.legs[p.account] = p.amount_fen
+    return list(found.values())
+
+
+def live_transactions(session: Session, visit_id: int) -> list[Transaction]:
+    """The visit's transactions that stand: neither reversals nor reversed, oldest first."""
+    every = visit_transactions(session, visit_id)
+    reversed_keys = {t.original_key for t in every if t.kind.startswith(REVERSE)}
+    return [t for t in every if not t.kind.startswith(REVERSE) and t.key not in reversed_keys]
+
+
+def _next_key(session: Session, visit_id: int, kind: str) -> str:
+    count = session.scalar(
+        select(func.count(func.distinct(LedgerPosting.txn_key))).where(
+            LedgerPosting.visit_id == visit_id, LedgerPosting.kind == kind)
+    )
+    base = f"visit:{visit_id}:{kind}"
+    return base if not count else f"{base}:{count + 1}"
+
+
+def _settle(session: Session, ref: VisitRef, kind: str, now: datetime) -> bool:
+    live = live_transactions(session, ref.visit_id)
+    charges = [t for t in live if t.kind == CHARGE]
+    if not charges:
+        raise LedgerError(f"visit {ref.visit_id} has no charge to settle")
+    if any(t.kind in OUTCOME_ACCOUNTS for t in live):
+        return False
+    charge = charges[-1]
+    amount = charge.legs[SUBSIDY_PENDING]
+    return _post(session, ref, kind, {SUBSIDY_PENDING: -amount, OUTCOME_ACCOUNTS[kind]: amount},
+                 charge.policy_version, now, txn_key=_next_key(session, ref.visit_id, kind),
+                 original_key=charge.key)
+
+
+def post_verification(session: Session, ref: VisitRef, now: datetime) -> bool:
+    """The elder confirmed the visit: the pending subsidy becomes payable (once)."""
+    return _settle(session, ref, VERIFY, now)
+
+
+def post_withholding(session: Session, ref: VisitRef, now: datetime) -> bool:
+    """The elder denied the visit: the pending subsidy is withheld (once)."""
+    return _settle(session, ref, WITHHOLD, now)
+
+
+def reverse_transaction(session: Session, ref: VisitRef, txn_key: str, now: datetime) -> bool:
+    """Post the mirror image of a transaction; return False if it was reversed already."""
+    live = live_transactions(session, ref.visit_id)
+    txn = next((t for t in visit_transactions(session, ref.visit_id) if t.key == txn_key), None)
+    if txn is None:
+        raise LedgerError(f"visit {ref.visit_id} has no transaction {txn_key!r}")
+    if txn.kind.startswith(REVERSE):
+        raise LedgerError(f"{txn_key} is a reversal; book a new entry instead of reversing it")
+    if txn not in live:
+        return False
+    if txn.kind == CHARGE and any(t.kind in OUTCOME_ACCOUNTS for t in live):
+        raise LedgerError(f"{txn_key}: reverse the visit's review outcome before its charge")
+    return _post(session, ref, REVERSE + txn.kind, {a: -v for a, v in txn.legs.items()},
+                 txn.policy_version, now, txn_key=f"{txn_key}:rev", original_key=txn_key)
+
+
+def rebook_visit(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen: int,
+                 copay_fen: int, outcome: str | None, policy_version: str, now: datetime) -> None:
+    """Correct a visit: reverse what stands, newest first, then book the new charge and outcome."""
+    for name, value in (("price_fen", price_fen), ("subsidy_fen", subsidy_fen),
+                        ("copay_fen", copay_fen)):
+        _check_amount(name, value)
+    if outcome not in (None, VERIFY, WITHHOLD):
+        raise LedgerError(f"outcome: must be verify, withhold or none, not {outcome!r}")
+    live = live_transactions(session, ref.visit_id)
+    charges = [t for t in live if t.kind == CHARGE]
+    if not charges:
+        raise LedgerError(f"visit {ref.visit_id} has no charge to correct")
+    for txn in reversed(live):
+        reverse_transaction(session, ref, txn.key, now)
+    legs = {SUBSIDY_PENDING: subsidy_fen, ELDER_COPAY: copay_fen, PROVIDER_REVENUE: -price_fen}
+    _post(session, ref, CHARGE, legs, policy_version, now,
+          txn_key=_next_key(session, ref.visit_id, CHARGE), original_key=charges[-1].key)
+    if outcome is not None:
+        _settle(session, ref, outcome, now)
+
+
+def visit_outcome(session: Session, visit_id: int) -> str | None:
+    """`verify`, `withhold`, or None while the visit's review is pending."""
+    return next((t.kind for t in reversed(live_transactions(session, visit_id))
+                 if t.kind in OUTCOME_ACCOUNTS), None)
 
 
 def pending_subsidy(session: Session, visit_id: int) -> int:
@@ -69,33 +210,25 @@ def pending_subsidy(session: Session, visit_id: int) -> int:
     )
 
 
-def _settle(session: Session, ref: VisitRef, kind: str, target: str, now: datetime) -> bool:
-    charge = session.scalar(
-        select(LedgerPosting).where(LedgerPosting.txn_key == f"visit:{ref.visit_id}:charge").limit(1)
+def subsidy_used(session: Session, elder_id: int, month: str,
+                 exclude_visit_id: int | None = None) -> int:
+    """Subsidy booked for the elder's visits of the month, less what was withheld."""
+    query = select(func.coalesce(func.sum(LedgerPosting.amount_fen), 0)).where(
+        LedgerPosting.elder_id == elder_id,
+        LedgerPosting.service_month == month,
+        LedgerPosting.account.in_((SUBSIDY_PENDING, SUBSIDY_PAYABLE)),
     )
-    if charge is None:
-        raise ValueError(f"visit {ref.visit_id} has no charge to settle")
-    amount = pending_subsidy(session, ref.visit_id)
-    return _post(session, ref, kind, {SUBSIDY_PENDING: -amount, target: amount},
-                 charge.policy_version, now)
+    if exclude_visit_id is not None:
+        query = query.where(LedgerPosting.visit_id != exclude_visit_id)
+    return session.scalar(query)
 
 
-def post_verification(session: Session, ref: VisitRef, now: datetime) -> bool:
-    """The elder confirmed the visit: the pending subsidy becomes payable."""
-    return _settle(session, ref, "verify", SUBSIDY_PAYABLE, now)
-
-
-def post_withholding(session: Session, ref: VisitRef, now: datetime) -> bool:
-    """The elder denied the visit: the pending subsidy is withheld."""
-    return _settle(session, ref, "withhold", SUBSIDY_WITHHELD, now)
-
-
-def subsidy_used(session: Session, elder_id: int, month: str) -> int:
-    """Subsidy booked for the elder in the month, less what was withheld."""
-    return session.scalar(
-        select(func.coalesce(func.sum(LedgerPosting.amount_fen), 0)).where(
-            LedgerPosting.elder_id == elder_id,
-            LedgerPosting.month == month,
-            LedgerPosting.account.in_((SUBSIDY_PENDING, SUBSIDY_PAYABLE)),
-        )
+def ledger_totals(session: Session, month: str) -> dict[str, int]:
+    """The sum booked in the month on every account (zero for an account with nothing)."""
+    rows = session.execute(
+        select(LedgerPosting.account, func.sum(LedgerPosting.amount_fen))
+        .where(LedgerPosting.month == month).group_by(LedgerPosting.account)
     )
+    totals = dict.fromkeys(ACCOUNTS, 0)
+    totals.update({account: int(total) for account, total in rows})
+    return totals

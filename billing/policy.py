@@ -1,6 +1,8 @@
 """Subsidy policy: who gets what share of a visit's price, up to a monthly cap."""
 
+import hashlib
 import itertools
+import json
 import tomllib
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -48,9 +50,11 @@ class PolicyVersion:
 
     def entitlements_for(self, elder_class: str, disability_level: str) -> list[Entitlement]:
         """Return the elder's class entitlement, then their disability one if the level has one."""
+        if not elder_class:
+            raise UnknownElderClass("elder_class: the elder has no subsidy class")
         if elder_class not in self.classes:
             raise UnknownElderClass(
-                f"elder class {elder_class!r} is not in policy version {self.name!r}"
+                f"elder_class: {elder_class!r} is not a class of policy version {self.name!r}"
             )
         if disability_level and disability_level not in DISABILITY_LEVELS:
             raise UnknownDisabilityLevel(f"unknown disability level {disability_level!r}")
@@ -58,6 +62,23 @@ class PolicyVersion:
         if disability_level in self.disability:
             found.append(self.disability[disability_level])
         return found
+
+    def allowance_fen(self, elder_class: str, disability_level: str) -> int:
+        """The largest monthly cap among the elder's entitlements: their one monthly pot."""
+        return max(e.monthly_cap_fen for e in self.entitlements_for(elder_class, disability_level))
+
+    def fingerprint(self) -> str:
+        """A digest of everything the version says, to notice a version edited after a close."""
+        content = {
+            "name": self.name, "effective_from": self.effective_from.isoformat(),
+            "rollover": self.rollover, "free_items": sorted(self.free_items),
+            "classes": {k: [e.share_percent, e.monthly_cap_fen] for k, e in self.classes.items()},
+            "disability": {
+                k: [e.share_percent, e.monthly_cap_fen] for k, e in self.disability.items()
+            },
+        }
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,11 @@ class Policy:
         if not in_force:
             raise ValueError(f"no subsidy policy version is in force on {day.isoformat()}")
         return max(in_force, key=lambda v: v.effective_from)
+
+    def version_for_month(self, month: str) -> PolicyVersion:
+        """Return the version in force for a month (`YYYY-MM`): versions start on a first day."""
+        year, number = month.split("-")
+        return self.version_for(date(int(year), int(number), 1))
 
 
 @dataclass(frozen=True)
@@ -96,6 +122,7 @@ def split_charge(
     elder_class: str,
     disability_level: str,
     used_this_month_fen: int,
+    carried_over_fen: int = 0,
 ) -> Charge:
     """Split a visit's price into subsidy and co-pay under the elder's monthly cap.
 
@@ -104,19 +131,26 @@ def split_charge(
     min(price * share_percent // 100, max(0, cap - used_this_month_fen)): the share rounds down
     to the fen. The largest offer wins, the class on a tie; the co-pay is the rest.
     `used_this_month_fen` is the subsidy already paid this month under any entitlement: one
-    monthly pot, so the larger cap bounds it.
+    monthly pot, so the larger cap bounds it. Under a version with rollover,
+    `carried_over_fen` (last month's unused allowance) raises every cap by that much.
     """
     if price_fen < 0:
-        raise ValueError(f"price must not be negative: {price_fen}")
+        raise ValueError(f"price_fen: the price must not be negative, got {price_fen}")
     if used_this_month_fen < 0:
-        raise ValueError(f"subsidy used this month must not be negative: {used_this_month_fen}")
+        raise ValueError(
+            f"used_this_month_fen: subsidy used this month must not be negative, "
+            f"got {used_this_month_fen}"
+        )
+    if carried_over_fen < 0:
+        raise ValueError(f"carried_over_fen: must not be negative, got {carried_over_fen}")
     entitlements = version.entitlements_for(elder_class, disability_level)
     if price_fen == 0:
         return Charge(0, 0, 0, "free")
 
     def subsidy(e: Entitlement) -> int:
         return min(
-            price_fen * e.share_percent // 100, max(0, e.monthly_cap_fen - used_this_month_fen)
+            price_fen * e.share_percent // 100,
+            max(0, e.monthly_cap_fen + carried_over_fen - used_this_month_fen),
         )
 
     best = max(entitlements, key=subsidy)
@@ -177,6 +211,10 @@ def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
     effective_from = data["effective_from"]
     if not isinstance(effective_from, date) or isinstance(effective_from, datetime):
         raise PolicyError(f"{where}: effective_from: must be a date like 2026-01-01")
+    if effective_from.day != 1:
+        # A month's charges use one version: the one in force on its first day.
+        raise PolicyError(f"{where}: effective_from: must be the first day of a month, "
+                          f"not {effective_from.isoformat()}")
     rollover = _typed(data, "rollover", where, bool, "true or false")
     classes = _read_entitlements(data, "class", "code", where)
     if not classes:

@@ -1,103 +1,257 @@
-"""The bureau's reports, read from the ledger and streamed row by row."""
+"""The bureau's reports, read from the ledger and streamed row by row.
+
+A month's report shows what was booked in that month: one row per visit of the month, and one
+adjustment row per earlier visit whose late outcome or correction was booked in it. A closed
+month's bookings never change, so neither do its reports.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlalchemy import case, func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
-from billing.ledger import ELDER_COPAY, PROVIDER_REVENUE, SUBSIDY_PENDING
+from billing.exports import Column, Table, csv_lines, write_csv
+from billing.ledger import (
+    ELDER_COPAY,
+    PROVIDER_REVENUE,
+    REVERSE,
+    SUBSIDY_PAYABLE,
+    SUBSIDY_PENDING,
+    SUBSIDY_WITHHELD,
+    VERIFY,
+    WITHHOLD,
+)
 from billing.models import LedgerPosting as LP
-from billing.money import fen_to_yuan
 from dispatcher.clock import local
 from dispatcher.identity import mask_id_number
-from dispatcher.models import Elder, Item, Order, Visit
+from dispatcher.models import Category, Elder, Item, Order, Visit
 from providers.models import Provider
 
+MONEY = ("price", "subsidy", "copay", "payable", "withheld", "pending")
 SUBSIDY_COLUMNS = [
     "month", "street", "community", "elder_id_masked", "elder_name", "elder_class", "order_no",
     "item_code", "item_name", "provider_code", "provider_name", "service_date", "price", "subsidy",
-    "copay", "review_result",
+    "copay", "review_result", "payable", "withheld", "pending", "entry", "adjusts_month",
 ]
-BOM = "\ufeff"
+_WIDTHS = {"street": 16, "community": 16, "elder_id_masked": 21, "order_no": 17,
+           "item_name": 14, "provider_name": 24, "service_date": 12}
+DETAIL = [Column(c, "money" if c in MONEY else "text", _WIDTHS.get(c, 10 if c in MONEY else 12))
+          for c in SUBSIDY_COLUMNS]
+METRICS = [Column("visits", "count", 9), Column("adjustments", "count", 11),
+           Column("elders", "count", 9)] + [Column(m, "money", 14) for m in MONEY]
+SUMMARY = [Column("dimension", width=12), Column("group_code", width=24),
+           Column("group_name", width=24)] + METRICS
+SETTLEMENT = [Column("month", width=9), Column("provider_code", width=12),
+              Column("provider_name", width=26), Column("visits", "count", 9),
+              Column("verified", "count", 9), Column("denied", "count", 9),
+              Column("pending_reviews", "count", 14), Column("adjustments", "count", 11),
+              *(Column(m, "money", 14) for m in MONEY),
+              Column("adjustment_payable", "money", 18)]
+DIMENSIONS = {"street": "街道", "community": "社区", "category": "服务类别",
+              "elder_class": "老人类别", "provider": "服务商"}
 
 
-def _charged(column: str):
-    return func.sum(case((LP.kind == "charge", column), else_=0))
+def _booked(month: str, account: str, sign: int = 1):
+    return func.coalesce(func.sum(case(
+        (and_(LP.month == month, LP.account == account), LP.amount_fen * sign), else_=0)), 0)
 
 
-def subsidy_rows(session: Session, month: str) -> Iterator[dict]:
-    """One row per billed visit of the month, amounts in fen."""
-    legs = (
+def _standing(kind: str):
+    on_pending = LP.account == SUBSIDY_PENDING
+    return func.sum(case((and_(on_pending, LP.kind == kind), 1),
+                         (and_(on_pending, LP.kind == REVERSE + kind), -1), else_=0))
+
+
+def visit_amounts(month: str):
+    """Per visit with postings booked in the month: its amounts booked in the month, in fen,
+    and its review outcome as booked up to the month's end."""
+    touched = select(LP.visit_id).where(LP.month == month)
+    return (
         select(
             LP.visit_id,
-            _charged(case((LP.account == PROVIDER_REVENUE, -LP.amount_fen), else_=0)).label("price"),
-            _charged(case((LP.account == SUBSIDY_PENDING, LP.amount_fen), else_=0)).label("subsidy"),
-            _charged(case((LP.account == ELDER_COPAY, LP.amount_fen), else_=0)).label("copay"),
-            func.max(case((LP.kind == "verify", 1), (LP.kind == "withhold", 2), else_=0)).label("outcome"),
-            func.max(LP.elder_class).label("elder_class"),
+            _booked(month, PROVIDER_REVENUE, -1).label("price"),
+            _booked(month, ELDER_COPAY).label("copay"),
+            _booked(month, SUBSIDY_PENDING).label("pending"),
+            _booked(month, SUBSIDY_PAYABLE).label("payable"),
+            _booked(month, SUBSIDY_WITHHELD).label("withheld"),
+            _standing(VERIFY).label("verified"),
+            _standing(WITHHOLD).label("denied"),
+            func.max(LP.service_month).label("service_month"),
+            func.max(case((LP.month == month, LP.elder_class))).label("elder_class"),
         )
-        .where(LP.month == month)
+        .where(LP.month <= month, LP.visit_id.in_(touched))
         .group_by(LP.visit_id)
         .subquery()
     )
+
+
+def _result(row) -> str:
+    if row.verified > 0:
+        return "verified"
+    return "denied" if row.denied > 0 else "pending"
+
+
+def subsidy_rows(session: Session, month: str) -> Iterator[dict]:
+    """The subsidy detail: one row per visit booked in the month, amounts in fen."""
+    a = visit_amounts(month)
     stmt = (
-        select(legs, Visit.checked_out_at, Order.order_no, Elder, Item.code.label("item_code"),
-               Item.name.label("item_name"), Provider.code.label("provider_code"),
-               Provider.name.label("provider_name"))
-        .join(Visit, Visit.id == legs.c.visit_id)
+        select(a, Visit.checked_out_at, Order.order_no, Elder.id_number, Elder.name,
+               Elder.street, Elder.community, Item.code, Item.name,
+               Provider.code, Provider.name)
+        .join(Visit, Visit.id == a.c.visit_id)
         .join(Order, Order.id == Visit.order_id)
         .join(Elder, Elder.id == Order.elder_id)
         .join(Item, Item.id == Order.item_id)
         .join(Provider, Provider.id == Visit.provider_id)
-        .order_by(Visit.checked_out_at, Visit.id)
+        .order_by(a.c.service_month, Visit.checked_out_at, Visit.id)
     )
-    outcomes = {0: "pending", 1: "verified", 2: "denied"}
-    for row in session.execute(stmt).yield_per(1000):
-        elder = row.Elder
+    for row in session.execute(stmt).yield_per(2000):
+        (_, price, copay, pending, payable, withheld, _, _, service_month, elder_class,
+         checked_out_at, order_no, id_number, name, street, community, item_code, item_name,
+         provider_code, provider_name) = row
+        own = service_month == month
         yield {
-            "month": month, "street": elder.street, "community": elder.community,
-            "elder_id_masked": mask_id_number(elder.id_number), "elder_name": elder.name,
-            "elder_class": row.elder_class, "order_no": row.order_no, "item_code": row.item_code,
-            "item_name": row.item_name, "provider_code": row.provider_code,
-            "provider_name": row.provider_name,
-            "service_date": f"{local(row.checked_out_at):%Y-%m-%d}", "price": row.price,
-            "subsidy": row.subsidy, "copay": row.copay, "review_result": outcomes[row.outcome],
+            "month": month, "street": street, "community": community,
+            "elder_id_masked": mask_id_number(id_number), "elder_name": name,
+            "elder_class": elder_class, "order_no": order_no, "item_code": item_code,
+            "item_name": item_name, "provider_code": provider_code,
+            "provider_name": provider_name, "service_date": f"{local(checked_out_at):%Y-%m-%d}",
+            "price": price, "subsidy": pending + payable + withheld, "copay": copay,
+            "review_result": _result(row), "payable": payable, "withheld": withheld,
+            "pending": pending, "entry": "visit" if own else "adjustment",
+            "adjusts_month": "" if own else service_month,
         }
 
 
-def _yuan_row(row: dict) -> list:
-    return [fen_to_yuan(row[c]) if c in ("price", "subsidy", "copay") else _neutralise(row[c])
-            for c in SUBSIDY_COLUMNS]
+def subsidy_tables(session: Session, month: str) -> list[Table]:
+    return [Table(f"补贴明细 {month}", DETAIL, subsidy_rows(session, month))]
+
+
+@dataclass
+class Tally:
+    """Counts and fen sums of one group of detail rows."""
+
+    visits: int = 0
+    adjustments: int = 0
+    elders: set = field(default_factory=set)
+    verified: int = 0
+    denied: int = 0
+    pending_reviews: int = 0
+    money: dict = field(default_factory=lambda: dict.fromkeys(MONEY, 0))
+    adjustment_payable: int = 0
+
+    def add(self, row) -> None:
+        if row.service_month == row.month:
+            self.visits += 1
+            self.elders.add(row.elder_id)
+            result = _result(row)
+            self.verified += result == "verified"
+            self.denied += result == "denied"
+            self.pending_reviews += result == "pending"
+        else:
+            self.adjustments += 1
+            self.adjustment_payable += row.payable
+        for key in MONEY:
+            self.money[key] += getattr(row, key)
+
+    def as_row(self) -> dict:
+        return {"visits": self.visits, "adjustments": self.adjustments,
+                "elders": len(self.elders), "verified": self.verified, "denied": self.denied,
+                "pending_reviews": self.pending_reviews,
+                "adjustment_payable": self.adjustment_payable, **self.money}
+
+
+@dataclass(frozen=True)
+class _KeyedRow:
+    month: str
+    service_month: str
+    elder_id: int
+    verified: int
+    denied: int
+    price: int
+    copay: int
+    pending: int
+    payable: int
+    withheld: int
+    subsidy: int
+    keys: dict
+
+
+def _keyed_rows(session: Session, month: str) -> Iterator[_KeyedRow]:
+    a = visit_amounts(month)
+    stmt = (
+        select(a, Elder.id, Elder.street, Elder.community, Category.code, Category.name,
+               Provider.code, Provider.name)
+        .join(Visit, Visit.id == a.c.visit_id)
+        .join(Order, Order.id == Visit.order_id)
+        .join(Elder, Elder.id == Order.elder_id)
+        .join(Item, Item.id == Order.item_id)
+        .join(Category, Category.id == Item.category_id)
+        .join(Provider, Provider.id == Visit.provider_id)
+    )
+    for row in session.execute(stmt).yield_per(5000):
+        (_, price, copay, pending, payable, withheld, verified, denied, service_month,
+         elder_class, elder_id, street, community, category_code, category_name,
+         provider_code, provider_name) = row
+        yield _KeyedRow(month, service_month, elder_id, verified, denied, price, copay, pending,
+                        payable, withheld, pending + payable + withheld, {
+                            "street": (street, street),
+                            "community": (f"{street}/{community}", community),
+                            "category": (category_code, category_name),
+                            "elder_class": (elder_class, elder_class),
+                            "provider": (provider_code, provider_name),
+                        })
+
+
+def tallies(session: Session, month: str) -> dict[str, dict[tuple[str, str], Tally]]:
+    """One pass over the month: a tally per group of each dimension."""
+    found: dict[str, dict[tuple[str, str], Tally]] = {d: {} for d in DIMENSIONS}
+    for row in _keyed_rows(session, month):
+        for dimension, key in row.keys.items():
+            found[dimension].setdefault(key, Tally()).add(row)
+    return found
+
+
+def summary_tables(session: Session, month: str) -> list[Table]:
+    """The month by street, community, category, elder class and provider: a table each."""
+    by = tallies(session, month)
+    return [
+        Table(f"{title} {month}", SUMMARY, [
+            {"dimension": dimension, "group_code": code, "group_name": name, **tally.as_row()}
+            for (code, name), tally in sorted(by[dimension].items())
+        ])
+        for dimension, title in DIMENSIONS.items()
+    ]
+
+
+def settlement_tables(session: Session, month: str) -> list[Table]:
+    """Per provider: visits and their outcomes, and what the bureau owes for the month."""
+    by = tallies(session, month)["provider"]
+    return [Table(f"服务商结算 {month}", SETTLEMENT, [
+        {"month": month, "provider_code": code, "provider_name": name, **tally.as_row()}
+        for (code, name), tally in sorted(by.items())
+    ])]
+
+
+REPORTS = {"subsidy": subsidy_tables, "summary": summary_tables, "settlement": settlement_tables}
+
+
+def report_tables(session: Session, kind: str, month: str) -> list[Table]:
+    """The tables of the report `kind` (subsidy, summary or settlement) for the month."""
+    if kind not in REPORTS:
+        raise ValueError(f"report: must be one of {', '.join(REPORTS)}, not {kind!r}")
+    return REPORTS[kind](session, month)
 
 
 def subsidy_csv_lines(session: Session, month: str) -> Iterator[str]:
     """The subsidy detail as CSV text, UTF-8 with a BOM so Excel shows the Chinese."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(SUBSIDY_COLUMNS)
-    yield BOM + buffer.getvalue()
-    for row in subsidy_rows(session, month):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow(_yuan_row(row))
-        yield buffer.getvalue()
-
-
-def _neutralise(value):
-    # A text cell starting with = + - @ would run as a formula in Excel.
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+    return csv_lines(subsidy_tables(session, month))
 
 
 def write_subsidy_csv(session: Session, month: str, path: Path) -> int:
-    """Write the subsidy detail to `path`; return the number of visit rows."""
-    count = -1
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        for line in subsidy_csv_lines(session, month):
-            out.write(line)
-            count += 1
-    return count
+    """Write the subsidy detail to `path`; return the number of rows."""
+    return write_csv(subsidy_tables(session, month), path)

@@ -8,6 +8,7 @@ from flask import Flask
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the web application from the environment, or from `test_config` on top of it."""
     from billing.policy import load_policy
+    from billing.views import bp as bureau_bp
     from dispatcher import auth, db, views
     from dispatcher.clock import SystemClock
     from dispatcher.config import check_settings, settings_from_env
@@ -34,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(hotline_views.bp)
     app.register_blueprint(views.bp)
+    app.register_blueprint(bureau_bp)
     # Twilio's webhooks carry its signature instead of a CSRF token.
     for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp):
         auth.csrf.exempt(blueprint)

@@ -38,12 +38,16 @@ def bench():
 
 
 def _register_commands() -> None:
+    from billing.bench import bench_report
     from billing.commands import month, report
+    from dispatcher.enrollment_bench import bench_import
     from dispatcher.enrollment_commands import import_command
 
     main.add_command(report)
     main.add_command(month)
     main.add_command(import_command)
+    bench.add_command(bench_report, "report")
+    bench.add_command(bench_import, "import")
 
 
 @main.command("init-db")

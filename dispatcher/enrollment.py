@@ -1,32 +1,39 @@
-"""Enrollment files: elders, providers and their offerings, imported from CSV.
+"""Enrollment files: elders, providers and their offerings, imported from CSV or XLSX.
 
-Importing is three steps: read the file into rows of text, parse each row into clean values
-(one parser per kind, which names every bad column), then upsert the clean values. If any row is
-bad nothing is written, and the report names every bad row.
+Importing streams the file in chunks of rows: each row is parsed into clean values (one parser
+per kind, which names every bad column), checked against the rest of the file and the database,
+geocoded if its coordinates are blank, then added, updated (with an audit entry) or left alone.
+Everything happens inside a savepoint: unless bad rows are to be skipped, a file with any bad
+row leaves the database as it was, and the report names every bad row.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import math
+import unicodedata
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import partial
 from pathlib import Path
 
-from sqlalchemy import select
+import phonenumbers
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing.money import fen_to_yuan, yuan_to_fen
 from billing.policy import DISABILITY_LEVELS, Policy, load_policy
-from dispatcher.identity import birth_of, validate_id_number
+from dispatcher.enrollment_files import ImportFileError, SourceRow, open_rows
+from dispatcher.enrollment_models import AuditEntry
+from dispatcher.geocoding import GeocodeQuery, Geocoder, GeocoderUnavailable
+from dispatcher.identity import BadIdNumber, birth_of, mask_id_number, validate_id_number
 from dispatcher.models import Elder, ElderPhone, EmergencyContact, Item
 from providers.models import Offering, Provider
-from telephony.numbers import to_e164
+from telephony.numbers import BadPhoneNumber, to_e164
+
+__all__ = ["ImportFileError", "import_file"]
 
 ELDER_COLUMNS = (
     "id_number", "name", "gender", "birth_date", "phone", "other_phones", "address", "street",
@@ -40,11 +47,19 @@ PROVIDER_COLUMNS = (
 OFFERING_COLUMNS = ("provider_code", "item_code", "price_yuan")
 
 COLUMNS = {"elders": ELDER_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": OFFERING_COLUMNS}
+# Columns a file may leave out: without coordinates, every address is geocoded.
+OPTIONAL_COLUMNS = {
+    "elders": frozenset({"latitude", "longitude"}),
+    "providers": frozenset({"latitude", "longitude"}),
+    "offerings": frozenset(),
+}
 KEY_COLUMNS = {
     "elders": ("id_number",),
     "providers": ("code",),
     "offerings": ("provider_code", "item_code"),
 }
+DEFAULT_AREA_CODE = "0931"
+CHUNK_ROWS = 1000
 
 _GENDERS = {"M": "M", "F": "F", "男": "M", "女": "F"}
 _BOOLEANS = {"1": True, "0": False, "是": True, "否": False, "true": True, "false": False}
@@ -53,17 +68,18 @@ _LATITUDES = (18.0, 54.0)
 _LONGITUDES = (73.0, 135.0)
 _MAX_PRICE_PERCENT = 80
 _BATCH = 500
+_PHONE_PUNCTUATION = str.maketrans("", "", " -()./\u3000")
+_ELDER_FIELDS = (
+    "name", "gender", "birth_date", "address", "street", "community", "latitude", "longitude",
+    "elder_class", "disability_level", "is_living_alone",
+)  # fmt: skip
 
 Problems = list[tuple[str, str]]
 
 
-class ImportFileError(ValueError):
-    """The whole file cannot be imported: unknown kind, empty, bad header."""
-
-
-@dataclass
+@dataclass(slots=True)
 class RowError:
-    row: int  # the line number in the file; the header is row 1
+    row: int  # the row number a person sees: the file line, or the sheet row
     column: str
     reason: str
 
@@ -71,19 +87,32 @@ class RowError:
 @dataclass
 class ImportReport:
     kind: str
-    added: int
-    updated: int
-    unchanged: int
-    errors: list[RowError]
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    rows: int = 0
+    source: str = ""
+    header_row: int = 1
+    geocoded: Counter[str] = field(default_factory=Counter)
+    asked_geocoder: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def refused(self) -> int:
+        """How many rows are bad."""
+        return len({e.row for e in self.errors})
+
 
 @dataclass
 class ElderRecord:
-    """One elder's clean values; `phones` are (E.164, is_primary), the primary first."""
+    """One elder's clean values; `phones` are (E.164, is_primary), the primary first.
+
+    Latitude and longitude are None until a blank pair is geocoded.
+    """
 
     id_number: str
     name: str
@@ -92,8 +121,8 @@ class ElderRecord:
     address: str
     street: str
     community: str
-    latitude: float
-    longitude: float
+    latitude: float | None
+    longitude: float | None
     elder_class: str
     disability_level: str
     is_living_alone: bool
@@ -101,9 +130,7 @@ class ElderRecord:
     emergency_contacts: list[tuple[str, str]] = field(default_factory=list)
 
     def columns(self) -> dict:
-        values = asdict(self)
-        del values["phones"], values["emergency_contacts"]
-        return values
+        return {name: getattr(self, name) for name in ("id_number", *_ELDER_FIELDS)}
 
 
 @dataclass
@@ -113,8 +140,8 @@ class ProviderRecord:
     license_no: str
     dispatch_phone: str
     address: str
-    latitude: float
-    longitude: float
+    latitude: float | None
+    longitude: float | None
     service_radius_m: int
     capacity_per_day: int
     opens_at: time
@@ -135,117 +162,115 @@ def import_file(
     now: datetime,
     *,
     dry_run: bool = False,
+    skip_bad_rows: bool = False,
     policy: Policy | None = None,
+    geocoder: Geocoder | None = None,
+    area_code: str = DEFAULT_AREA_CODE,
+    actor: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
-    """Validate an enrollment file and, if every row is good, upsert it; flush, never commit.
+    """Validate an enrollment file and upsert its rows; flush, never commit.
 
-    With `dry_run` the file is validated and counted but nothing is added or changed.
+    By default a file with any bad row changes nothing; with `skip_bad_rows` the good rows are
+    imported and the bad still reported; with `dry_run` nothing is written either way. Blank
+    coordinates are found by `geocoder`. Changes are audited as `actor` (default
+    "import:FILENAME"). `progress(done, total)` is called after each chunk of rows.
+    Raise ImportFileError if the file as a whole cannot be read; nothing is written then.
+    A caching geocoder's new answers are added to the session whether the file is refused or not.
     """
     if kind not in COLUMNS:
         raise ImportFileError(f"unknown kind {kind!r}: use one of {', '.join(COLUMNS)}")
-    columns = COLUMNS[kind]
-    rows = read_rows(path, columns)
+    path = Path(path)
+    context = _Context(session, now, actor or f"import:{path.name}", geocoder, area_code)
     if kind == "elders":
-        classes = (policy or load_policy()).versions[-1].classes
-        parse = partial(parse_elder, classes=classes)
-    elif kind == "providers":
-        parse = parse_provider
-    else:
-        items = {i.code: i for i in session.scalars(select(Item))}
-        provider_codes = set(session.scalars(select(Provider.code)))
-        parse = partial(parse_offering, provider_codes=provider_codes, items=items)
-
-    records, errors = [], []
-    first_row_of: dict[tuple[str, ...], int] = {}
-    key_columns = KEY_COLUMNS[kind]
-    for line, values in rows:
-        record, problems = parse(values)
-        problems.sort(key=lambda problem: columns.index(problem[0]))
-        errors += [RowError(line, column, reason) for column, reason in problems]
-        # ID numbers compare upper-cased (a trailing x is an X); codes compare as written.
-        key = tuple(values[c].upper() if c == "id_number" else values[c] for c in key_columns)
-        if all(key) and key in first_row_of:
-            reason = f"duplicate {'+'.join(key_columns)}: rows {first_row_of[key]} and {line}"
-            errors.append(RowError(line, key_columns[-1], reason))
-        elif all(key):
-            first_row_of[key] = line
-        if record is not None:
-            records.append(record)
-    if errors:
-        return ImportReport(kind, 0, 0, 0, errors)
-
-    if kind == "elders":
-        counts = upsert_elders(session, records, now, dry_run=dry_run)
-    elif kind == "providers":
-        counts = upsert_providers(session, records, now, dry_run=dry_run)
-    else:
-        counts = upsert_offerings(session, records, dry_run=dry_run)
-    if not dry_run:
-        session.flush()
-    return ImportReport(kind, counts["added"], counts["updated"], counts["unchanged"], [])
-
-
-def read_rows(path: Path, columns: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
-    """Read a CSV file into (line number, {column: stripped text}) for the named columns.
-
-    Blank lines are skipped; a row's number is the file line it starts on (the header is 1).
-    """
-    try:
-        text = Path(path).read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportFileError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-        ) from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    while header is not None and not any(cell.strip() for cell in header):
-        header = next(reader, None)
-    if header is None:
-        raise ImportFileError(f"{path}: the file is empty")
-    names = [cell.strip() for cell in header]
-    duplicates = sorted({n for n in names if n and names.count(n) > 1})
-    if duplicates:
-        raise ImportFileError(f"{path}: duplicate columns in the header: {', '.join(duplicates)}")
-    missing = [c for c in columns if c not in names]
-    if missing:
-        raise ImportFileError(f"{path}: missing required columns: {', '.join(missing)}")
-    where = {c: names.index(c) for c in columns}
-    rows = []
-    line = reader.line_num
-    for cells in reader:
-        start, line = line + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue
-        rows.append(
-            (start, {c: (cells[i].strip() if i < len(cells) else "") for c, i in where.items()})
+        importer: _Importer = _ElderImporter(
+            context, (policy or load_policy()).versions[-1].classes
         )
-    if not rows:
-        raise ImportFileError(f"{path}: the file has a header but no rows")
-    return rows
+    elif kind == "providers":
+        importer = _ProviderImporter(context)
+    else:
+        importer = _OfferingImporter(context)
+    report = ImportReport(kind)
+    savepoint = None if dry_run else session.begin_nested()
+    try:
+        with open_rows(path, kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind]) as source:
+            report.source, report.header_row = source.description, source.header_line
+            for chunk in _chunks(source, CHUNK_ROWS):
+                report.rows += len(chunk)
+                importer.run(chunk, report, write=not dry_run and (skip_bad_rows or report.ok))
+                if progress is not None:
+                    progress(source.position(), source.total)
+        if savepoint is not None and report.errors and not skip_bad_rows:
+            savepoint.rollback()
+        elif savepoint is not None:
+            savepoint.commit()
+    except BaseException:
+        if savepoint is not None and savepoint.is_active:
+            savepoint.rollback()
+        raise
+    if not dry_run and (save := getattr(geocoder, "save", None)):
+        save()
+    if report.errors and not skip_bad_rows:
+        report.added = report.updated = report.unchanged = 0
+    report.errors.sort(key=lambda e: (e.row, COLUMNS[kind].index(e.column)))
+    report.asked_geocoder = getattr(geocoder, "asked", 0)
+    return report
+
+
+def phone_e164(raw: str, area_code: str = DEFAULT_AREA_CODE) -> str:
+    """Normalise a phone number in any common Chinese writing to E.164, or raise BadPhoneNumber.
+
+    A landline written without its area code (7 or 8 digits) gets `area_code`. The usual
+    writings are checked against phonenumbers' metadata directly; anything else is parsed by
+    phonenumbers in full.
+    """
+    text = unicodedata.normalize("NFKC", raw).strip()
+    digits = text.translate(_PHONE_PUNCTUATION)
+    if digits.startswith("+86"):
+        national, local = digits[3:], False
+    elif digits.startswith("0086"):
+        national, local = digits[4:], False
+    elif digits.startswith("86") and len(digits) >= 12:
+        national, local = digits[2:], False
+    else:
+        national, local = digits, True
+    if national.startswith("0"):
+        national, local = national[1:], False
+    elif local and 7 <= len(national) <= 8 and national.isdigit() and national[0] not in "01":
+        national = area_code.lstrip("0") + national
+    if national.isascii() and national.isdigit() and national[0] != "0":
+        number = phonenumbers.PhoneNumber(country_code=86, national_number=int(national))
+        if phonenumbers.is_valid_number(number):
+            return f"+86{national}"
+        hint = f" (area code {area_code} assumed)" if local and not national.startswith("1") else ""
+        raise BadPhoneNumber(f"not a valid phone number: {raw!r}{hint}")
+    return to_e164(text)
 
 
 def parse_elder(
-    values: Mapping[str, str], classes: Collection[str]
+    values: Mapping[str, str], classes: Collection[str], area_code: str = DEFAULT_AREA_CODE
 ) -> tuple[ElderRecord | None, Problems]:
     """Parse one elder row into clean values, or name every bad column."""
     problems: Problems = []
     get = _Getter(values, problems)
-    id_number = get("id_number", validate_id_number)
-    birth_date = get("birth_date", _iso_date)
+    phone = partial(phone_e164, area_code=area_code)
+    id_number = get("id_number", _id_number)
+    birth_date = get("birth_date", _date)
     if id_number and birth_date and birth_of(id_number) != birth_date:
         problems.append(
             ("birth_date", f"{birth_date} is not the ID number's birth date {birth_of(id_number)}")
         )
-    primary = get("phone", to_e164)
-    others = get("other_phones", _phone_list, required=False) or []
+    primary = get("phone", phone)
+    others = get("other_phones", partial(_phone_list, area_code=area_code), required=False) or []
     if primary and primary in others:
         problems.append(("other_phones", f"{primary} is already the primary phone"))
     contact_name = values["emergency_contact_name"]
-    contact_phone = get("emergency_contact_phone", to_e164, required=False)
+    contact_phone = get("emergency_contact_phone", phone, required=False)
     if bool(contact_name) != bool(values["emergency_contact_phone"]):
         missing = "emergency_contact_phone" if contact_name else "emergency_contact_name"
         problems.append((missing, "give both the emergency contact's name and phone, or neither"))
     contacts = [(contact_name, contact_phone)] if contact_name and contact_phone else []
+    latitude, longitude = _coordinates(values, problems)
     record = ElderRecord(
         id_number=id_number,
         name=get("name"),
@@ -254,8 +279,8 @@ def parse_elder(
         address=get("address"),
         street=get("street"),
         community=get("community"),
-        latitude=get("latitude", lambda v: _coordinate(v, _LATITUDES)),
-        longitude=get("longitude", lambda v: _coordinate(v, _LONGITUDES)),
+        latitude=latitude,
+        longitude=longitude,
         elder_class=get(
             "elder_class", lambda v: _member(v, classes, "elder class of the subsidy policy")
         ),
@@ -271,19 +296,22 @@ def parse_elder(
     return (None, problems) if problems else (record, [])
 
 
-def parse_provider(values: Mapping[str, str]) -> tuple[ProviderRecord | None, Problems]:
+def parse_provider(
+    values: Mapping[str, str], area_code: str = DEFAULT_AREA_CODE
+) -> tuple[ProviderRecord | None, Problems]:
     """Parse one provider row into clean values, or name every bad column."""
     problems: Problems = []
     get = _Getter(values, problems)
     hours = get("hours", _hours) or (None, None)
+    latitude, longitude = _coordinates(values, problems)
     record = ProviderRecord(
         code=get("code"),
         name=get("name"),
         license_no=get("license_no"),
-        dispatch_phone=get("dispatch_phone", to_e164),
+        dispatch_phone=get("dispatch_phone", partial(phone_e164, area_code=area_code)),
         address=get("address"),
-        latitude=get("latitude", lambda v: _coordinate(v, _LATITUDES)),
-        longitude=get("longitude", lambda v: _coordinate(v, _LONGITUDES)),
+        latitude=latitude,
+        longitude=longitude,
         service_radius_m=get("service_radius_km", _radius_m),
         capacity_per_day=get("capacity_per_day", _capacity),
         opens_at=hours[0],
@@ -309,87 +337,356 @@ def parse_offering(
     return OfferingRecord(provider_code, item_code, price_fen), []
 
 
-def upsert_elders(
-    session: Session, records: list[ElderRecord], now: datetime, *, dry_run: bool = False
-) -> Counter[str]:
-    """Add new elders and update changed ones by ID number; phones and contacts as a set."""
-    existing: dict[str, Elder] = {}
-    for batch in _batches([r.id_number for r in records]):
-        query = (
-            select(Elder)
-            .where(Elder.id_number.in_(batch))
-            .options(selectinload(Elder.phones), selectinload(Elder.emergency_contacts))
+@dataclass
+class _Context:
+    session: Session
+    now: datetime
+    actor: str
+    geocoder: Geocoder | None
+    area_code: str
+
+    def audit(self, entity: str, key: str, changes: dict) -> None:
+        self.session.add(
+            AuditEntry(
+                created_at=self.now, actor=self.actor, entity=entity, entity_key=key,
+                action="update", changes=changes,
+            )
+        )  # fmt: skip
+
+
+class _Importer:
+    """Parse a chunk of rows, check keys across the file, then apply the good records."""
+
+    kind: str
+
+    def __init__(self, context: _Context, parse: Callable):
+        self.context = context
+        self.parse = parse
+        self.columns = COLUMNS[self.kind]
+        self.key_columns = KEY_COLUMNS[self.kind]
+        self.first_row_of: dict[tuple[str, ...], int] = {}
+
+    def run(self, rows: list[SourceRow], report: ImportReport, *, write: bool) -> None:
+        good = []
+        for row in rows:
+            record, problems = self.parse(row.values)
+            # A column the reader already found wrong is not parsed again.
+            flagged = {column for column, _ in row.problems}
+            problems = row.problems + [p for p in problems if p[0] not in flagged]
+            if duplicate := self._duplicate(row):
+                problems.append(duplicate)
+            problems.sort(key=lambda problem: self.columns.index(problem[0]))
+            report.errors += [RowError(row.line, column, reason) for column, reason in problems]
+            if record is not None and not problems:
+                good.append((row.line, record))
+        self.apply(good, report, write=write)
+
+    def apply(self, records: list, report: ImportReport, *, write: bool) -> None:
+        raise NotImplementedError
+
+    def _duplicate(self, row: SourceRow) -> tuple[str, str] | None:
+        # ID numbers compare upper-cased (a trailing x is an X); codes compare as written.
+        key = tuple(
+            row.values[c].upper() if c == "id_number" else row.values[c] for c in self.key_columns
         )
-        existing.update((e.id_number, e) for e in session.scalars(query))
-    counts: Counter[str] = Counter(added=0, updated=0, unchanged=0)
-    for record in records:
-        elder = existing.get(record.id_number)
-        if elder is None:
-            counts["added"] += 1
-            if not dry_run:
-                elder = Elder(**record.columns(), created_at=now)
-                _replace_phones(elder, record.phones)
-                _replace_contacts(elder, record.emergency_contacts)
-                session.add(elder)
-        elif _elder_differs(elder, record):
-            counts["updated"] += 1
-            if not dry_run:
-                for name, value in record.columns().items():
-                    setattr(elder, name, value)
-                _replace_phones(elder, record.phones)
-                _replace_contacts(elder, record.emergency_contacts)
-        else:
-            counts["unchanged"] += 1
-    return counts
+        if not all(key):
+            return None
+        first = self.first_row_of.setdefault(key, row.line)
+        if first == row.line:
+            return None
+        columns = "+".join(self.key_columns)
+        return self.key_columns[-1], f"duplicate {columns}: rows {first} and {row.line}"
+
+    def geocode(
+        self, pending: list[tuple[int, ElderRecord | ProviderRecord]], report: ImportReport
+    ) -> None:
+        """Fill in blank coordinates through the geocoder; name every row it cannot place."""
+        geocoder = self.context.geocoder
+        if not pending:
+            return
+        if geocoder is None:
+            reason = "is blank and no geocoder is configured: give latitude and longitude"
+            report.errors += [RowError(line, "latitude", reason) for line, _ in pending]
+            return
+        queries = [
+            GeocodeQuery(r.address, getattr(r, "street", ""), getattr(r, "community", ""))
+            for _, r in pending
+        ]
+        if prefetch := getattr(geocoder, "prefetch", None):
+            prefetch(queries)
+        for (line, record), query in zip(pending, queries, strict=True):
+            try:
+                place = geocoder.geocode(query)
+            except GeocoderUnavailable as exc:
+                report.errors.append(RowError(line, "address", f"the geocoder failed: {exc}"))
+                continue
+            if place is None:
+                report.errors.append(RowError(line, "address", (
+                    f"cannot be geocoded: the {geocoder.name} geocoder knows neither this "
+                    "address nor its community; give latitude and longitude"
+                )))  # fmt: skip
+            elif not _in_china(place.latitude, place.longitude):
+                report.errors.append(RowError(line, "address", (
+                    f"the {geocoder.name} geocoder placed it outside China "
+                    f"({place.latitude:g}, {place.longitude:g}); give latitude and longitude"
+                )))  # fmt: skip
+            else:
+                record.latitude, record.longitude = place.latitude, place.longitude
+                report.geocoded[place.precision] += 1
 
 
-def upsert_providers(
-    session: Session, records: list[ProviderRecord], now: datetime, *, dry_run: bool = False
-) -> Counter[str]:
-    """Add new providers (active contract) and update changed ones by code."""
-    existing = {p.code: p for p in session.scalars(select(Provider))}
-    counts: Counter[str] = Counter(added=0, updated=0, unchanged=0)
-    for record in records:
-        values = asdict(record)
-        provider = existing.get(record.code)
-        if provider is None:
-            counts["added"] += 1
-            if not dry_run:
-                session.add(Provider(**values, contract_status="active", created_at=now))
-        elif any(getattr(provider, name) != value for name, value in values.items()):
-            counts["updated"] += 1
-            if not dry_run:
+class _ElderImporter(_Importer):
+    kind = "elders"
+
+    def __init__(self, context: _Context, classes: Collection[str]):
+        super().__init__(
+            context, partial(parse_elder, classes=classes, area_code=context.area_code)
+        )
+
+    def apply(
+        self, records: list[tuple[int, ElderRecord]], report: ImportReport, *, write: bool
+    ) -> None:
+        stored = _stored_elders(self.context.session, [r.id_number for _, r in records])
+        pending = []
+        for line, record in records:
+            old = stored.get(record.id_number)
+            if record.latitude is not None:
+                continue
+            if old and old.values["address"] == record.address and old.values["latitude"]:
+                # The address has not moved: keep the coordinates it already has.
+                record.latitude, record.longitude = old.values["latitude"], old.values["longitude"]
+            else:
+                pending.append((line, record))
+        self.geocode(pending, report)
+        added, updated = [], []
+        for _, record in records:
+            if record.latitude is None:
+                continue
+            old = stored.get(record.id_number)
+            if old is None:
+                added.append(record)
+            elif changes := old.changes(record):
+                updated.append((old.id, record, changes))
+            else:
+                report.unchanged += 1
+        report.added += len(added)
+        report.updated += len(updated)
+        if write:
+            _insert_elders(self.context.session, added, self.context.now)
+            self._update(updated)
+
+    def _update(self, updated: list[tuple[int, ElderRecord, dict]]) -> None:
+        session = self.context.session
+        elders = {
+            e.id: e
+            for e in session.scalars(
+                select(Elder)
+                .where(Elder.id.in_([elder_id for elder_id, _, _ in updated]))
+                .options(selectinload(Elder.phones), selectinload(Elder.emergency_contacts))
+            )
+        }
+        for elder_id, record, changes in updated:
+            elder = elders[elder_id]
+            for name in _ELDER_FIELDS:
+                setattr(elder, name, getattr(record, name))
+            _replace_phones(elder, record.phones)
+            _replace_contacts(elder, record.emergency_contacts)
+            self.context.audit("elder", mask_id_number(record.id_number), changes)
+        session.flush()
+
+
+class _ProviderImporter(_Importer):
+    kind = "providers"
+
+    def __init__(self, context: _Context):
+        super().__init__(context, partial(parse_provider, area_code=context.area_code))
+        self.phone_rows: dict[str, tuple[int, str]] = {}
+
+    def apply(
+        self, records: list[tuple[int, ProviderRecord]], report: ImportReport, *, write: bool
+    ) -> None:
+        session = self.context.session
+        codes = [r.code for _, r in records]
+        existing = {
+            p.code: p for p in session.scalars(select(Provider).where(Provider.code.in_(codes)))
+        }
+        phone_owners = dict(
+            session.execute(
+                select(Provider.dispatch_phone, Provider.code).where(
+                    Provider.dispatch_phone.in_([r.dispatch_phone for _, r in records])
+                )
+            ).all()
+        )
+        checked, pending = [], []
+        for line, record in records:
+            first = self.phone_rows.setdefault(record.dispatch_phone, (line, record.code))
+            owner = phone_owners.get(record.dispatch_phone)
+            if first[1] != record.code:
+                report.errors.append(RowError(line, "dispatch_phone", (
+                    f"duplicate dispatch_phone: rows {first[0]} and {line} (providers answer "
+                    "offers from it, so it must be one provider's)"
+                )))  # fmt: skip
+                continue
+            if owner is not None and owner != record.code:
+                report.errors.append(RowError(
+                    line, "dispatch_phone", f"already the dispatch phone of provider {owner}"
+                ))  # fmt: skip
+                continue
+            old = existing.get(record.code)
+            if record.latitude is None and old is not None and old.address == record.address:
+                record.latitude, record.longitude = old.latitude, old.longitude
+            elif record.latitude is None:
+                pending.append((line, record))
+            checked.append(record)
+        self.geocode(pending, report)
+        for record in checked:
+            if record.latitude is None:
+                continue
+            values = asdict(record)
+            provider = existing.get(record.code)
+            if provider is None:
+                report.added += 1
+                if write:
+                    session.add(
+                        Provider(**values, contract_status="active", created_at=self.context.now)
+                    )
+                continue
+            changes = {
+                name: [_jsonable(getattr(provider, name)), _jsonable(value)]
+                for name, value in values.items()
+                if getattr(provider, name) != value
+            }
+            if not changes:
+                report.unchanged += 1
+                continue
+            report.updated += 1
+            if write:
                 for name, value in values.items():
                     setattr(provider, name, value)
-        else:
-            counts["unchanged"] += 1
-    return counts
+                self.context.audit("provider", record.code, changes)
+        if write:
+            session.flush()
 
 
-def upsert_offerings(
-    session: Session, records: list[OfferingRecord], *, dry_run: bool = False
-) -> Counter[str]:
-    """Add new offerings and update changed prices by (provider, item)."""
-    providers = {p.code: p.id for p in session.scalars(select(Provider))}
-    items = {i.code: i.id for i in session.scalars(select(Item))}
-    existing = {(o.provider_id, o.item_id): o for o in session.scalars(select(Offering))}
-    counts: Counter[str] = Counter(added=0, updated=0, unchanged=0)
-    for record in records:
-        key = (providers[record.provider_code], items[record.item_code])
-        offering = existing.get(key)
-        if offering is None:
-            counts["added"] += 1
-            if not dry_run:
-                session.add(
-                    Offering(provider_id=key[0], item_id=key[1], price_fen=record.price_fen)
-                )
-        elif offering.price_fen != record.price_fen:
-            counts["updated"] += 1
-            if not dry_run:
-                offering.price_fen = record.price_fen
-        else:
-            counts["unchanged"] += 1
-    return counts
+class _OfferingImporter(_Importer):
+    kind = "offerings"
+
+    def __init__(self, context: _Context):
+        session = context.session
+        self.items = {i.code: i for i in session.scalars(select(Item))}
+        self.providers = dict(session.execute(select(Provider.code, Provider.id)).all())
+        super().__init__(
+            context, partial(parse_offering, provider_codes=self.providers, items=self.items)
+        )
+
+    def apply(
+        self, records: list[tuple[int, OfferingRecord]], report: ImportReport, *, write: bool
+    ) -> None:
+        session = self.context.session
+        provider_ids = {self.providers[r.provider_code] for _, r in records}
+        existing = {
+            (o.provider_id, o.item_id): o
+            for o in session.scalars(select(Offering).where(Offering.provider_id.in_(provider_ids)))
+        }
+        for _, record in records:
+            key = (self.providers[record.provider_code], self.items[record.item_code].id)
+            offering = existing.get(key)
+            if offering is None:
+                report.added += 1
+                if write:
+                    session.add(
+                        Offering(provider_id=key[0], item_id=key[1], price_fen=record.price_fen)
+                    )
+            elif offering.price_fen != record.price_fen:
+                report.updated += 1
+                if write:
+                    old, new = fen_to_yuan(offering.price_fen), fen_to_yuan(record.price_fen)
+                    changes = {"price_yuan": [old, new]}
+                    offering.price_fen = record.price_fen
+                    self.context.audit(
+                        "offering", f"{record.provider_code}/{record.item_code}", changes
+                    )
+            else:
+                report.unchanged += 1
+        if write:
+            session.flush()
+
+
+@dataclass
+class _StoredElder:
+    """An enrolled elder as the database has it, for comparing with a row."""
+
+    id: int
+    values: dict
+    phones: set[tuple[str, bool]] = field(default_factory=set)
+    contacts: set[tuple[str, str]] = field(default_factory=set)
+
+    def changes(self, record: ElderRecord) -> dict:
+        """Each changed field as [old, new]; empty when the row says what is stored."""
+        changes = {
+            name: [_jsonable(self.values[name]), _jsonable(getattr(record, name))]
+            for name in _ELDER_FIELDS
+            if self.values[name] != getattr(record, name)
+        }
+        if self.phones != set(record.phones):
+            changes["phones"] = [_phone_text(self.phones), _phone_text(record.phones)]
+        if self.contacts != set(record.emergency_contacts):
+            changes["emergency_contacts"] = [
+                sorted(f"{n} {p}" for n, p in self.contacts),
+                sorted(f"{n} {p}" for n, p in set(record.emergency_contacts)),
+            ]
+        return changes
+
+
+def _stored_elders(session: Session, id_numbers: list[str]) -> dict[str, _StoredElder]:
+    stored: dict[str, _StoredElder] = {}
+    columns = [getattr(Elder, name) for name in _ELDER_FIELDS]
+    for batch in _batches(id_numbers):
+        for row in session.execute(
+            select(Elder.id, Elder.id_number, *columns).where(Elder.id_number.in_(batch))
+        ):
+            stored[row.id_number] = _StoredElder(
+                row.id, {n: getattr(row, n) for n in _ELDER_FIELDS}
+            )
+    by_id = {s.id: s for s in stored.values()}
+    for batch in _batches(list(by_id)):
+        for elder_id, phone, is_primary in session.execute(
+            select(ElderPhone.elder_id, ElderPhone.phone, ElderPhone.is_primary).where(
+                ElderPhone.elder_id.in_(batch)
+            )
+        ):
+            by_id[elder_id].phones.add((phone, is_primary))
+        for elder_id, name, phone in session.execute(
+            select(EmergencyContact.elder_id, EmergencyContact.name, EmergencyContact.phone).where(
+                EmergencyContact.elder_id.in_(batch)
+            )
+        ):
+            by_id[elder_id].contacts.add((name, phone))
+    return stored
+
+
+def _insert_elders(session: Session, records: list[ElderRecord], now: datetime) -> None:
+    """Insert new elders with their phones and contacts in a few statements, not row by row."""
+    if not records:
+        return
+    session.execute(insert(Elder), [r.columns() | {"created_at": now} for r in records])
+    ids: dict[str, int] = {}
+    for batch in _batches([r.id_number for r in records]):
+        query = select(Elder.id_number, Elder.id).where(Elder.id_number.in_(batch))
+        ids.update((number, elder_id) for number, elder_id in session.execute(query))
+    phones = [
+        {"elder_id": ids[r.id_number], "phone": phone, "is_primary": is_primary}
+        for r in records
+        for phone, is_primary in r.phones
+    ]
+    contacts = [
+        {"elder_id": ids[r.id_number], "name": name, "phone": phone}
+        for r in records
+        for name, phone in dict.fromkeys(r.emergency_contacts)
+    ]
+    session.execute(insert(ElderPhone), phones)
+    if contacts:
+        session.execute(insert(EmergencyContact), contacts)
 
 
 class _Getter:
@@ -414,12 +711,15 @@ class _Getter:
             return None
 
 
-def _elder_differs(elder: Elder, record: ElderRecord) -> bool:
-    if any(getattr(elder, name) != value for name, value in record.columns().items()):
-        return True
-    phones = {(p.phone, p.is_primary) for p in elder.phones}
-    contacts = {(c.name, c.phone) for c in elder.emergency_contacts}
-    return phones != set(record.phones) or contacts != set(record.emergency_contacts)
+def _chunks(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
+    chunk: list[SourceRow] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _replace_phones(elder: Elder, phones: list[tuple[str, bool]]) -> None:
@@ -444,6 +744,19 @@ def _replace_contacts(elder: Elder, contacts: list[tuple[str, str]]) -> None:
     elder.emergency_contacts.extend(EmergencyContact(name=n, phone=p) for n, p in wanted)
 
 
+def _phone_text(phones: Iterable[tuple[str, bool]]) -> list[str]:
+    """Phones for the audit log: the primary first."""
+    return [p for p, primary in sorted(phones, key=lambda x: (not x[1], x[0]))]
+
+
+def _jsonable(value):
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    return value
+
+
 def _price_problem(price_fen: int, item: Item) -> str | None:
     if item.is_free:
         return None if price_fen == 0 else f"{item.code} is a free item: the price must be 0"
@@ -458,30 +771,84 @@ def _price_problem(price_fen: int, item: Item) -> str | None:
     return None
 
 
-def _iso_date(text: str) -> date:
+def _id_number(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).replace(" ", "")
+    if "E+" in folded.upper() or (folded.replace(".", "").isdigit() and "." in folded):
+        raise BadIdNumber(
+            f"{folded} is how a spreadsheet writes a long number, and the last digits are lost: "
+            "format the column as text and type the ID number again"
+        )
+    return validate_id_number(folded)
+
+
+def _date(text: str) -> date:
+    """A date written 1941-03-05, 1941/3/5, 1941.3.5, 19410305 or 1941年3月5日."""
+    folded = unicodedata.normalize("NFKC", text).strip()
+    cleaned = folded.replace("年", "-").replace("月", "-").rstrip("日")
+    for separator in "/.":
+        cleaned = cleaned.replace(separator, "-")
     try:
-        if len(text) != 10:
+        if cleaned.isdigit() and len(cleaned) == 8:
+            return date(int(cleaned[:4]), int(cleaned[4:6]), int(cleaned[6:]))
+        parts = cleaned.split("-")
+        if len(parts) != 3 or len(parts[0]) != 4 or not all(p.isdigit() for p in parts):
             raise ValueError
-        return date.fromisoformat(text)
+        return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
         raise ValueError(f"{text!r} is not a date like 1941-03-05") from None
 
 
-def _phone_list(text: str) -> list[str]:
-    phones = [to_e164(part) for part in text.replace("；", ";").split(";") if part.strip()]
+def _phone_list(text: str, area_code: str) -> list[str]:
+    parts = text.replace("；", ";").replace("，", ";").replace(",", ";").split(";")
+    phones = [phone_e164(part, area_code) for part in parts if part.strip()]
     if len(set(phones)) != len(phones):
         raise ValueError("the same number is given twice")
     return phones
 
 
-def _coordinate(text: str, bounds: tuple[float, float]) -> float:
+def _coordinates(
+    values: Mapping[str, str], problems: Problems
+) -> tuple[float | None, float | None]:
+    """Both coordinates, or (None, None) for a pair left blank to be geocoded."""
+    raw_lat, raw_lon = values.get("latitude", ""), values.get("longitude", "")
+    if not raw_lat and not raw_lon:
+        return None, None
+    if not raw_lat or not raw_lon:
+        blank = "latitude" if not raw_lat else "longitude"
+        problems.append((blank, "give both latitude and longitude, or leave both blank to geocode"))
+        return None, None
+    latitude = _number(raw_lat, "latitude", problems)
+    longitude = _number(raw_lon, "longitude", problems)
+    if latitude is None or longitude is None:
+        return None, None
+    if _in_china(latitude, longitude):
+        return latitude, longitude
+    swapped = " (latitude and longitude swapped?)" if _in_china(longitude, latitude) else ""
+    for column, raw, value, (low, high) in (
+        ("latitude", raw_lat, latitude, _LATITUDES),
+        ("longitude", raw_lon, longitude, _LONGITUDES),
+    ):
+        if not low <= value <= high:
+            problems.append((column, f"{raw} is outside China ({low:g} to {high:g}){swapped}"))
+    return None, None
+
+
+def _number(text: str, column: str, problems: Problems) -> float | None:
     try:
-        value = float(text)
+        value = float(unicodedata.normalize("NFKC", text))
     except ValueError:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or not bounds[0] <= value <= bounds[1]:
-        raise ValueError(f"{text} is outside China ({bounds[0]:g} to {bounds[1]:g})")
+        problems.append((column, f"{text!r} is not a number"))
+        return None
+    if not math.isfinite(value):
+        problems.append((column, f"{text!r} is not a number"))
+        return None
     return value
+
+
+def _in_china(latitude: float, longitude: float) -> bool:
+    return (
+        _LATITUDES[0] <= latitude <= _LATITUDES[1] and _LONGITUDES[0] <= longitude <= _LONGITUDES[1]
+    )
 
 
 def _radius_m(text: str) -> int:
@@ -505,6 +872,7 @@ def _capacity(text: str) -> int:
 
 def _hours(text: str) -> tuple[time, time]:
     cleaned = text.replace("：", ":").replace("～", "-").replace("~", "-").replace(" ", "")
+    cleaned = cleaned.replace("—", "-").replace("至", "-")
     parts = cleaned.split("-")
     try:
         if len(parts) != 2 or not all(len(p) == 5 for p in parts):
@@ -529,6 +897,6 @@ def _member(text: str, allowed: Collection[str], described: str) -> str:
     return text
 
 
-def _batches(values: list[str]) -> Iterable[list[str]]:
+def _batches(values: list) -> Iterable[list]:
     for start in range(0, len(values), _BATCH):
         yield values[start : start + _BATCH]

@@ -55,7 +55,7 @@ def provider_row(code: str = "P001", **overrides: str) -> dict[str, str]:
         "code": code,
         "name": "兰州安康家政服务有限公司",
         "license_no": "91620102MA00000001",
-        "dispatch_phone": "13800000001",
+        "dispatch_phone": f"138000{int(code[1:]):05d}",
         "address": "城关区张掖路1号",
         "latitude": "36.0600",
         "longitude": "103.8300",
@@ -168,7 +168,7 @@ def test_a_dry_run_counts_but_adds_nothing(session, write_csv, clock):
         ({"disability_level": "半失能"}, "disability_level", "半失能"),
         ({"latitude": "1.35"}, "latitude", "outside China"),
         ({"longitude": "-103.8"}, "longitude", "outside China"),
-        ({"latitude": ""}, "latitude", "required"),
+        ({"latitude": ""}, "latitude", "both"),
         ({"longitude": "東經"}, "longitude", "not a number"),
         ({"gender": "X"}, "gender", "X"),
         ({"lives_alone": "maybe"}, "lives_alone", "maybe"),
@@ -236,11 +236,11 @@ def test_extra_columns_and_spaces_around_values_are_ignored(session, write_csv, 
 
 
 def test_a_missing_required_column_is_named(session, write_csv, clock):
-    columns = [c for c in ELDER_COLUMNS if c not in ("latitude", "elder_class")]
+    columns = [c for c in ELDER_COLUMNS if c not in ("name", "elder_class")]
     rows = [{c: v for c, v in elder_row(1).items() if c in columns}]
     path = write_csv("elders.csv", columns, rows)
 
-    with pytest.raises(ImportFileError, match="latitude, elder_class"):
+    with pytest.raises(ImportFileError, match="missing required columns: name, elder_class"):
         import_file(session, "elders", path, clock.now())
 
 

@@ -1,0 +1,93 @@
+"""The bureau's page: the month's totals, downloads of every report, and charts."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+)
+from markupsafe import Markup
+
+from billing.charts import charts, monthly_series
+from billing.closing import closed_month
+from billing.exports import csv_lines, write_xlsx
+from billing.money import fen_to_yuan
+from billing.months import MonthError, check_started, month_of, months_ending
+from billing.reports import REPORTS, report_tables
+from billing.verify import expected_totals, verify_month
+from dispatcher.auth import role_required
+from dispatcher.db import get_session
+
+bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
+bp.add_app_template_filter(lambda fen: f"{fen_to_yuan(fen)} 元", "yuan")
+TITLES = {"subsidy": "补贴明细", "summary": "汇总（街道、社区、类别、老人类别、服务商）",
+          "settlement": "服务商结算"}
+
+
+def _now():
+    return current_app.extensions["vnh.clock"].now()
+
+
+def _month() -> str:
+    text = request.args.get("month") or month_of(_now())
+    try:
+        return check_started(text, _now())
+    except MonthError as exc:
+        abort(400, description=str(exc))
+
+
+@bp.get("/")
+@role_required("bureau", "supervisor")
+def page():
+    month = _month()
+    db = get_session()
+    svgs = charts(monthly_series(db, months_ending(month, 6)))
+    return render_template(
+        "billing/bureau.html", month=month, closed=closed_month(db, month),
+        totals=expected_totals(db, month), titles=TITLES,
+        charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
+    )
+
+
+@bp.get("/verify")
+@role_required("bureau", "supervisor")
+def verify():
+    month = _month()
+    result = verify_month(get_session(), month, current_app.extensions["vnh.policy"])
+    return render_template("billing/verify.html", month=month, result=result)
+
+
+@bp.get("/reports/<kind>.<fmt>")
+@role_required("bureau", "supervisor")
+def download(kind: str, fmt: str):
+    if kind not in REPORTS or fmt not in ("csv", "xlsx"):
+        abort(404)
+    month = _month()
+    name = f"{kind}-{month}.{fmt}"
+    if fmt == "csv":
+        # The generator runs after the view's own session is closed; it opens its own, which
+        # the end of the stream closes.
+        def generate():
+            yield from csv_lines(report_tables(get_session(), kind, month))
+
+        return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename={name}"})
+    # A zip cannot be streamed as it is written: build it in a temporary file, then send that.
+    fd, path = tempfile.mkstemp(suffix=".xlsx")
+    os.close(fd)
+    try:
+        write_xlsx(report_tables(get_session(), kind, month), path)
+        handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
+    finally:
+        os.unlink(path)
+    return send_file(handle, download_name=name, as_attachment=True,
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

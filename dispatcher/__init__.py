@@ -9,6 +9,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the web application from the environment, or from `test_config` on top of it."""
     from billing.policy import load_policy
     from dispatcher import auth, db, views
+    from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import SystemClock
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.hotline import views as hotline_views
@@ -30,6 +31,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db.init_app(app)
+    app.extensions["vnh.catalogue"] = CatalogueCache()
     init_telephony(app)
     auth.init_app(app)
     app.register_blueprint(hotline_views.bp)

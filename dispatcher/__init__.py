@@ -10,6 +10,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from billing.policy import load_policy
     from billing.views import bp as bureau_bp
     from dispatcher import auth, db, views
+    from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import SystemClock
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.hotline import views as hotline_views
@@ -31,6 +32,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     db.init_app(app)
+    app.extensions["vnh.catalogue"] = CatalogueCache()
     init_telephony(app)
     auth.init_app(app)
     app.register_blueprint(hotline_views.bp)

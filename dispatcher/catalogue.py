@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+import time
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -54,3 +57,66 @@ def catalogue_rows(session: Session) -> list[dict]:
         }
         for c, i in rows
     ]
+
+
+@dataclass(frozen=True)
+class ItemEntry:
+    id: int
+    code: str
+    name: str
+    category_code: str
+    position: int
+    synonyms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CategoryEntry:
+    id: int
+    code: str
+    name: str
+    position: int
+    items: tuple[ItemEntry, ...]
+
+
+@dataclass(frozen=True)
+class CatalogueSnapshot:
+    """The catalogue as plain values, read once and shared by every call the hotline answers."""
+
+    categories: tuple[CategoryEntry, ...]
+
+    def category(self, code: str) -> CategoryEntry:
+        return next(c for c in self.categories if c.code == code)
+
+    def item(self, code: str) -> ItemEntry:
+        return next(i for c in self.categories for i in c.items if i.code == code)
+
+
+def read_snapshot(session: Session) -> CatalogueSnapshot:
+    categories = session.scalars(select(Category).order_by(Category.position)).all()
+    items = session.scalars(select(Item).order_by(Item.position)).all()
+    by_category: dict[int, list[ItemEntry]] = {}
+    codes = {c.id: c.code for c in categories}
+    for i in items:
+        by_category.setdefault(i.category_id, []).append(
+            ItemEntry(i.id, i.code, i.name, codes[i.category_id], i.position, tuple(i.synonyms)))
+    return CatalogueSnapshot(tuple(
+        CategoryEntry(c.id, c.code, c.name, c.position, tuple(by_category.get(c.id, ())))
+        for c in categories
+    ))
+
+
+class CatalogueCache:
+    """Keep a snapshot for `ttl_s` seconds, so a catalogue change is seen within a minute."""
+
+    def __init__(self, ttl_s: float = 60):
+        self.ttl_s = ttl_s
+        self._snapshot: CatalogueSnapshot | None = None
+        self._read_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> CatalogueSnapshot:
+        with self._lock:
+            if self._snapshot is None or time.monotonic() - self._read_at > self.ttl_s:
+                self._snapshot = read_snapshot(session)
+                self._read_at = time.monotonic()
+            return self._snapshot

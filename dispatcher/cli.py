@@ -32,6 +32,56 @@ def main():
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+@main.command("call")
+@click.option("--from", "caller", required=True, help="The caller's number, e.g. +8613900000001.")
+@click.option("--keys", default="", help="Keys to press at each prompt, comma-separated; empty = silence.")
+@click.option("--say", "speech", default=None, help="Say this at the first prompt instead of pressing a key.")
+@click.option("--url", default=None, help="Call a running `vnh serve` at this base URL instead of in-process.")
+@click.option("--no-answer", is_flag=True, help="Nobody answers at the operator desk.")
+def call_command(caller, keys, speech, url, no_answer):
+    """Call the hotline as Twilio would and print the conversation."""
+    import os
+
+    from telephony.simulator import FlaskTransport, HttpTransport, Phone
+
+    if url:
+        transport = HttpTransport(url)
+        phone = Phone(transport, os.environ.get("TWILIO_AUTH_TOKEN", ""),
+                      os.environ.get("VNH_HOTLINE_NUMBER", "+869312345678"), operators_answer=not no_answer)
+    else:
+        app = _app()
+        if app.config["TELEPHONY"] != "local":
+            raise click.ClickException("in-process calls need local telephony; use --url for a server")
+        phone = Phone(FlaskTransport(app.test_client()), app.config["TWILIO_AUTH_TOKEN"],
+                      app.config["HOTLINE_NUMBER"], operators_answer=not no_answer)
+    pressed = [k.strip() for k in keys.split(",")] if keys else []
+    transcript = phone.call_hotline(caller, pressed, {0: speech} if speech is not None else None)
+    click.echo(f"call {transcript.call_sid} from {caller}")
+    for response in transcript.responses:
+        for line in _conversation(response):
+            click.echo(line)
+    click.echo(f"pressed: {' '.join(transcript.pressed) or '-'}; ended with {transcript.ended_with}")
+
+
+def _conversation(twiml_text: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    lines = []
+    for verb in ET.fromstring(twiml_text):
+        if verb.tag == "Say":
+            lines.append(f"  热线: {verb.text}")
+        elif verb.tag == "Gather":
+            lines += [f"  热线: {s.text}" for s in verb.iter("Say")]
+            lines.append("  (waiting for a key or speech)")
+        elif verb.tag == "Dial":
+            lines.append("  (dialling " + ", ".join(n.text or "" for n in verb.iter("Number")) + ")")
+        elif verb.tag == "Record":
+            lines.append("  (recording a voicemail)")
+        elif verb.tag == "Hangup":
+            lines.append("  (hung up)")
+    return lines
+
+
 @main.group()
 def bench():
     """Benchmarks: each runs the naive way and ours in the same run and prints both."""
@@ -42,12 +92,15 @@ def _register_commands() -> None:
     from billing.commands import month, report
     from dispatcher.enrollment_bench import bench_import
     from dispatcher.enrollment_commands import import_command
+    from dispatcher.hotline.bench import bench_ivr, bench_webhooks
 
     main.add_command(report)
     main.add_command(month)
     main.add_command(import_command)
     bench.add_command(bench_report, "report")
     bench.add_command(bench_import, "import")
+    bench.add_command(bench_ivr)
+    bench.add_command(bench_webhooks)
 
 
 @main.command("init-db")
@@ -216,3 +269,7 @@ def simulate(seed, calls, fresh):
 
 
 _register_commands()
+
+
+if __name__ == "__main__":
+    main()

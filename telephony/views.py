@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from sqlalchemy import select
 
 from dispatcher.db import get_session
@@ -11,7 +11,7 @@ from telephony.outbox import STATUS_RANK, record_status
 from telephony.signature import twilio_signed
 
 bp = Blueprint("telephony", __name__, url_prefix="/telephony")
-simulator_bp = Blueprint("simulator", __name__, url_prefix="/simulator")
+simulator_bp = Blueprint("simulator", __name__, url_prefix="/simulator", template_folder="templates")
 
 
 @bp.post("/status/sms")
@@ -64,3 +64,24 @@ def _outbox_json(message: OutboxMessage) -> dict:
     else:
         data["url"] = message.url
     return data
+
+
+@simulator_bp.get("")
+def simulator_page():
+    """A phone in the browser: call the hotline, press keys, read SMS, answer the app's calls."""
+    return render_template("simulator.html", hotline=current_app.config["HOTLINE_NUMBER"])
+
+
+@simulator_bp.post("/api/post")
+def simulator_post():
+    """Post one webhook for the page, signed as Twilio signs it, and return the app's answer."""
+    from telephony.simulator import FlaskTransport, Phone
+
+    payload = request.get_json(silent=True) or {}
+    url, form = payload.get("url"), payload.get("form")
+    if not isinstance(url, str) or not url.startswith("/telephony/") or not isinstance(form, dict):
+        abort(400, description="url must be a /telephony/ path and form an object")
+    phone = Phone(FlaskTransport(current_app.test_client()), current_app.config["TWILIO_AUTH_TOKEN"],
+                  current_app.config["HOTLINE_NUMBER"])
+    status, body = phone.post(url, {str(k): str(v) for k, v in form.items()})
+    return jsonify({"status": status, "body": body})

@@ -20,10 +20,11 @@ from sqlalchemy.orm import Session
 
 from billing.policy import Policy
 from dispatcher import orders, texts
+from dispatcher.catalogue import CatalogueSnapshot, CategoryEntry, ItemEntry
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
-from dispatcher.models import Category, Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
 from dispatcher.quiet_hours import inside, parse_quiet_hours
 from dispatcher.slots import slot_for, slot_options
 from dispatcher.states import OPEN_STATES
@@ -81,8 +82,10 @@ def find_elder_by_phone(session: Session, phone: str) -> Elder | None:
 class Hotline:
     """Answer one webhook of an inbound call."""
 
-    def __init__(self, session: Session, settings: Settings, policy: Policy, now: datetime):
+    def __init__(self, session: Session, settings: Settings, policy: Policy, now: datetime,
+                 catalogue: CatalogueSnapshot):
         self.session, self.settings, self.policy, self.now = session, settings, policy, now
+        self.catalogue = catalogue
 
     # -- the turn --------------------------------------------------------------------------
     def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render) -> str:
@@ -154,6 +157,8 @@ class Hotline:
     # -- booking ----------------------------------------------------------------------------
     def _on_open_order(self, call: HotlineCall, turn: Turn) -> Reply:
         order = self._open_order(call)
+        if turn.digits == WORKER_KEY:
+            return self._worker_starts(call)
         if order is None or turn.digits == "3":
             call.step = "category"
             return self._prompt(call)
@@ -170,9 +175,7 @@ class Hotline:
         if turn.speech:
             return self._heard(call, turn)
         if turn.digits == WORKER_KEY:
-            call.step = "worker_code"
-            call.data = {**call.data, "failures": 0}
-            return self._prompt(call)
+            return self._worker_starts(call)
         categories = self._category_page(call)
         if turn.digits == MORE_KEY and self._has_more_categories(call):
             call.data = {**call.data, "page": call.data.get("page", 0) + 1, "failures": 0}
@@ -197,7 +200,7 @@ class Hotline:
         guess = guess_item(turn.speech, self._phrases(), turn.confidence)
         if guess is None:
             return self._fail(call, "抱歉，没有听清。您可以按键选择。", "speech", "两次没有听懂")
-        item = self._item(guess.item_code)
+        item = self.catalogue.item(guess.item_code)
         if guess.confidence >= SURE:
             return self._choose_item(call, item)
         call.step = "speech_confirm"
@@ -206,16 +209,16 @@ class Hotline:
 
     def _on_speech_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
         if turn.digits == "1":
-            return self._choose_item(call, self._item(call.data["item"]))
+            return self._choose_item(call, self.catalogue.item(call.data["item"]))
         if turn.digits == "2":
             call.step = "category"
-            call.data = {"page": 0, "failures": 0}
+            call.data = {"page": 0, "failures": 0, "menu": call.data.get("menu")}
             return self._prompt(call, prefix="好的，请按键选择。")
         return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
 
-    def _choose_item(self, call: HotlineCall, item: Item) -> Reply:
+    def _choose_item(self, call: HotlineCall, item: ItemEntry) -> Reply:
         call.step = "slot"
-        call.data = {**call.data, "item": item.code, "category": item.category.code, "failures": 0}
+        call.data = {**call.data, "item": item.code, "category": item.category_code, "failures": 0}
         return self._prompt(call)
 
     def _on_slot(self, call: HotlineCall, turn: Turn) -> Reply:
@@ -230,7 +233,7 @@ class Hotline:
     def _on_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
         if turn.digits == "2":
             call.step = "category"
-            call.data = {"page": 0, "failures": 0}
+            call.data = {"page": 0, "failures": 0, "menu": call.data.get("menu")}
             return self._prompt(call, prefix="好的，请重新选择。")
         if turn.digits != "1":
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
@@ -251,6 +254,11 @@ class Hotline:
         return Reply(say=[f"已为您下单，工单号{code}。{after}感谢您的来电，再见。"], hangup=True)
 
     # -- a worker checks in or out from the elder's phone ----------------------------------------
+    def _worker_starts(self, call: HotlineCall) -> Reply:
+        call.step = "worker_code"
+        call.data = {**call.data, "failures": 0}
+        return self._prompt(call)
+
     def _on_worker_code(self, call: HotlineCall, turn: Turn) -> Reply:
         code = turn.digits.strip("#")
         order = self.session.scalar(
@@ -356,29 +364,30 @@ class Hotline:
         step = call.step
         if step == "open_order":
             lines.append(self._order_status(self._open_order(call)))
-            lines.append("保留请按1，取消请按2，预约其他服务请按3。")
+            lines.append("保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。")
         elif step == "category":
             categories = self._category_page(call)
-            lines += [f"{c.name}请按{i}。" for i, c in enumerate(categories, 1)]
+            lines.append("请说出您要的服务，或按键选择。")
+            lines += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
             if self._has_more_categories(call):
-                lines.append(f"更多服务请按{MORE_KEY}。")
-            lines.append("其他服务请按0转人工。您也可以直接说出需要的服务。")
+                lines.append(f"更多服务按{MORE_KEY}。")
+            lines.append("其他服务按0转人工。")
             reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
         elif step == "item":
             items = self._items(call)
-            lines += [f"{item.name}请按{i}。" for i, item in enumerate(items, 1)]
-            lines.append("其他服务请按0转人工。")
+            lines += [f"{item.name}按{i}。" for i, item in enumerate(items, 1)]
+            lines.append("其他服务按0转人工。")
             reply.hints = [item.name for item in items]
         elif step == "speech_confirm":
-            lines.append(f"您是要预约{self._item(call.data['item']).name}吗？是请按1，不是请按2。")
+            lines.append(f"您要的是{self.catalogue.item(call.data['item']).name}吗？是按1，不是按2。")
             reply.speech = False
         elif step == "slot":
-            lines.append(f"{self._item(call.data['item']).name}，什么时候上门？")
-            lines += [f"{s.label}上门请按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
+            lines.append("什么时候上门？")
+            lines += [f"{s.label}按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
             reply.speech = False
         elif step == "confirm":
             lines.append(self._read_back(call))
-            lines.append("确认请按1，重新选择请按2。")
+            lines.append("确认按1，重选按2。")
             reply.speech = False
         elif step == "worker_code":
             lines.append("服务人员您好。请输入工单号，以井号键结束。")
@@ -387,10 +396,10 @@ class Hotline:
             lines.append("请输入您的工号，以井号键结束。")
             reply.digits, reply.speech = None, False
         elif step == "worker_action":
-            lines.append("签到请按1，签退请按2。")
+            lines.append("签到按1，签退按2。")
             reply.speech = False
         elif step == "after_hours":
-            lines.append("现在是夜间值班时间。紧急求助请按9；其他需要请按1留言，我们明天白天给您回电。")
+            lines.append("现在是夜间值班时间。紧急求助按9；其他需要按1留言，我们明天白天给您回电。")
             reply.speech = False
         return reply
 
@@ -398,7 +407,7 @@ class Hotline:
         item = self._item(call.data["item"])
         slot = slot_for(call.data["slot"], self.now)
         charge = orders.quote(self.session, self._elder(call), item, slot, self.policy, self.now)
-        booked = f"您预约的是{item.name}，{slot.label}上门。"
+        booked = f"{item.name}，{slot.label}上门。"
         if charge is None:
             return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"
         return booked + texts.charge_words(charge.price_fen, charge.subsidy_fen, charge.copay_fen)
@@ -427,32 +436,33 @@ class Hotline:
             .order_by(Order.window_start_at.desc()).limit(1)
         )
 
-    def _categories(self, call: HotlineCall) -> list[Category]:
-        """Categories, those the caller has booked most often first."""
-        used = dict(self.session.execute(
-            select(Item.category_id, func.count()).join(Order, Order.item_id == Item.id)
-            .where(Order.elder_id == call.elder_id).group_by(Item.category_id)
-        ).all()) if call.elder_id else {}
-        categories = self.session.scalars(select(Category).order_by(Category.position)).all()
-        return sorted(categories, key=lambda c: (-used.get(c.id, 0), c.position))
+    def _categories(self, call: HotlineCall) -> list[CategoryEntry]:
+        """Categories, those the caller has booked most often first (worked out once a call)."""
+        if not call.data.get("menu"):
+            used = dict(self.session.execute(
+                select(Item.category_id, func.count()).join(Order, Order.item_id == Item.id)
+                .where(Order.elder_id == call.elder_id).group_by(Item.category_id)
+            ).all()) if call.elder_id else {}
+            ordered = sorted(self.catalogue.categories, key=lambda c: (-used.get(c.id, 0), c.position))
+            call.data = {**call.data, "menu": [c.code for c in ordered]}
+        return [self.catalogue.category(code) for code in call.data["menu"]]
 
-    def _category_page(self, call: HotlineCall) -> list[Category]:
+    def _category_page(self, call: HotlineCall) -> list[CategoryEntry]:
         page = call.data.get("page", 0)
         return self._categories(call)[page * MENU_SIZE:(page + 1) * MENU_SIZE]
 
     def _has_more_categories(self, call: HotlineCall) -> bool:
-        return len(self._categories(call)) > (call.data.get("page", 0) + 1) * MENU_SIZE
+        return len(self.catalogue.categories) > (call.data.get("page", 0) + 1) * MENU_SIZE
 
-    def _items(self, call: HotlineCall) -> list[Item]:
-        category = self.session.scalar(select(Category).where(Category.code == call.data["category"]))
-        return category.items[:MENU_SIZE]
+    def _items(self, call: HotlineCall) -> tuple[ItemEntry, ...]:
+        return self.catalogue.category(call.data["category"]).items[:MENU_SIZE]
 
     def _item(self, code: str) -> Item:
         return self.session.scalar(select(Item).where(Item.code == code))
 
     def _phrases(self):
-        items = self.session.scalars(select(Item).order_by(Item.id)).all()
-        return phrases_for([(i.code, i.name, i.synonyms) for i in items])
+        return phrases_for([(i.code, i.name, list(i.synonyms))
+                            for c in self.catalogue.categories for i in c.items])
 
 
 STEP_NAMES = {"open_order": "已有工单", "category": "选择服务类别", "item": "选择服务项目",

@@ -75,7 +75,8 @@ def incoming_call():
     for attempt in range(2):
         session = get_session()
         try:
-            hotline = Hotline(session, settings, current_app.extensions["vnh.policy"], _now())
+            catalogue = current_app.extensions["vnh.catalogue"].get(session)
+            hotline = Hotline(session, settings, current_app.extensions["vnh.policy"], _now(), catalogue)
             body = hotline.respond(call_sid, caller, seq,
                                    turn, lambda r, n: render_reply(r, n, settings))
             session.commit()

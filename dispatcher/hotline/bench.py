@@ -1,0 +1,323 @@
+"""`vnh bench ivr` and `vnh bench webhooks`: how long the phone flow talks, and how fast it answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import click
+
+# Slow, clear Mandarin for elders: about four characters a second (a newsreader speaks five).
+CHARS_PER_SECOND = 4.0
+# The items elders ask for most in home-care hotlines of this kind: cleaning, meals, bathing,
+# a blood-pressure check, an escort to the doctor.
+COMMON_ITEMS = ["HK01", "ML01", "LC01", "HC01", "HC02"]
+BENCH_TOKEN = "bench-auth-token"
+
+
+def _fresh_app(directory: Path, clock):
+    from dispatcher import create_app
+    from dispatcher.catalogue import load_catalogue
+    from dispatcher.db import session_scope
+    from dispatcher.demo import build_demo_district
+    from dispatcher.migrate import upgrade
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite'}", "TELEPHONY": "local",
+                      "TWILIO_AUTH_TOKEN": BENCH_TOKEN, "CLOCK": clock, "SECRET_KEY": "bench",
+                      "AFTER_HOURS": ""})
+    upgrade(app.extensions["vnh.engine"])
+    with session_scope(app) as session:
+        load_catalogue(session)
+        build_demo_district(session, seed=1, now=clock.now())
+    return app
+
+
+def _spoken(transcript) -> str:
+    return "".join(transcript.said)
+
+
+def _keys_for(app, item_code: str) -> list[str]:
+    from sqlalchemy import select
+
+    from dispatcher.hotline.flow import MENU_SIZE, MORE_KEY
+    from dispatcher.models import Category, Item
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        item = session.scalar(select(Item).where(Item.code == item_code))
+        categories = session.scalars(select(Category).order_by(Category.position)).all()
+        index = [c.id for c in categories].index(item.category_id)
+        keys = [MORE_KEY] * (index // MENU_SIZE) + [str(index % MENU_SIZE + 1)]
+        return keys + [str(item.position), "1", "1"]
+
+
+def _naive_prompt(app) -> tuple[str, str]:
+    """A flat menu that reads every category, then every item of the chosen one."""
+    from sqlalchemy import select
+
+    from dispatcher.models import Category
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        categories = session.scalars(select(Category).order_by(Category.position)).all()
+        menu = "".join(f"{c.name}请按{i}。" for i, c in enumerate(categories, 1))
+        items = {c.code: "".join(f"{it.name}请按{i}。" for i, it in enumerate(c.items, 1)) for c in categories}
+    return menu, items
+
+
+@click.command("ivr")
+def bench_ivr():
+    """Spoken length and key presses to book the five most common items, beside a flat menu."""
+    from dispatcher.clock import LOCAL_TZ, FakeClock
+    from telephony.simulator import FlaskTransport, Phone
+
+    start = datetime.now(LOCAL_TZ).replace(hour=9, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    clock = FakeClock(start.astimezone(UTC))
+    with tempfile.TemporaryDirectory(prefix="vnh-bench-ivr-") as directory:
+        app = _fresh_app(Path(directory), clock)
+        phone = Phone(FlaskTransport(app.test_client()), BENCH_TOKEN, app.config["HOTLINE_NUMBER"])
+        caller = "+8613900000001"
+        naive_menu, naive_items = _naive_prompt(app)
+        click.echo(f"speaking rate: {CHARS_PER_SECOND} Mandarin characters a second; prompts counted "
+                   "until the booking is made (the closing goodbye is reported apart)\n")
+        click.echo(f"{'item':6} {'keys pressed':14} {'keys':>4} {'full s':>7} {'barge-in s':>10} "
+                   f"{'flat menu s':>11} {'goodbye s':>9}")
+        worst_keys, worst_full, worst_barge = 0, 0.0, 0.0
+        for code in COMMON_ITEMS:
+            keys = _keys_for(app, code)
+            call = phone.call_hotline(caller, keys)
+            if call.ended_with != "hangup" or "工单号" not in _spoken(call):
+                raise click.ClickException(f"booking {code} did not complete: {_spoken(call)[-80:]}")
+            full, barge = _heard_before_booking(call.responses, keys)
+            goodbye = sum(map(len, _says(call.responses[-1]))) / CHARS_PER_SECOND
+            flat = full - _menu_chars(call.responses) + len(naive_menu) + len(naive_items[code[:2]])
+            worst_keys = max(worst_keys, len(keys))
+            worst_full, worst_barge = max(worst_full, full / CHARS_PER_SECOND), max(worst_barge, barge / CHARS_PER_SECOND)
+            click.echo(f"{code:6} {','.join(keys):14} {len(keys):>4} {full / CHARS_PER_SECOND:>7.1f} "
+                       f"{barge / CHARS_PER_SECOND:>10.1f} {flat / CHARS_PER_SECOND:>11.1f} {goodbye:>9.1f}")
+            _cancel_everything(app)
+        speech = phone.call_hotline(caller, ["1", "1"], {0: "送个午饭"})
+        click.echo(f"\nby speech ('送个午饭'): {len(speech.pressed) - 1} keys after speaking, "
+                   f"{len(_spoken(speech)) / CHARS_PER_SECOND:.1f} s of prompts, ended with {speech.ended_with}")
+        _cancel_everything(app)
+        emergency = phone.call_hotline(caller, ["9"])
+        before_dial = len(emergency.said[0]) / CHARS_PER_SECOND
+        click.echo(f"emergency: 1 key ('9', accepted while the greeting plays) reaches "
+                   f"{emergency.ended_with} {','.join(emergency.dialled)}; the greeting lasts {before_dial:.1f} s")
+        click.echo(f"\nworst common booking: {worst_keys} key presses (goal ≤ 4); {worst_full:.1f} s "
+                   f"listening to every prompt in full, {worst_barge:.1f} s pressing as soon as the "
+                   "option is heard (goal ≤ 45 s)")
+
+
+def _says(twiml_text: str, *, gathered_only: bool = False) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(twiml_text)
+    node = root.find("Gather") if gathered_only else root
+    return [] if node is None else [s.text or "" for s in node.iter("Say")]
+
+
+def _heard_before_booking(responses: list[str], keys: list[str]) -> tuple[int, int]:
+    """Characters heard before the last key: in full, and stopping at each chosen option."""
+    full = barge = 0
+    for response, key in zip(responses, keys, strict=False):
+        lines = _says(response)
+        full += sum(map(len, lines))
+        for line in lines:
+            barge += len(line)
+            if f"按{key}" in line:
+                break
+    return full, barge
+
+
+def _menu_chars(responses: list[str]) -> int:
+    """Characters of the category and item menus (the first two questions after the greeting)."""
+    return sum(len(line) for response in responses[:2] for line in _says(response, gathered_only=True)
+               if "按" in line)
+
+
+def _cancel_everything(app) -> None:
+    from sqlalchemy import update
+
+    from dispatcher.models import Order
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        session.execute(update(Order).values(state="cancelled"))
+        session.commit()
+
+
+# -- webhooks under load ----------------------------------------------------------------------
+
+_TRIVIAL_APP = """
+from flask import Flask
+from waitress import serve
+app = Flask("trivial")
+@app.post("/telephony/voice")
+def voice():
+    return '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>', 200, {"Content-Type": "text/xml"}
+serve(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), threads=8)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for(port: int, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise click.ClickException(f"nothing listens on port {port}")
+
+
+class _Load:
+    """Open-loop load: request i is sent at start + i/rate, whatever the earlier ones are doing."""
+
+    def __init__(self, base: str, token: str, hotline: str, callers: list[str]):
+        from twilio.request_validator import RequestValidator
+
+        self.base, self.hotline, self.callers = base, hotline, callers
+        self.validator = RequestValidator(token)
+        self.open_calls: list[str] = []
+        self.lock = threading.Lock()
+
+    def _post(self, path: str, form: dict) -> float:
+        data = urllib.parse.urlencode(form).encode()
+        request = urllib.request.Request(self.base + path, data=data, method="POST", headers={
+            "X-Twilio-Signature": self.validator.compute_signature(self.base + path, form)})
+        began = time.perf_counter()
+        with urllib.request.urlopen(request, timeout=10) as response:
+            response.read()
+            if response.status != 200:
+                raise RuntimeError(f"status {response.status}")
+        return time.perf_counter() - began
+
+    def one(self, i: int) -> float:
+        """Alternate a new call's greeting with a key pressed in an earlier call."""
+        with self.lock:
+            sid = self.open_calls.pop(0) if i % 2 and self.open_calls else None
+        if sid is None:
+            sid = "CA" + uuid.uuid4().hex
+            form = {"CallSid": sid, "From": self.callers[i % len(self.callers)], "To": self.hotline}
+            elapsed = self._post("/telephony/voice", form)
+            with self.lock:
+                self.open_calls.append(sid)
+            return elapsed
+        form = {"CallSid": sid, "From": "+8613900000001", "To": self.hotline, "Digits": "2"}
+        return self._post("/telephony/voice?seq=1", form)
+
+    def run(self, rate: int, seconds: float) -> list[float]:
+        count = int(rate * seconds)
+        start = time.perf_counter() + 0.2
+        latencies: list[float] = []
+
+        def timed(i: int) -> None:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            latencies.append(self.one(i))
+
+        with ThreadPoolExecutor(max_workers=min(64, rate)) as pool:
+            list(pool.map(timed, range(count)))
+        return latencies
+
+
+def _percentiles(latencies: list[float]) -> tuple[float, float]:
+    ordered = sorted(latencies)
+    return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+def _serve_vnh(database_url: str, port: int) -> subprocess.Popen:
+    env = {**os.environ, "VNH_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": BENCH_TOKEN,
+           "VNH_TELEPHONY": "local", "VNH_PUBLIC_URL": f"http://127.0.0.1:{port}", "VNH_AFTER_HOURS": ""}
+    env.pop("TWILIO_ACCOUNT_SID", None)
+    return subprocess.Popen([sys.executable, "-m", "dispatcher.cli", "serve", "--port", str(port),
+                             "--no-scheduler"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _prepare(database_url: str) -> list[str]:
+    """Wipe and fill the database with the demo district; return the elders' phone numbers."""
+    from dispatcher import create_app
+    from dispatcher.catalogue import load_catalogue
+    from dispatcher.db import session_scope
+    from dispatcher.demo import build_demo_district
+    from dispatcher.migrate import upgrade
+
+    app = create_app({"DATABASE_URL": database_url, "TELEPHONY": "local", "SECRET_KEY": "bench"})
+    if not database_url.startswith("sqlite"):
+        from sqlalchemy import text
+
+        with app.extensions["vnh.engine"].begin() as conn:
+            conn.execute(text("DROP SCHEMA public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    upgrade(app.extensions["vnh.engine"])
+    with session_scope(app) as session:
+        load_catalogue(session)
+        build_demo_district(session, seed=1, now=app.extensions["vnh.clock"].now())
+    with session_scope(app) as session:
+        from sqlalchemy import select
+
+        from dispatcher.models import ElderPhone
+
+        phones = list(session.scalars(select(ElderPhone.phone).where(ElderPhone.is_primary)))
+    app.extensions["vnh.engine"].dispose()
+    return phones
+
+
+@click.command("webhooks")
+@click.option("--rates", default="20,50,100", show_default=True, help="Requests a second to offer.")
+@click.option("--seconds", default=10.0, show_default=True, help="How long each rate runs.")
+@click.option("--postgres-url", default=lambda: os.environ.get("VNH_BENCH_DATABASE_URL", ""),
+              help="A PostgreSQL database to wipe and use (VNH_BENCH_DATABASE_URL); SQLite only without it.")
+def bench_webhooks(rates, seconds, postgres_url):
+    """p50/p99 latency of IVR webhooks under load, beside a trivial Flask endpoint in the same run."""
+    rates = [int(r) for r in rates.split(",")]
+    with tempfile.TemporaryDirectory(prefix="vnh-bench-webhooks-") as directory:
+        targets = [("sqlite", f"sqlite:///{Path(directory) / 'bench.sqlite'}")]
+        if postgres_url:
+            targets.append(("postgresql", postgres_url))
+        trivial_port = _free_port()
+        trivial = subprocess.Popen([sys.executable, "-c", _TRIVIAL_APP, str(trivial_port)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            _wait_for(trivial_port)
+            click.echo(f"{'database':10} {'rate/s':>6} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
+                       f"{'trivial p50':>12} {'trivial p99':>12}")
+            for name, url in targets:
+                callers = _prepare(url)
+                port = _free_port()
+                server = _serve_vnh(url, port)
+                try:
+                    _wait_for(port)
+                    for rate in rates:
+                        ours = _Load(f"http://127.0.0.1:{port}", BENCH_TOKEN, "+869312345678",
+                                     callers).run(rate, seconds)
+                        plain = _Load(f"http://127.0.0.1:{trivial_port}", BENCH_TOKEN, "+869312345678",
+                                      callers).run(rate, seconds)
+                        p50, p99 = _percentiles(ours)
+                        t50, t99 = _percentiles(plain)
+                        click.echo(f"{name:10} {rate:>6} {len(ours):>5} {p50:>7.1f}ms {p99:>7.1f}ms "
+                                   f"{t50:>10.1f}ms {t99:>10.1f}ms")
+                finally:
+                    server.terminate()
+                    server.wait(10)
+        finally:
+            trivial.terminate()
+            trivial.wait(10)
+    click.echo("goal: vnh p99 ≤ 100 ms at 100 requests/s; no webhook calls the Twilio REST API inline")

@@ -121,3 +121,15 @@ def test_operators_may_not_see_the_bureau_page_and_strangers_are_sent_to_sign_in
     operator = _signed_in(app, session, clock, "operator")
     assert operator.get("/bureau/").status_code == 403
     assert operator.get("/bureau/reports/subsidy.csv?month=2026-11").status_code == 403
+
+
+def test_the_landing_page_of_a_bureau_user_links_to_the_bureau_page(app, session, clock):
+    from dispatcher.auth import add_user
+
+    add_user(session, username="kezhang", password="long-enough-pw", role="bureau",
+             display_name="王科长", provider_id=None, now=clock.now())
+    session.commit()
+    client = app.test_client()
+    client.post("/login", data={"username": "kezhang", "password": "long-enough-pw"})
+    home = client.get("/").get_data(as_text=True)
+    assert "/bureau/" in home

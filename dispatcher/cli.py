@@ -93,6 +93,7 @@ def _register_commands() -> None:
     from dispatcher.enrollment_bench import bench_import
     from dispatcher.enrollment_commands import import_command
     from dispatcher.hotline.bench import bench_ivr, bench_webhooks
+    from providers.bench import bench_match
 
     main.add_command(report)
     main.add_command(month)
@@ -101,6 +102,7 @@ def _register_commands() -> None:
     bench.add_command(bench_import, "import")
     bench.add_command(bench_ivr)
     bench.add_command(bench_webhooks)
+    bench.add_command(bench_match)
 
 
 @main.command("init-db")

@@ -54,6 +54,9 @@ def settings_from_env(env: dict | None = None) -> dict:
         "HOTLINE_NUMBER": env.get("VNH_HOTLINE_NUMBER", "").strip() or "+869312345678",
         "OPERATOR_NUMBERS": operators or ["+869312345600"],
         "OFFER_WINDOW_S": _int(env, "VNH_OFFER_WINDOW_S", 600),
+        "ASAP_OFFER_WINDOW_S": _int(env, "VNH_ASAP_OFFER_WINDOW_S", 300),
+        "EMERGENCY_OFFERS": _int(env, "VNH_EMERGENCY_OFFERS", 3),
+        "EMERGENCY_RADIUS_FACTOR": _float(env, "VNH_EMERGENCY_RADIUS_FACTOR", 2.0),
         "REVIEW_DELAY_S": _int(env, "VNH_REVIEW_DELAY_S", 7200),
         "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
         "TICK_S": _float(env, "VNH_TICK_S", 5.0),
@@ -78,6 +81,10 @@ def check_settings(config: dict) -> None:
             parse_quiet_hours(config.get(key, ""))
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
+    if config.get("EMERGENCY_OFFERS", 3) < 1:
+        raise ConfigError("VNH_EMERGENCY_OFFERS must be at least 1")
+    if config.get("EMERGENCY_RADIUS_FACTOR", 2.0) < 1:
+        raise ConfigError("VNH_EMERGENCY_RADIUS_FACTOR must be at least 1 (it widens the radius)")
     if config["TELEPHONY"] == "twilio":
         missing = [
             name
@@ -102,6 +109,9 @@ class Settings:
 
     def __init__(self, config):
         self.offer_window_s: int = config["OFFER_WINDOW_S"]
+        self.asap_offer_window_s: int = config.get("ASAP_OFFER_WINDOW_S", 300)
+        self.emergency_offers: int = config.get("EMERGENCY_OFFERS", 3)
+        self.emergency_radius_factor: float = config.get("EMERGENCY_RADIUS_FACTOR", 2.0)
         self.review_delay_s: int = config["REVIEW_DELAY_S"]
         self.max_offers: int = config["MAX_OFFERS"]
         self.quiet_hours: str = config["QUIET_HOURS"]

@@ -109,6 +109,8 @@ class Order(Base):
             postgresql_where=text(_OPEN_STATES_SQL),
             sqlite_where=text(_OPEN_STATES_SQL),
         ),
+        # A provider's bookings on one day: the load that matching counts.
+        Index("ix_orders_provider_day", "provider_id", "window_start_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,11 +20,21 @@ from dispatcher.models import CallbackReview, Elder, Item, OperatorTask, Order, 
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.slots import Slot, local_day_bounds, slot_label
 from dispatcher.states import OPEN_STATES, OrderEvent, OrderState, next_state
-from providers.matching import Ranked, rank_candidates
+from providers.matching import (
+    DEFAULT_WEIGHTS,
+    EMERGENCY_WEIGHTS,
+    Ranked,
+    Weights,
+    rank_candidates,
+    score_ceiling,
+)
 from providers.models import Offer, Provider
-from providers.queries import candidates_near
+from providers.queries import candidates_near, widest_radius_m
 from telephony.numbers import is_mobile
 from telephony.outbox import enqueue_call, enqueue_sms
+
+# Matching first searches this far around the elder, then widens until the answer cannot change.
+FIRST_SEARCH_M = 2_000
 
 
 @dataclass(frozen=True)
@@ -59,14 +70,30 @@ def _new_job_code(session: Session) -> str:
 
 
 def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
-             excluded: frozenset[int] = frozenset()) -> list[Ranked]:
-    """The eligible providers for an elder, item and start time, best first."""
+             excluded: frozenset[int] = frozenset(), *, top: int = 5, weights: Weights = DEFAULT_WEIGHTS,
+             radius_factor: float = 1.0) -> list[Ranked]:
+    """The eligible providers for an elder, item and start time, best first.
+
+    The search starts close and widens until nobody farther out could beat the last of the
+    top (`score_ceiling`): the same answer as searching the widest radius at once, from far
+    fewer rows where providers are dense.
+    """
     if elder.latitude is None or elder.longitude is None:
         return []
     day_start, day_end = local_day_bounds(slot_start)
-    candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end)
-    return rank_candidates(elder.latitude, elder.longitude, local(slot_start).time(), candidates,
-                           excluded=excluded)
+    at = local(slot_start).time()
+    widest = widest_radius_m(session) * radius_factor
+    reach = min(FIRST_SEARCH_M, widest)
+    while True:
+        candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end,
+                                     within_m=reach, radius_factor=radius_factor)
+        ranked = rank_candidates(elder.latitude, elder.longitude, at, candidates, weights=weights,
+                                 excluded=excluded, top=top, radius_factor=radius_factor)
+        if reach >= widest or (len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights)):
+            return ranked
+        # Too few near by: search everywhere at once. Enough but not provably the best: widen by
+        # doubling the area, not the reach, since the rows to read grow with the area.
+        reach = widest if len(ranked) < top else min(reach * math.sqrt(2), widest)
 
 
 def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy,
@@ -148,7 +175,12 @@ def open_task(session: Session, *, kind: str, reason: str, dedupe_key: str, now:
 
 
 def dispatch(session: Session, order: Order, settings: Settings, now: datetime) -> Offer | None:
-    """Offer the order to the best provider not yet asked; queue it when there is none."""
+    """Offer the order to the best provider not yet asked; queue it when there is none.
+
+    An emergency item is offered to several providers at once, within a widened radius and
+    without regard to fairness; the first to accept wins and the others are withdrawn.
+    Return the best new offer.
+    """
     elder, item = order.elder, order.item
     if elder.latitude is None or elder.longitude is None:
         queue_for_operator(session, order, "老人地址没有坐标，无法按距离派单", now)
@@ -157,31 +189,43 @@ def dispatch(session: Session, order: Order, settings: Settings, now: datetime) 
     if len(asked) >= settings.max_offers:
         queue_for_operator(session, order, f"已派给{len(asked)}家服务商，均未接单", now)
         return None
-    ranked = rank_for(session, elder, item, order.window_start_at, excluded=asked)
+    if item.is_emergency:
+        at_once = min(settings.emergency_offers, settings.max_offers - len(asked))
+        ranked = rank_for(session, elder, item, order.window_start_at, excluded=asked, top=at_once,
+                          weights=EMERGENCY_WEIGHTS, radius_factor=settings.emergency_radius_factor)
+    else:
+        ranked = rank_for(session, elder, item, order.window_start_at, excluded=asked)[:1]
     if not ranked:
         reason = "附近没有可接单的服务商" if not asked else "其余服务商均不符合条件"
         queue_for_operator(session, order, reason, now)
         return None
-    best = ranked[0]
-    offer = Offer(
-        order_id=order.id, provider_id=best.candidate.provider_id, status="offered",
-        rank=len(asked) + 1, price_fen=best.candidate.price_fen, distance_m=best.distance_m,
-        score=best.score, reasons=best.reasons, offered_at=now,
-        expires_at=now + timedelta(seconds=settings.offer_window_s),
-    )
-    session.add(offer)
+    window_s = offer_window_s(order, settings)
+    offers = [
+        Offer(order_id=order.id, provider_id=r.candidate.provider_id, status="offered",
+              rank=len(asked) + n, price_fen=r.candidate.price_fen, distance_m=r.distance_m,
+              score=r.score, reasons=r.reasons, offered_at=now,
+              expires_at=now + timedelta(seconds=window_s))
+        for n, r in enumerate(ranked, 1)
+    ]
+    session.add_all(offers)
     _move(order, OrderEvent.OFFER, now)
-    order.quoted_price_fen = order.quoted_price_fen or best.candidate.price_fen
+    order.quoted_price_fen = order.quoted_price_fen or offers[0].price_fen
     session.flush()
-    provider = session.get(Provider, offer.provider_id)
-    enqueue_sms(
-        session, to=provider.dispatch_phone, purpose="offer", dedupe_key=f"offer:{offer.id}",
-        from_=settings.hotline_number, now=now,
-        body=texts.offer_sms(order.job_code, item.name, elder.address,
-                             texts.when_words(order.window_start_at, slot_label(order.slot_code)),
-                             offer.price_fen, max(settings.offer_window_s // 60, 1)),
-    )
-    return offer
+    when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
+    for offer in offers:
+        provider = session.get(Provider, offer.provider_id)
+        enqueue_sms(
+            session, to=provider.dispatch_phone, purpose="offer", dedupe_key=f"offer:{offer.id}",
+            from_=settings.hotline_number, now=now,
+            body=texts.offer_sms(order.job_code, item.name, elder.address, when, offer.price_fen,
+                                 max(window_s // 60, 1)),
+        )
+    return offers[0]
+
+
+def offer_window_s(order: Order, settings: Settings) -> int:
+    """How long a provider has to answer: shorter when the elder asked for "as soon as possible"."""
+    return settings.asap_offer_window_s if order.slot_code == "asap" else settings.offer_window_s
 
 
 def _lock_order(session: Session, order_id: int) -> Order:

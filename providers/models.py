@@ -13,7 +13,10 @@ from dispatcher.db import Base
 class Provider(Base):
     __tablename__ = "providers"
     __table_args__ = (
-        Index("ix_providers_position", "latitude", "longitude"),
+        # The radius rides in the position index so a row outside its own reach is dropped
+        # before the table is read; the radius index answers max() at once.
+        Index("ix_providers_position", "latitude", "longitude", "service_radius_m"),
+        Index("ix_providers_service_radius_m", "service_radius_m"),
         CheckConstraint("service_radius_m > 0", name="radius_positive"),
         CheckConstraint("capacity_per_day >= 0", name="capacity_not_negative"),
     )

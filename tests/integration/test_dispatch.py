@@ -119,7 +119,7 @@ def test_the_nearest_eligible_provider_is_offered_first_and_the_offer_keeps_its_
     (offer,) = _offers(session, order)
     assert order.state == "offered"
     assert offer.provider_id == near.id and offer.rank == 1 and offer.status == "offered"
-    assert offer.expires_at == clock.now() + timedelta(seconds=settings.offer_window_s)
+    assert offer.expires_at == clock.now() + timedelta(seconds=settings.asap_offer_window_s)
     expected_m = haversine_m(*ELDER_AT, *NEAR)
     assert abs(offer.distance_m - expected_m) < 0.01 * expected_m
     assert offer.reasons["distance_m"] == offer.distance_m
@@ -172,7 +172,7 @@ def test_an_offer_left_unanswered_past_its_window_goes_to_the_next_provider(
     mid = make_provider(latitude=MID[0], longitude=MID[1])
     order = _place(session, elder, settings, clock)
 
-    clock.advance(settings.offer_window_s - 1)
+    clock.advance(settings.asap_offer_window_s - 1)
     assert orders.expire_due_offers(session, settings, clock.now()) == 0
     clock.advance(2)
     assert orders.expire_due_offers(session, settings, clock.now()) == 1
@@ -181,7 +181,7 @@ def test_an_offer_left_unanswered_past_its_window_goes_to_the_next_provider(
     expired, second = _offers(session, order)
     assert (expired.provider_id, expired.status) == (near.id, "expired")
     assert (second.provider_id, second.status) == (mid.id, "offered")
-    assert second.expires_at == clock.now() + timedelta(seconds=settings.offer_window_s)
+    assert second.expires_at == clock.now() + timedelta(seconds=settings.asap_offer_window_s)
 
 
 def test_after_max_offers_unanswered_the_order_waits_for_an_operator_with_the_reason(
@@ -193,7 +193,7 @@ def test_after_max_offers_unanswered_the_order_waits_for_an_operator_with_the_re
     order = _place(session, elder, settings, clock)
 
     for _ in range(3):
-        clock.advance(settings.offer_window_s + 1)
+        clock.advance(settings.asap_offer_window_s + 1)
         orders.expire_due_offers(session, settings, clock.now())
         session.commit()
 
@@ -263,7 +263,7 @@ def test_accepting_an_expired_offer_is_refused_and_changes_nothing(
     make_provider(latitude=MID[0], longitude=MID[1])
     order = _place(session, elder, settings, clock)
     late = _open_offer(session, order)
-    clock.advance(settings.offer_window_s + 1)
+    clock.advance(settings.asap_offer_window_s + 1)
     if swept:
         orders.expire_due_offers(session, settings, clock.now())
         session.commit()

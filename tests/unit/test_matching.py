@@ -10,8 +10,10 @@ from providers.matching import (
     Candidate,
     Weights,
     haversine_m,
+    rank_by_geodesic,
     rank_candidates,
     rejection,
+    score_ceiling,
 )
 
 # An elder in Chengguan district, Lanzhou.
@@ -284,3 +286,61 @@ def test_the_ranking_is_best_first_and_every_provider_in_it_passes_the_filters(
         default=None,
     )
     assert best_left_out is None or best_left_out <= scores[-1]
+
+
+def test_providers_just_outside_their_radius_do_not_crowd_out_eligible_ones(make_candidate):
+    # Due north haversine reads long, so these look inside their 3 km radius until measured.
+    outside = [make_candidate(metres=3006, bearing=0, service_radius_m=3000, quality_score=5.0)
+               for _ in range(20)]
+    inside = [make_candidate(metres=4000 + 10 * n, bearing=90, service_radius_m=5000, quality_score=1.0)
+              for n in range(5)]
+    assert ids(rank(outside + inside)) == [c.provider_id for c in inside]
+
+
+def _answer(ranked):
+    return [(r.candidate.provider_id, r.distance_m, r.score) for r in ranked]
+
+
+@settings(max_examples=200, deadline=None)
+@given(candidates=candidate_lists(), at=st.times(), top=st.integers(min_value=1, max_value=6))
+def test_the_ranking_equals_a_full_geodesic_scan(candidates, at, top):
+    assert _answer(rank(candidates, at=at, top=top)) == _answer(
+        rank_by_geodesic(*ELDER, at, candidates, top=top)
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    radius=st.integers(min_value=1000, max_value=3000),
+    offsets=st.lists(st.floats(min_value=0.995, max_value=1.005), min_size=1, max_size=30),
+    bearing=st.sampled_from([0, 45, 90, 135, 180]),
+    qualities=st.lists(st.floats(min_value=0, max_value=5), min_size=30, max_size=30),
+)
+def test_the_ranking_equals_a_full_geodesic_scan_when_many_sit_on_their_radius(
+    radius, offsets, bearing, qualities
+):
+    candidates = [
+        Candidate(provider_id=n, code=f"P{n}", name=f"服务商{n}",
+                  latitude=point_at(radius * offset, bearing)[0],
+                  longitude=point_at(radius * offset, bearing)[1], service_radius_m=radius,
+                  contract_status="active", opens_at=time(0), closes_at=time(23), capacity_per_day=5,
+                  booked_that_day=n % 3, quality_score=qualities[n], price_fen=4800)
+        for n, offset in enumerate(offsets)
+    ]
+    assert _answer(rank(candidates)) == _answer(rank_by_geodesic(*ELDER, TEN_AM, candidates))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ceiling_at=st.floats(min_value=0, max_value=20_000),
+    farther=st.floats(min_value=0, max_value=20_000),
+    quality=st.floats(min_value=0, max_value=5),
+    booked=st.integers(min_value=0, max_value=20),
+)
+def test_nobody_farther_than_a_distance_scores_above_its_ceiling(ceiling_at, farther, quality, booked):
+    candidate = Candidate(provider_id=1, code="P1", name="服务商1", latitude=ELDER[0], longitude=ELDER[1],
+                          service_radius_m=50_000, contract_status="active", opens_at=time(0),
+                          closes_at=time(23), capacity_per_day=30, booked_that_day=booked,
+                          quality_score=quality, price_fen=0)
+    (ranked,) = rank_by_geodesic(*point_at(ceiling_at + farther), TEN_AM, [candidate])
+    assert ranked.score <= score_ceiling(ceiling_at)

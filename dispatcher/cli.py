@@ -212,26 +212,24 @@ def catalogue(fmt):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-@click.option("--threads", default=8, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Web worker processes.")
+@click.option("--threads", default=8, show_default=True, help="Threads per worker process.")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="Run the tick in this process (the embedded default).")
-def serve(host, port, threads, scheduler):
-    """Serve the web app (and, by default, the scheduler tick) with waitress."""
+              help="Also run the scheduler tick, in one process of its own.")
+def serve(host, port, workers, threads, scheduler):
+    """Serve the web app with gunicorn and, by default, run the scheduler tick beside it."""
     import os
 
-    from waitress import serve as waitress_serve
+    from dispatcher.server import serve as run_server
 
-    from dispatcher.sweepers import start_scheduler
-
-    overrides = {}
     if not os.environ.get("VNH_PUBLIC_URL"):
-        overrides["PUBLIC_URL"] = f"http://{host}:{port}"
-    app = _app(**overrides)
+        os.environ["VNH_PUBLIC_URL"] = f"http://{host}:{port}"
+    app = _app()
     _prepare_database(app)
-    if scheduler:
-        start_scheduler(app)
-    click.echo(f"vnh serving on http://{host}:{port} (telephony: {app.config['TELEPHONY']})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="vnh")
+    app.extensions["vnh.engine"].dispose()
+    click.echo(f"vnh serving on http://{host}:{port} with {workers} worker processes "
+               f"(telephony: {app.config['TELEPHONY']}; scheduler: {'on' if scheduler else 'off'})")
+    run_server(host, port, workers, threads, scheduler)
 
 
 @main.command("scheduler")

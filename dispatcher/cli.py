@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import secrets
 import sys
 
@@ -27,9 +26,9 @@ def _prepare_database(app) -> int:
 @click.group()
 def main():
     """vnh: the virtual nursing home dispatcher (虚拟养老院)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from dispatcher.logs import configure_logging
+
+    configure_logging()
 
 
 @main.command("call")
@@ -230,6 +229,21 @@ def serve(host, port, workers, threads, scheduler):
     click.echo(f"vnh serving on http://{host}:{port} with {workers} worker processes "
                f"(telephony: {app.config['TELEPHONY']}; scheduler: {'on' if scheduler else 'off'})")
     run_server(host, port, workers, threads, scheduler)
+
+
+@main.command("status")
+def status_command():
+    """Print the health report: database, scheduler lock holder, outbox backlog, overdue work."""
+    from dispatcher.db import session_scope
+    from dispatcher.health import health_report
+
+    app = _app()
+    with session_scope(app) as session:
+        report = health_report(session, _now(app))
+    for key, value in report.items():
+        click.echo(f"{key}: {value}")
+    if not report["ok"]:
+        raise SystemExit(1)
 
 
 @main.command("scheduler")

@@ -9,6 +9,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    jsonify,
     render_template,
     request,
     stream_with_context,
@@ -29,6 +30,15 @@ bp = Blueprint("views", __name__)
 @role_required("operator", "supervisor", "provider", "bureau")
 def home():
     return render_template("home.html", user=current_user())
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness and backlog for load balancers and monitoring; no personal data."""
+    from dispatcher.health import health_report
+
+    report = health_report(get_session(), current_app.extensions["vnh.clock"].now())
+    return jsonify(report), 200 if report["ok"] else 503
 
 
 @bp.get("/console")

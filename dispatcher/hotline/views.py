@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError, OperationalError
 from twilio.twiml.messaging_response import MessagingResponse
@@ -16,6 +18,7 @@ from telephony.signature import twilio_signed
 from telephony.twiml import LANGUAGE, say, twiml
 
 bp = Blueprint("hotline", __name__, url_prefix="/telephony")
+log = logging.getLogger("vnh.hotline")
 
 
 def _now():
@@ -72,6 +75,7 @@ def incoming_call():
                 confidence=form.get("Confidence", type=float), dial_status=form.get("DialCallStatus", ""),
                 recording_url=form.get("RecordingUrl", ""))
     caller = caller_e164(form.get("From", ""))
+    log.info("voice %s turn %s from %s", call_sid, seq, caller)
     for attempt in range(2):
         session = get_session()
         try:
@@ -88,6 +92,7 @@ def incoming_call():
                 raise
         except OperationalError:
             session.rollback()
+            log.exception("voice %s turn %s: database unavailable, answered the safe goodbye", call_sid, seq)
             return twiml(_safe_goodbye())
     raise AssertionError("unreachable")
 

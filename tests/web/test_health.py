@@ -34,3 +34,25 @@ def test_vnh_status_prints_the_same_report(app, monkeypatch):
     result = CliRunner().invoke(main, ["status"])
     assert result.exit_code == 0, result.output
     assert "ok: True" in result.output and "outbox_backlog: 0" in result.output
+
+
+def test_only_one_process_holds_the_scheduler_lease_and_health_names_it(app, clock):
+    import pytest
+
+    from conftest import PG_URL
+    from dispatcher.health import health_report
+    from dispatcher.sweepers import SchedulerLease
+
+    if not PG_URL:
+        pytest.skip("the advisory lock exists on PostgreSQL only")
+    first, second = SchedulerLease(app), SchedulerLease(app)
+    try:
+        assert first.acquire() is True
+        assert second.acquire() is False
+        with app.extensions["vnh.sessionmaker"]() as session:
+            assert health_report(session, clock.now())["scheduler"].startswith("postgres backend pid")
+        first.release()
+        assert second.acquire() is True
+    finally:
+        first.release()
+        second.release()

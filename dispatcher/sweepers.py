@@ -6,7 +6,8 @@ import logging
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from dispatcher import orders
 from dispatcher.config import Settings
@@ -58,17 +59,28 @@ def _failed_task(session, message, now: datetime) -> None:
 
 
 class SchedulerLease:
-    """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection."""
+    """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection.
+
+    The connection is outside the pool, so closing it (or the process dying) frees the lock and
+    another process takes over at its next tick.
+    """
 
     def __init__(self, app: Flask):
-        self.engine = app.extensions["vnh.engine"]
+        self.url = app.extensions["vnh.engine"].url
+        self.engine = None
         self.connection = None
 
     def acquire(self) -> bool:
-        if is_sqlite(self.engine):
+        if is_sqlite(self.url):
             return True
         if self.connection is not None:
-            return True
+            try:
+                self.connection.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                self.release()
+        if self.engine is None:
+            self.engine = create_engine(self.url, poolclass=NullPool)
         connection = self.engine.connect()
         if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}):
             connection.commit()
@@ -79,8 +91,10 @@ class SchedulerLease:
 
     def release(self) -> None:
         if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
 
 
 def start_scheduler(app: Flask):

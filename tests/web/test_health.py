@@ -38,8 +38,8 @@ def test_vnh_status_prints_the_same_report(app, monkeypatch):
 
 def test_only_one_process_holds_the_scheduler_lease_and_health_names_it(app, clock):
     import pytest
-
     from conftest import PG_URL
+
     from dispatcher.health import health_report
     from dispatcher.sweepers import SchedulerLease
 

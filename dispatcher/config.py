@@ -58,6 +58,8 @@ def settings_from_env(env: dict | None = None) -> dict:
         "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
         "TICK_S": _float(env, "VNH_TICK_S", 5.0),
         "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
+        **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
+        **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
         "SECRET_KEY": env.get("VNH_SECRET_KEY", "").strip(),
         "TRUSTED_PROXIES": _int(env, "VNH_TRUSTED_PROXIES", 0),

@@ -41,12 +41,14 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
             return None
         return settings.url(f"/telephony/status/{kind}")
 
+    pacer = app.extensions["vnh.pacer"]
     sent = 0
     for _ in range(limit):
         with session_scope(app) as session:
             message = outbox.claim_next(session, now)
             if message is None:
                 break
+            pacer.wait(message.kind)
             outbox.deliver(message, telephony, now, status_callback,
                            lambda failed, session=session: _failed_task(session, failed, now))
             sent += message.status == "sent"

@@ -58,6 +58,7 @@ def settings_from_env(env: dict | None = None) -> dict:
         "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
         "TICK_S": _float(env, "VNH_TICK_S", 5.0),
         "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
+        "DB_WAIT_S": _float(env, "VNH_DB_WAIT_S", 2.0),
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),

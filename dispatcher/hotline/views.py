@@ -109,16 +109,27 @@ def _safe_goodbye() -> VoiceResponse:
 def incoming_sms():
     session = get_session()
     form = request.form
+    try:
+        reply = _inbound_sms(session, form)
+    except OperationalError:
+        session.rollback()
+        log.exception("sms %s: database unavailable", form.get("MessageSid", ""))
+        # Twilio does not retry an SMS webhook that answered; the provider is asked to resend.
+        reply = "【虚拟养老院】系统繁忙，您的回复未能处理，请稍后重新发送。"
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return twiml(response)
+
+
+def _inbound_sms(session, form) -> str:
     reply = sms.handle_inbound_sms(
         session, message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
         sender=caller_e164(form.get("From", "")), to=form.get("To", ""), body=form.get("Body", ""),
         settings=Settings(current_app.config), policy=current_app.extensions["vnh.policy"], now=_now(),
     )
     session.commit()
-    response = MessagingResponse()
-    if reply:
-        response.message(reply)
-    return twiml(response)
+    return reply
 
 
 @bp.post("/review/<int:review_id>")

@@ -110,7 +110,12 @@ def incoming_sms():
     session = get_session()
     form = request.form
     try:
-        reply = _inbound_sms(session, form)
+        try:
+            reply = _inbound_sms(session, form)
+        except IntegrityError:
+            # The same SMS delivered twice at once: answer what the first delivery answered.
+            session.rollback()
+            reply = _inbound_sms(session, form)
     except OperationalError:
         session.rollback()
         log.exception("sms %s: database unavailable", form.get("MessageSid", ""))

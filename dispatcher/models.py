@@ -166,6 +166,10 @@ class CallbackReview(Base):
     did_worker_come: Mapped[bool | None]
     rating: Mapped[int | None]
     answered_at: Mapped[datetime | None]
+    called_at: Mapped[datetime | None]
+    last_call_status: Mapped[str | None] = mapped_column(String(20))
+    sample_seed: Mapped[int | None]
+    is_sampled: Mapped[bool] = mapped_column(default=False)
 
     visit: Mapped[Visit] = relationship()
     order: Mapped[Order] = relationship()

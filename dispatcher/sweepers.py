@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher import orders
+from dispatcher import orders, reviews
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from telephony import outbox
@@ -25,6 +25,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
     counts = {}
     with session_scope(app) as session:
         counts["offers_expired"] = orders.expire_due_offers(session, settings, now)
+    with session_scope(app) as session:
+        counts["review_calls_unanswered"] = reviews.expire_silent_review_calls(session, settings, now)
     with session_scope(app) as session:
         counts["reviews_started"] = orders.start_due_reviews(session, settings, now)
     counts["messages_sent"] = deliver_outbox(app, now)

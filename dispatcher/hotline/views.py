@@ -146,7 +146,8 @@ def review(review_id: int):
     response = review_call.respond(
         session, review_id, step=step, tries=tries, digits=request.form.get("Digits", ""),
         url=lambda **args: url_for("hotline.review", review_id=review_id, **args),
-        voice=Settings(current_app.config).voice, now=_now(),
+        voice=Settings(current_app.config).voice, now=_now(), settings=Settings(current_app.config),
+        answered_by=request.form.get("AnsweredBy", ""),
     )
     session.commit()
     return twiml(response)

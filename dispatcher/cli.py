@@ -6,6 +6,7 @@ import csv
 import json
 import secrets
 import sys
+from pathlib import Path
 
 import click
 
@@ -81,6 +82,22 @@ def _conversation(twiml_text: str) -> list[str]:
     return lines
 
 
+@click.command("dormant")
+@click.option("--days", default=30, show_default=True, help="No contact of any kind for this long.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def report_dormant(days, output):
+    """List enrolled elders with no call, order or answered review in N days (CSV)."""
+    from dispatcher.db import session_scope
+    from dispatcher.dormant import write_dormant_csv
+
+    if days < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--days")
+    app = _app()
+    with session_scope(app) as session:
+        count = write_dormant_csv(session, days, _now(app), output)
+    click.echo(f"wrote {count} elders without contact for {days} days to {output}")
+
+
 @main.group()
 def bench():
     """Benchmarks: each runs the naive way and ours in the same run and prints both."""
@@ -94,6 +111,7 @@ def _register_commands() -> None:
     from dispatcher.hotline.bench import bench_ivr, bench_webhooks
 
     main.add_command(report)
+    report.add_command(report_dormant)
     main.add_command(month)
     main.add_command(import_command)
     bench.add_command(bench_report, "report")

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher import orders, reviews
+from dispatcher import orders, reviews, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from telephony import outbox
@@ -29,6 +29,10 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["review_calls_unanswered"] = reviews.expire_silent_review_calls(session, settings, now)
     with session_scope(app) as session:
         counts["reviews_started"] = orders.start_due_reviews(session, settings, now)
+    with session_scope(app) as session:
+        counts["wellbeing_unanswered"] = wellbeing.expire_silent_calls(session, settings, now)
+    with session_scope(app) as session:
+        counts["wellbeing_calls"] = wellbeing.start_due_calls(session, settings, now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

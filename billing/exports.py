@@ -1,24 +1,18 @@
-"""Write report tables as CSV (UTF-8 with a BOM) or XLSX (openpyxl, write-only), streaming."""
+"""Write report tables as CSV (UTF-8 with a BOM) or XLSX (sheet XML streamed into the zip)."""
 
 from __future__ import annotations
 
 import csv
 import io
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-
 from billing.money import fen_to_yuan
+from billing.xlsx import Sheet, write_workbook
 
 BOM = "\ufeff"
-MONEY_FORMAT = "#,##0.00"
-COUNT_FORMAT = "#,##0"
 TOTAL_LABEL = "合计"
 # OWASP's list: a text cell starting with one of these may run as a formula in a spreadsheet.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -35,11 +29,23 @@ class Column:
 
 @dataclass
 class Table:
-    """One sheet of a report: its columns and a one-pass iterable of row dicts."""
+    """One sheet of a report: its columns and a one-pass iterable of rows, each a sequence of
+    values in column order."""
 
     title: str
     columns: list[Column]
-    rows: Iterable[dict]
+    rows: Iterable[Sequence]
+
+    @classmethod
+    def from_records(cls, title: str, columns: list[Column], records: Iterable[dict]) -> Table:
+        """A table whose rows are taken from dicts keyed by column."""
+        keys = [c.key for c in columns]
+        return cls(title, columns, [tuple(r[k] for k in keys) for r in records])
+
+    def records(self) -> Iterator[dict]:
+        """The rows as dicts keyed by column (one pass, like `rows`)."""
+        keys = [c.key for c in self.columns]
+        return (dict(zip(keys, row, strict=True)) for row in self.rows)
 
 
 def neutralise(value):
@@ -52,38 +58,54 @@ def neutralise(value):
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
 
 
-def _text(value) -> str:
-    # neutralise(), inlined: this runs for every text cell of every row.
-    if value is None:
-        return ""
-    if isinstance(value, str) and value[:1] in _FORMULA_FIRST:
-        return "'" + value
-    return value
+class _YuanTexts(dict):
+    """fen -> "48.00", remembered: a month's amounts repeat, and formatting them is the cost."""
+
+    def __missing__(self, fen: int) -> str:
+        if len(self) >= 65536:
+            self.clear()  # bounded, so memory stays flat however varied the amounts
+        text = self[fen] = fen_to_yuan(fen)
+        return text
 
 
-def _converter(column: Column):
-    if column.kind == "money":
-        return fen_to_yuan
-    return int if column.kind == "count" else _text
+def _cells(columns: list[Column]) -> Callable[[Sequence], list]:
+    """A function from a row to its cells as written: yuan text for money, text neutralised."""
+    money = [i for i, c in enumerate(columns) if c.kind == "money"]
+    text = [i for i, c in enumerate(columns) if c.kind == "text"]
+    yuan = _YuanTexts()
+
+    def cells(row: Sequence) -> list:
+        # neutralise(), inlined: this runs for every text cell of every row.
+        values = list(row)
+        for i in money:
+            values[i] = yuan[values[i]]
+        for i in text:
+            value = values[i]
+            if value is None:
+                values[i] = ""
+            elif isinstance(value, str) and value[:1] in _FORMULA_FIRST:
+                values[i] = "'" + value
+        return values
+
+    return cells
 
 
 def csv_lines(tables: list[Table], batch: int = 1000) -> Iterator[str]:
     """The tables as CSV text, one header (the first table's), then every table's rows."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    columns = tables[0].columns
-    writer.writerow([c.key for c in columns])
+    writer.writerow([c.key for c in tables[0].columns])
     yield BOM + buffer.getvalue()
-    cells = [(c.key, _converter(c)) for c in columns]
-    rows: list[list] = []
     for table in tables:
+        cells = _cells(table.columns)
+        rows: list[list] = []
         for row in table.rows:
-            rows.append([convert(row[key]) for key, convert in cells])
+            rows.append(cells(row))
             if len(rows) == batch:
                 yield _csv_text(buffer, writer, rows)
                 rows = []
-    if rows:
-        yield _csv_text(buffer, writer, rows)
+        if rows:
+            yield _csv_text(buffer, writer, rows)
 
 
 def _csv_text(buffer: io.StringIO, writer, rows: list[list]) -> str:
@@ -105,98 +127,62 @@ def _atomic_write(path: Path, write: Callable[[Path], int]) -> int:
     return count
 
 
-class _Counted:
-    """Wrap tables so that the rows written can be counted as they stream past."""
-
-    def __init__(self, tables: list[Table]):
-        self.count = 0
-        self.tables = [Table(t.title, t.columns, self._count(t.rows)) for t in tables]
-
-    def _count(self, rows: Iterable[dict]) -> Iterator[dict]:
-        for row in rows:
-            self.count += 1
-            yield row
-
-
 def write_csv(tables: list[Table], path: Path) -> int:
     """Write the tables to a CSV file; return the number of data rows."""
 
     def write(target: Path) -> int:
-        counted = _Counted(tables)
+        count = 0
         with open(target, "w", encoding="utf-8", newline="") as out:
-            out.writelines(csv_lines(counted.tables))
-        return counted.count
+            out.write(BOM)
+            writer = csv.writer(out)
+            writer.writerow([c.key for c in tables[0].columns])
+            for table in tables:
+                cells = _cells(table.columns)
+                for row in table.rows:
+                    writer.writerow(cells(row))
+                    count += 1
+        return count
 
     return _atomic_write(path, write)
 
 
-_HEADER_FONT = Font(bold=True, color="FFFFFF")
-_HEADER_FILL = PatternFill("solid", fgColor="2F5D50")
-_TOTAL_FONT = Font(bold=True)
-_TOTAL_BORDER = Border(top=Side(style="thin"), bottom=Side(style="double"))
+class _SheetFeed:
+    """Feed one table to the XLSX writer, adding up its numeric columns on the way past."""
 
+    def __init__(self, table: Table):
+        self.table = table
+        self.count = 0
+        self.numeric = [i for i, c in enumerate(table.columns) if c.kind != "text"]
+        self.sums = [0] * len(table.columns)
 
-def _yuan(fen: int) -> float:
-    # The shortest repr of fen / 100 is the exact two-decimal amount, and Excel keeps doubles.
-    return fen / 100
+    def rows(self) -> Iterator[list]:
+        cells, numeric, sums = _cells(self.table.columns), self.numeric, self.sums
+        for row in self.table.rows:
+            for i in numeric:
+                sums[i] += row[i]
+            self.count += 1
+            yield cells(row)
 
+    def totals(self) -> list:
+        values: list = [TOTAL_LABEL] + [None] * (len(self.table.columns) - 1)
+        for i in self.numeric:
+            kind = self.table.columns[i].kind
+            values[i] = fen_to_yuan(self.sums[i]) if kind == "money" else self.sums[i]
+        return values
 
-def _write_sheet(workbook: Workbook, table: Table) -> int:
-    sheet = workbook.create_sheet(table.title)
-    sheet.freeze_panes = "A2"
-    for index, column in enumerate(table.columns, 1):
-        sheet.column_dimensions[get_column_letter(index)].width = column.width
-    header = []
-    for column in table.columns:
-        cell = WriteOnlyCell(sheet, value=column.key)
-        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
-        cell.alignment = Alignment(horizontal="center")
-        header.append(cell)
-    sheet.append(header)
-    # One styled cell per numeric column, reused row after row: write-only mode writes each
-    # row as it is appended, and building styled cells per row is what costs the time.
-    numeric = {}
-    for column in table.columns:
-        if column.kind in ("money", "count"):
-            cell = WriteOnlyCell(sheet)
-            cell.number_format = MONEY_FORMAT if column.kind == "money" else COUNT_FORMAT
-            numeric[column.key] = cell
-    totals = dict.fromkeys(numeric, 0)
-    count = 0
-    for row in table.rows:
-        values = []
-        for column in table.columns:
-            value = row[column.key]
-            if column.key in numeric:
-                totals[column.key] += value
-                cell = numeric[column.key]
-                cell.value = _yuan(value) if column.kind == "money" else value
-                values.append(cell)
-            else:
-                # An empty cell costs nothing in write-only mode; an empty string costs a <c>.
-                values.append(neutralise(value) if value != "" else None)
-        sheet.append(values)
-        count += 1
-    total_row = []
-    for index, column in enumerate(table.columns):
-        cell = WriteOnlyCell(sheet, value=TOTAL_LABEL if index == 0 else None)
-        if column.key in numeric:
-            cell.value = _yuan(totals[column.key]) if column.kind == "money" else totals[column.key]
-            cell.number_format = numeric[column.key].number_format
-        cell.font, cell.border = _TOTAL_FONT, _TOTAL_BORDER
-        total_row.append(cell)
-    sheet.append(total_row)
-    return count
+    def sheet(self) -> Sheet:
+        columns = self.table.columns
+        return Sheet(self.table.title, [c.key for c in columns], [c.kind for c in columns],
+                     [c.width for c in columns], self.rows(), self.totals)
 
 
 def write_xlsx(tables: list[Table], path: Path) -> int:
-    """Write each table to its own sheet with a frozen header and a totals row."""
+    """Write each table to its own sheet with a styled frozen header and a totals row."""
 
     def write(target: Path) -> int:
-        workbook = Workbook(write_only=True)
-        count = sum(_write_sheet(workbook, table) for table in tables)
-        workbook.save(target)
-        return count
+        feeds = [_SheetFeed(t) for t in tables]
+        write_workbook(target, [f.sheet() for f in feeds])
+        return sum(f.count for f in feeds)
 
     return _atomic_write(path, write)
 

@@ -89,42 +89,39 @@ def visit_amounts(month: str):
     )
 
 
-def _result(row) -> str:
-    if row.verified > 0:
+def _result(verified: int, denied: int) -> str:
+    if verified > 0:
         return "verified"
-    return "denied" if row.denied > 0 else "pending"
+    return "denied" if denied > 0 else "pending"
 
 
-def subsidy_rows(session: Session, month: str) -> Iterator[dict]:
-    """The subsidy detail: one row per visit booked in the month, amounts in fen."""
+def subsidy_rows(session: Session, month: str) -> Iterator[tuple]:
+    """The subsidy detail: one row per visit booked in the month, values in SUBSIDY_COLUMNS
+    order, amounts in fen."""
     a = visit_amounts(month)
     stmt = (
-        select(a, Visit.checked_out_at, Order.order_no, Elder.id_number, Elder.name,
-               Elder.street, Elder.community, Item.code, Item.name,
-               Provider.code, Provider.name)
+        select(a.c.price, a.c.copay, a.c.pending, a.c.payable, a.c.withheld, a.c.verified,
+               a.c.denied, a.c.service_month, a.c.elder_class, Visit.checked_out_at,
+               Order.order_no, Elder.id_number, Elder.name, Elder.street, Elder.community,
+               Item.code, Item.name, Provider.code, Provider.name)
         .join(Visit, Visit.id == a.c.visit_id)
         .join(Order, Order.id == Visit.order_id)
         .join(Elder, Elder.id == Order.elder_id)
         .join(Item, Item.id == Order.item_id)
         .join(Provider, Provider.id == Visit.provider_id)
         .order_by(a.c.service_month, Visit.checked_out_at, Visit.id)
+        .execution_options(yield_per=5000)
     )
-    for row in session.execute(stmt).yield_per(2000):
-        (_, price, copay, pending, payable, withheld, _, _, service_month, elder_class,
+    # Core rows, not ORM ones: the ORM's per-row bookkeeping costs more than the row itself.
+    for (price, copay, pending, payable, withheld, verified, denied, service_month, elder_class,
          checked_out_at, order_no, id_number, name, street, community, item_code, item_name,
-         provider_code, provider_name) = row
+         provider_code, provider_name) in session.connection().execute(stmt):
         own = service_month == month
-        yield {
-            "month": month, "street": street, "community": community,
-            "elder_id_masked": mask_id_number(id_number), "elder_name": name,
-            "elder_class": elder_class, "order_no": order_no, "item_code": item_code,
-            "item_name": item_name, "provider_code": provider_code,
-            "provider_name": provider_name, "service_date": f"{local(checked_out_at):%Y-%m-%d}",
-            "price": price, "subsidy": pending + payable + withheld, "copay": copay,
-            "review_result": _result(row), "payable": payable, "withheld": withheld,
-            "pending": pending, "entry": "visit" if own else "adjustment",
-            "adjusts_month": "" if own else service_month,
-        }
+        yield (month, street, community, mask_id_number(id_number), name, elder_class, order_no,
+               item_code, item_name, provider_code, provider_name,
+               local(checked_out_at).date().isoformat(), price, pending + payable + withheld,
+               copay, _result(verified, denied), payable, withheld, pending,
+               "visit" if own else "adjustment", "" if own else service_month)
 
 
 def subsidy_tables(session: Session, month: str) -> list[Table]:
@@ -148,7 +145,7 @@ class Tally:
         if row.service_month == row.month:
             self.visits += 1
             self.elders.add(row.elder_id)
-            result = _result(row)
+            result = _result(row.verified, row.denied)
             self.verified += result == "verified"
             self.denied += result == "denied"
             self.pending_reviews += result == "pending"
@@ -220,7 +217,7 @@ def summary_tables(session: Session, month: str) -> list[Table]:
     """The month by street, community, category, elder class and provider: a table each."""
     by = tallies(session, month)
     return [
-        Table(f"{title} {month}", SUMMARY, [
+        Table.from_records(f"{title} {month}", SUMMARY, [
             {"dimension": dimension, "group_code": code, "group_name": name, **tally.as_row()}
             for (code, name), tally in sorted(by[dimension].items())
         ])
@@ -231,7 +228,7 @@ def summary_tables(session: Session, month: str) -> list[Table]:
 def settlement_tables(session: Session, month: str) -> list[Table]:
     """Per provider: visits and their outcomes, and what the bureau owes for the month."""
     by = tallies(session, month)["provider"]
-    return [Table(f"服务商结算 {month}", SETTLEMENT, [
+    return [Table.from_records(f"服务商结算 {month}", SETTLEMENT, [
         {"month": month, "provider_code": code, "provider_name": name, **tally.as_row()}
         for (code, name), tally in sorted(by.items())
     ])]

@@ -68,7 +68,7 @@ def _compare(where: str, found: dict[str, int], expected: dict[str, int]) -> lis
 
 def _table_totals(table: Table) -> dict[str, int]:
     totals = dict.fromkeys((*MONEY, "visits", "adjustments"), 0)
-    for row in table.rows:
+    for row in table.records():
         for key in MONEY:
             totals[key] += row[key]
         if "entry" in row:

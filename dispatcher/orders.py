@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing import ledger
-from billing.policy import Charge, Policy, split_charge
+from billing.charges import charge_for_month
+from billing.policy import Charge, Policy
 from dispatcher import texts
 from dispatcher.clock import local
 from dispatcher.config import Settings
@@ -79,10 +80,10 @@ def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy
 
 def charge_for(session: Session, elder: Elder, item: Item, price_fen: int, policy: Policy,
                moment: datetime) -> Charge:
-    version = policy.version_for(local(moment).date())
-    price = 0 if item.is_free or item.code in version.free_items else price_fen
-    used = ledger.subsidy_used(session, elder.id, month_of(moment))
-    return split_charge(price, version, elder.elder_class, elder.disability_level, used)
+    """Price a visit at `moment` under the month's policy version, cap, use and rollover."""
+    charge, _ = charge_for_month(session, elder=elder, item=item, price_fen=price_fen,
+                                 policy=policy, month=month_of(moment))
+    return charge
 
 
 def place_order(session: Session, *, elder: Elder, item: Item, slot: Slot, source: str,

@@ -48,7 +48,7 @@ def _answer(session, visit, did_come, clock):
 
 
 def _rows(session, kind, month):
-    return [row for table in report_tables(session, kind, month) for row in table.rows]
+    return [row for table in report_tables(session, kind, month) for row in table.records()]
 
 
 def _txn_sums(session):
@@ -299,10 +299,10 @@ def test_every_summary_and_the_settlement_total_to_the_detail_to_the_fen(
         report_tables(session, "settlement", "2026-11")
     assert len(tables) == 6
     for table in tables:
-        rows = list(table.rows)
+        rows = list(table.records())
         assert {m: sum(r[m] for r in rows) for m in want} == want, table.title
         assert sum(r["visits"] for r in rows) == 6
-    streets = {r["group_code"]: r for r in list(report_tables(session, "summary", "2026-11")[0].rows)}
+    streets = {r["group_code"]: r for r in list(report_tables(session, "summary", "2026-11")[0].records())}
     assert streets["张掖路街道"]["elders"] == 2 and streets["张掖路街道"]["visits"] == 3
     (settlement,) = _rows(session, "settlement", "2026-11")
     assert (settlement["verified"], settlement["denied"], settlement["pending_reviews"]) == (4, 1, 1)
@@ -464,3 +464,49 @@ def test_verify_names_a_policy_version_edited_after_the_month_was_closed(
     assert verify_month(session, "2026-11", policy).ok
     (problem,) = verify_month(session, "2026-11", load_policy(edited)).problems
     assert "version 2026-01, in force for the closed month 2026-11, has been edited" in problem
+
+
+# -- rollover ---------------------------------------------------------------------------------
+
+ROLLOVER_POLICY = """
+rounding = "down"
+[[version]]
+name = "2026-01"
+effective_from = 2026-01-01
+rollover = false
+[[version.class]]
+code = "高龄"
+share_percent = 100
+monthly_cap_yuan = "60.00"
+[[version]]
+name = "2026-12"
+effective_from = 2026-12-01
+rollover = true
+[[version.class]]
+code = "高龄"
+share_percent = 100
+monthly_cap_yuan = "60.00"
+"""
+
+
+def test_under_a_rollover_version_novembers_unused_allowance_is_quoted_and_charged_in_december(
+    session, settings, clock, make_elder, provider, tmp_path
+):
+    from billing.policy import load_policy
+
+    path = tmp_path / "policy.toml"
+    path.write_text(ROLLOVER_POLICY, encoding="utf-8")
+    policy = load_policy(path)
+    elder = make_elder(elder_class="高龄")
+    november = _visit(session, policy, settings, clock, elder)  # 48 yuan of November's 60
+    assert ledger.subsidy_used(session, elder.id, "2026-11") == 4800
+
+    clock.set(DECEMBER)
+    item = session.scalar(select(Item).where(Item.code == "HK06"))
+    quoted = orders.quote(session, elder, item, slot_for("asap", clock.now()), policy, clock.now())
+    assert (quoted.price_fen, quoted.subsidy_fen, quoted.copay_fen) == (12800, 7200, 5600)
+    december = _visit(session, policy, settings, clock, elder, item_code="HK06")
+    charged = {p.account: p.amount_fen for p in session.scalars(
+        select(LedgerPosting).where(LedgerPosting.visit_id == december.id))}
+    assert (charged[ledger.SUBSIDY_PENDING], charged[ledger.ELDER_COPAY]) == (7200, 5600)
+    assert november.id != december.id

@@ -173,8 +173,7 @@ def test_other_cells_are_left_alone(value):
 
 
 COLUMNS = [Column("name"), Column("visits", "count"), Column("subsidy", "money")]
-ROWS = [{"name": "=HYPERLINK(\"x\")", "visits": 2, "subsidy": 4800},
-        {"name": "王秀英", "visits": 1, "subsidy": -1}]
+ROWS = [("=HYPERLINK(\"x\")", 2, 4800), ("王秀英", 1, -1)]
 
 
 def test_csv_is_utf8_with_a_bom_yuan_with_two_decimals_and_no_formula():
@@ -196,6 +195,21 @@ def test_xlsx_has_a_styled_frozen_header_number_formats_and_a_totals_row(tmp_pat
     assert sheet["B3"].number_format == "#,##0"
     assert [c.value for c in sheet[4]] == ["合计", 3, pytest.approx(47.99)]
     assert sheet["C4"].number_format == "#,##0.00" and sheet["A4"].font.bold
+
+
+def test_xlsx_text_with_markup_spaces_and_control_characters_reads_back_as_written(tmp_path):
+    path = tmp_path / "r.xlsx"
+    rows = [(" <b>张&李</b> ", 1, 100), ("a\x01b\r\nc", 0, 0), ("", 2, 5)]
+    assert write_xlsx([Table("明细", COLUMNS, iter(rows))], path) == 3
+    sheet = load_workbook(path)["明细"]
+    assert [c.value for c in sheet["A"]] == ["name", " <b>张&李</b> ", "ab\r\nc", None, "合计"]
+    assert [c.value for c in sheet["C"]][1:] == [1, 0, 0.05, pytest.approx(1.05)]
+    assert sheet["B5"].font.bold and sheet["B5"].border.bottom.style == "double"
+
+
+def test_an_xlsx_sheet_title_excel_cannot_hold_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="sheet title"):
+        write_xlsx([Table("a/b", COLUMNS, iter(ROWS))], tmp_path / "r.xlsx")
 
 
 def test_a_failed_export_leaves_no_file_behind(tmp_path):

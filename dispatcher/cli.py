@@ -99,6 +99,43 @@ def report_dormant(days, output):
 
 
 @main.group()
+def wellbeing():
+    """Daily wellbeing calls (关爱呼叫) for elders who live alone."""
+
+
+@wellbeing.command("schedule")
+@click.option("--at", "at_text", default="10:00", show_default=True, help="Local time of the daily call.")
+@click.option("--id-number", default=None, help="One elder, by resident ID number.")
+@click.option("--all-living-alone", is_flag=True, help="Every enrolled elder who lives alone.")
+def wellbeing_schedule(at_text, id_number, all_living_alone):
+    """Call elders every day at a local time; two unanswered calls alert their contacts."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from dispatcher.db import session_scope
+    from dispatcher.models import Elder
+    from dispatcher.wellbeing import schedule_call
+
+    try:
+        at = time.fromisoformat(at_text)
+    except ValueError:
+        raise click.BadParameter("must look like 10:00", param_hint="--at") from None
+    if bool(id_number) == all_living_alone:
+        raise click.UsageError("give either --id-number or --all-living-alone")
+    app = _app()
+    with session_scope(app) as session:
+        query = select(Elder).where(Elder.is_living_alone) if all_living_alone else (
+            select(Elder).where(Elder.id_number == id_number.strip().upper()))
+        elders = session.scalars(query).all()
+        if not elders:
+            raise click.ClickException("no such elder")
+        for elder in elders:
+            schedule_call(session, elder, at, _now(app))
+    click.echo(f"{len(elders)} elders will be called every day at {at:%H:%M}")
+
+
+@main.group()
 def bench():
     """Benchmarks: each runs the naive way and ours in the same run and prints both."""
 

@@ -192,6 +192,8 @@ class OperatorTask(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    resolution: Mapped[str | None] = mapped_column(String(500))
 
 
 class HotlineCall(Base):
@@ -230,5 +232,6 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    phone: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

@@ -193,3 +193,24 @@ def wellbeing_call(call_id: int):
         response.hangup()
     session.commit()
     return twiml(response)
+
+
+@bp.post("/bridge/<int:task_id>")
+@twilio_signed
+def bridge(task_id: int):
+    """The supervisor answered their phone: connect them to the elder of the case."""
+    from dispatcher.models import OperatorTask
+    from dispatcher.supervision import elder_number
+
+    session = get_session()
+    settings = Settings(current_app.config)
+    response = VoiceResponse()
+    task = session.get(OperatorTask, task_id)
+    number = elder_number(session, task) if task is not None else None
+    if number is None:
+        say(response, "没有找到老人的电话。", settings.voice, settings.speech_rate)
+        response.hangup()
+    else:
+        say(response, "正在为您接通老人。", settings.voice, settings.speech_rate)
+        response.dial(number, caller_id=settings.hotline_number, timeout=30)
+    return twiml(response)

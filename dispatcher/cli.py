@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import secrets
 import sys
+from pathlib import Path
 
 import click
 
@@ -27,9 +27,9 @@ def _prepare_database(app) -> int:
 @click.group()
 def main():
     """vnh: the virtual nursing home dispatcher (虚拟养老院)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("alembic", "apscheduler"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from dispatcher.logs import configure_logging
+
+    configure_logging()
 
 
 @main.command("call")
@@ -82,6 +82,59 @@ def _conversation(twiml_text: str) -> list[str]:
     return lines
 
 
+@click.command("dormant")
+@click.option("--days", default=30, show_default=True, help="No contact of any kind for this long.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def report_dormant(days, output):
+    """List enrolled elders with no call, order or answered review in N days (CSV)."""
+    from dispatcher.db import session_scope
+    from dispatcher.dormant import write_dormant_csv
+
+    if days < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--days")
+    app = _app()
+    with session_scope(app) as session:
+        count = write_dormant_csv(session, days, _now(app), output)
+    click.echo(f"wrote {count} elders without contact for {days} days to {output}")
+
+
+@main.group()
+def wellbeing():
+    """Daily wellbeing calls (关爱呼叫) for elders who live alone."""
+
+
+@wellbeing.command("schedule")
+@click.option("--at", "at_text", default="10:00", show_default=True, help="Local time of the daily call.")
+@click.option("--id-number", default=None, help="One elder, by resident ID number.")
+@click.option("--all-living-alone", is_flag=True, help="Every enrolled elder who lives alone.")
+def wellbeing_schedule(at_text, id_number, all_living_alone):
+    """Call elders every day at a local time; two unanswered calls alert their contacts."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from dispatcher.db import session_scope
+    from dispatcher.models import Elder
+    from dispatcher.wellbeing import schedule_call
+
+    try:
+        at = time.fromisoformat(at_text)
+    except ValueError:
+        raise click.BadParameter("must look like 10:00", param_hint="--at") from None
+    if bool(id_number) == all_living_alone:
+        raise click.UsageError("give either --id-number or --all-living-alone")
+    app = _app()
+    with session_scope(app) as session:
+        query = select(Elder).where(Elder.is_living_alone) if all_living_alone else (
+            select(Elder).where(Elder.id_number == id_number.strip().upper()))
+        elders = session.scalars(query).all()
+        if not elders:
+            raise click.ClickException("no such elder")
+        for elder in elders:
+            schedule_call(session, elder, at, _now(app))
+    click.echo(f"{len(elders)} elders will be called every day at {at:%H:%M}")
+
+
 @main.group()
 def bench():
     """Benchmarks: each runs the naive way and ours in the same run and prints both."""
@@ -96,6 +149,7 @@ def _register_commands() -> None:
     from providers.bench import bench_match
 
     main.add_command(report)
+    report.add_command(report_dormant)
     main.add_command(month)
     main.add_command(import_command)
     bench.add_command(bench_report, "report")
@@ -214,26 +268,39 @@ def catalogue(fmt):
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-@click.option("--threads", default=8, show_default=True)
+@click.option("--workers", default=2, show_default=True, help="Web worker processes.")
+@click.option("--threads", default=8, show_default=True, help="Threads per worker process.")
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="Run the tick in this process (the embedded default).")
-def serve(host, port, threads, scheduler):
-    """Serve the web app (and, by default, the scheduler tick) with waitress."""
+              help="Also run the scheduler tick, in one process of its own.")
+def serve(host, port, workers, threads, scheduler):
+    """Serve the web app with gunicorn and, by default, run the scheduler tick beside it."""
     import os
 
-    from waitress import serve as waitress_serve
+    from dispatcher.server import serve as run_server
 
-    from dispatcher.sweepers import start_scheduler
-
-    overrides = {}
     if not os.environ.get("VNH_PUBLIC_URL"):
-        overrides["PUBLIC_URL"] = f"http://{host}:{port}"
-    app = _app(**overrides)
+        os.environ["VNH_PUBLIC_URL"] = f"http://{host}:{port}"
+    app = _app()
     _prepare_database(app)
-    if scheduler:
-        start_scheduler(app)
-    click.echo(f"vnh serving on http://{host}:{port} (telephony: {app.config['TELEPHONY']})")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="vnh")
+    app.extensions["vnh.engine"].dispose()
+    click.echo(f"vnh serving on http://{host}:{port} with {workers} worker processes "
+               f"(telephony: {app.config['TELEPHONY']}; scheduler: {'on' if scheduler else 'off'})")
+    run_server(host, port, workers, threads, scheduler)
+
+
+@main.command("status")
+def status_command():
+    """Print the health report: database, scheduler lock holder, outbox backlog, overdue work."""
+    from dispatcher.db import session_scope
+    from dispatcher.health import health_report
+
+    app = _app()
+    with session_scope(app) as session:
+        report = health_report(session, _now(app))
+    for key, value in report.items():
+        click.echo(f"{key}: {value}")
+    if not report["ok"]:
+        raise SystemExit(1)
 
 
 @main.command("scheduler")

@@ -51,11 +51,16 @@ def is_sqlite(engine_or_url) -> bool:
     return str(url).startswith("sqlite")
 
 
-def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite gets WAL, a busy timeout and writes in BEGIN IMMEDIATE."""
+def make_engine(url: str, wait_s: float = 30) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and writes in BEGIN IMMEDIATE.
+
+    `wait_s` bounds how long a request waits for the database (a busy SQLite file, a PostgreSQL
+    server that does not answer) before it fails and the caller answers something safe.
+    """
     if not is_sqlite(url):
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10,
+                             connect_args={"connect_timeout": max(1, round(wait_s))})
+    engine = create_engine(url, connect_args={"timeout": wait_s, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
@@ -63,7 +68,7 @@ def make_engine(url: str) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(wait_s * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -76,7 +81,7 @@ def make_engine(url: str) -> Engine:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_WAIT_S", 30))
     app.extensions["vnh.engine"] = engine
     app.extensions["vnh.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close_session)

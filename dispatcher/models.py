@@ -168,6 +168,10 @@ class CallbackReview(Base):
     did_worker_come: Mapped[bool | None]
     rating: Mapped[int | None]
     answered_at: Mapped[datetime | None]
+    called_at: Mapped[datetime | None]
+    last_call_status: Mapped[str | None] = mapped_column(String(20))
+    sample_seed: Mapped[int | None]
+    is_sampled: Mapped[bool] = mapped_column(default=False)
 
     visit: Mapped[Visit] = relationship()
     order: Mapped[Order] = relationship()
@@ -190,6 +194,8 @@ class OperatorTask(Base):
     recording_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    resolution: Mapped[str | None] = mapped_column(String(500))
 
 
 class HotlineCall(Base):
@@ -228,5 +234,6 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    phone: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]

@@ -163,12 +163,14 @@ def queue_for_operator(session: Session, order: Order, reason: str, now: datetim
 
 def open_task(session: Session, *, kind: str, reason: str, dedupe_key: str, now: datetime,
               order_id: int | None = None, elder_id: int | None = None,
-              call_sid: str | None = None, caller: str | None = None) -> OperatorTask:
+              call_sid: str | None = None, caller: str | None = None,
+              priority: int = 5) -> OperatorTask:
     """Put something on the operator queue once per `dedupe_key`."""
     task = session.scalar(select(OperatorTask).where(OperatorTask.dedupe_key == dedupe_key))
     if task is None:
         task = OperatorTask(kind=kind, reason=reason, dedupe_key=dedupe_key, order_id=order_id,
-                            elder_id=elder_id, call_sid=call_sid, caller=caller, created_at=now)
+                            elder_id=elder_id, call_sid=call_sid, caller=caller, created_at=now,
+                            priority=priority)
         session.add(task)
         session.flush()
     return task
@@ -382,7 +384,7 @@ def start_due_reviews(session: Session, settings: Settings, now: datetime, limit
         elder = review.order.elder
         phone = next((p.phone for p in elder.phones if p.is_primary), None) or elder.phones[0].phone
         review.attempts += 1
-        review.state = "calling"
+        review.state, review.called_at = "calling", now
         enqueue_call(session, to=phone, url=settings.url(f"/telephony/review/{review.id}"),
                      purpose="review", dedupe_key=f"review:{review.id}:{review.attempts}",
                      from_=settings.hotline_number, now=now, review_id=review.id)
@@ -390,7 +392,7 @@ def start_due_reviews(session: Session, settings: Settings, now: datetime, limit
 
 
 def record_review_answer(session: Session, review: CallbackReview, did_come: bool,
-                         now: datetime) -> None:
+                         now: datetime, sample_share: float = 0.1) -> None:
     """Apply the elder's answer: a confirmed visit's subsidy becomes payable, a denied one withheld."""
     order = _lock_order(session, review.order_id)
     session.refresh(review)
@@ -402,6 +404,9 @@ def record_review_answer(session: Session, review: CallbackReview, did_come: boo
     if did_come:
         _move(order, OrderEvent.VERIFY, now)
         ledger.post_verification(session, ref, now)
+        from dispatcher.reviews import sample_for_supervisor
+
+        sample_for_supervisor(session, review, sample_share, now)
     else:
         _move(order, OrderEvent.DENY, now)
         ledger.post_withholding(session, ref, now)
@@ -409,6 +414,11 @@ def record_review_answer(session: Session, review: CallbackReview, did_come: boo
                   dedupe_key=f"dispute:{order.id}", order_id=order.id, elder_id=order.elder_id, now=now)
 
 
-def record_review_rating(session: Session, review: CallbackReview, rating: int) -> None:
+def record_review_rating(session: Session, review: CallbackReview, rating: int,
+                         now: datetime) -> None:
+    """Keep the first rating given; a low one goes to a supervisor."""
+    from dispatcher.reviews import after_rating
+
     if review.rating is None:
         review.rating = rating
+        after_rating(session, review, now)

@@ -3,6 +3,8 @@
 import billing.models  # noqa: F401
 import dispatcher.enrollment_models  # noqa: F401
 import dispatcher.models  # noqa: F401
+import dispatcher.supervision  # noqa: F401
+import dispatcher.wellbeing  # noqa: F401
 import providers.models  # noqa: F401
 import telephony.models  # noqa: F401
 from dispatcher.db import Base

@@ -6,9 +6,10 @@ import logging
 from datetime import datetime
 
 from flask import Flask
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
-from dispatcher import orders
+from dispatcher import orders, reviews, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from telephony import outbox
@@ -25,7 +26,13 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
     with session_scope(app) as session:
         counts["offers_expired"] = orders.expire_due_offers(session, settings, now)
     with session_scope(app) as session:
+        counts["review_calls_unanswered"] = reviews.expire_silent_review_calls(session, settings, now)
+    with session_scope(app) as session:
         counts["reviews_started"] = orders.start_due_reviews(session, settings, now)
+    with session_scope(app) as session:
+        counts["wellbeing_unanswered"] = wellbeing.expire_silent_calls(session, settings, now)
+    with session_scope(app) as session:
+        counts["wellbeing_calls"] = wellbeing.start_due_calls(session, settings, now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 
@@ -40,12 +47,14 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
             return None
         return settings.url(f"/telephony/status/{kind}")
 
+    pacer = app.extensions["vnh.pacer"]
     sent = 0
     for _ in range(limit):
         with session_scope(app) as session:
             message = outbox.claim_next(session, now)
             if message is None:
                 break
+            pacer.wait(message.kind)
             outbox.deliver(message, telephony, now, status_callback,
                            lambda failed, session=session: _failed_task(session, failed, now))
             sent += message.status == "sent"
@@ -58,17 +67,28 @@ def _failed_task(session, message, now: datetime) -> None:
 
 
 class SchedulerLease:
-    """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection."""
+    """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection.
+
+    The connection is outside the pool, so closing it (or the process dying) frees the lock and
+    another process takes over at its next tick.
+    """
 
     def __init__(self, app: Flask):
-        self.engine = app.extensions["vnh.engine"]
+        self.url = app.extensions["vnh.engine"].url
+        self.engine = None
         self.connection = None
 
     def acquire(self) -> bool:
-        if is_sqlite(self.engine):
+        if is_sqlite(self.url):
             return True
         if self.connection is not None:
-            return True
+            try:
+                self.connection.execute(text("SELECT 1"))
+                return True
+            except Exception:
+                self.release()
+        if self.engine is None:
+            self.engine = create_engine(self.url, poolclass=NullPool)
         connection = self.engine.connect()
         if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}):
             connection.commit()
@@ -79,8 +99,10 @@ class SchedulerLease:
 
     def release(self) -> None:
         if self.connection is not None:
-            self.connection.close()
-            self.connection = None
+            try:
+                self.connection.close()
+            finally:
+                self.connection = None
 
 
 def start_scheduler(app: Flask):

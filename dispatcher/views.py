@@ -9,9 +9,13 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
+    jsonify,
+    redirect,
     render_template,
     request,
     stream_with_context,
+    url_for,
 )
 from sqlalchemy import select
 
@@ -29,6 +33,15 @@ bp = Blueprint("views", __name__)
 @role_required("operator", "supervisor", "provider", "bureau")
 def home():
     return render_template("home.html", user=current_user())
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness and backlog for load balancers and monitoring; no personal data."""
+    from dispatcher.health import health_report
+
+    report = health_report(get_session(), current_app.extensions["vnh.clock"].now())
+    return jsonify(report), 200 if report["ok"] else 503
 
 
 @bp.get("/console")
@@ -58,3 +71,54 @@ def subsidy_report():
 
     return Response(stream_with_context(generate()), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=subsidy-{month}.csv"})
+
+
+@bp.get("/supervisor")
+@role_required("supervisor")
+def supervisor():
+    from dispatcher.supervision import supervisor_queue
+
+    db = get_session()
+    return render_template("supervisor.html", cases=supervisor_queue(db), local=local,
+                           now=current_app.extensions["vnh.clock"].now())
+
+
+@bp.post("/supervisor/cases/<int:task_id>")
+@role_required("supervisor")
+def supervisor_act(task_id: int):
+    """One action on a case: close it, settle a dispute, log a complaint, or call the elder."""
+    from dispatcher.config import Settings
+    from dispatcher.supervision import (
+        CaseError,
+        call_elder_through,
+        close_case,
+        log_complaint,
+        resolve_dispute,
+    )
+
+    db = get_session()
+    task = db.get(OperatorTask, task_id)
+    if task is None:
+        abort(404)
+    staff, now = current_user(), current_app.extensions["vnh.clock"].now()
+    action, note = request.form.get("action", ""), request.form.get("note", "")
+    try:
+        if action == "close":
+            close_case(task, staff, note, now)
+        elif action in ("dispute_happened", "dispute_not_happened"):
+            resolve_dispute(db, task, staff, visit_happened=action == "dispute_happened", note=note,
+                            policy=current_app.extensions["vnh.policy"], now=now)
+        elif action == "complaint":
+            if task.order_id is None:
+                raise CaseError("这个事项没有工单，无法记录投诉")
+            log_complaint(db, db.get(Order, task.order_id), staff, note, now)
+        elif action == "call":
+            call_elder_through(db, task, staff, Settings(current_app.config), now)
+        else:
+            abort(400, description="unknown action")
+        db.commit()
+        flash("已处理" if action != "call" else "正在拨打您的电话，接通后转接老人")
+    except CaseError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(url_for("views.supervisor"))

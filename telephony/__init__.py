@@ -16,7 +16,14 @@ def build_telephony(config):
 
 def init_app(app: Flask) -> None:
     from telephony import views
+    from telephony.outbox import Pacer
 
+    # Twilio's default is one call a second per account; the local network needs no pacing.
+    paced = app.config["TELEPHONY"] == "twilio"
+    app.extensions["vnh.pacer"] = Pacer({
+        "call": app.config.get("CALLS_PER_S", 1.0 if paced else 0),
+        "sms": app.config.get("SMS_PER_S", 10.0 if paced else 0),
+    })
     if "vnh.telephony" not in app.extensions:
         app.extensions["vnh.telephony"] = app.config.get("TELEPHONY_ADAPTER") or build_telephony(app.config)
     app.register_blueprint(views.bp)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
 
 from telephony.models import OutboxMessage
 from telephony.ports import DeliveryError, Telephony
@@ -65,10 +66,17 @@ def _enqueue(session, *, kind, to, body, url, purpose, dedupe_key, from_, now, r
 
 
 def claim_next(session: Session, now: datetime) -> OutboxMessage | None:
-    """Lock the oldest due message; other schedulers skip it (FOR UPDATE SKIP LOCKED)."""
+    """Lock the oldest due message; other schedulers skip it (FOR UPDATE SKIP LOCKED).
+
+    A message waits while an earlier one to the same number is still queued (say, backing off
+    after an error), so every recipient gets their messages in the order they were written.
+    """
+    earlier = aliased(OutboxMessage)
     return session.scalar(
         select(OutboxMessage)
-        .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now,
+               ~exists().where(earlier.to_number == OutboxMessage.to_number,
+                               earlier.status == "queued", earlier.id < OutboxMessage.id))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(1)
         .with_for_update(skip_locked=True)
@@ -118,3 +126,21 @@ def record_status(session: Session, sid: str, status: str) -> OutboxMessage | No
     if STATUS_RANK[status] > STATUS_RANK.get(message.status, 0):
         message.status = status
     return message
+
+
+class Pacer:
+    """Keep sends of each kind under a rate (per second; 0 or less means unpaced)."""
+
+    def __init__(self, rates: dict[str, float], clock=time.monotonic, sleep=time.sleep):
+        self.rates, self.clock, self.sleep = rates, clock, sleep
+        self.last: dict[str, float] = {}
+
+    def wait(self, kind: str) -> None:
+        rate = self.rates.get(kind, 0)
+        if rate <= 0:
+            return
+        if kind in self.last:
+            gap = 1 / rate - (self.clock() - self.last[kind])
+            if gap > 0:
+                self.sleep(gap)
+        self.last[kind] = self.clock()

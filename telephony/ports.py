@@ -63,7 +63,8 @@ class TwilioTelephony:
         return self._call(lambda: self.client.messages.create(**kwargs)).sid
 
     def place_call(self, *, to, from_, url, status_callback):
-        kwargs = {"to": to, "from_": from_, "url": url}
+        # Answering machines are told apart, so a voicemail counts as "not reached".
+        kwargs = {"to": to, "from_": from_, "url": url, "machine_detection": "Enable"}
         if status_callback:
             kwargs["status_callback"] = status_callback
             kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]

@@ -30,7 +30,22 @@ def call_status():
     session = get_session()
     sid = request.form.get("CallSid", "")
     status = request.form.get("CallStatus", "")
-    record_status(session, sid, status)
+    message = record_status(session, sid, status)
+    if message is not None and message.purpose == "wellbeing" and status in {
+        "busy", "no-answer", "failed", "canceled"}:
+        from dispatcher import wellbeing
+        from dispatcher.config import Settings
+
+        call = session.get(wellbeing.WellbeingCall, wellbeing.call_id_of(message.dedupe_key))
+        if call is not None:
+            wellbeing.call_unanswered(session, call, Settings(current_app.config),
+                                      current_app.extensions["vnh.clock"].now())
+    if message is not None and message.review_id is not None:
+        from dispatcher.config import Settings
+        from dispatcher.reviews import review_call_ended
+
+        review_call_ended(session, message.review_id, status, Settings(current_app.config),
+                          current_app.extensions["vnh.clock"].now())
     record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
     if record is not None and STATUS_RANK.get(status, -1) > STATUS_RANK.get(record.status, 0):
         record.status = status

@@ -159,13 +159,23 @@ def _cancel_everything(app) -> None:
 # -- webhooks under load ----------------------------------------------------------------------
 
 _TRIVIAL_APP = """
+import sys
 from flask import Flask
-from waitress import serve
-app = Flask("trivial")
-@app.post("/telephony/voice")
-def voice():
-    return '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>', 200, {"Content-Type": "text/xml"}
-serve(app, host="127.0.0.1", port=int(__import__("sys").argv[1]), threads=8)
+from dispatcher.server import WebServer
+
+class Trivial(WebServer):
+    def load(self):
+        app = Flask("trivial")
+
+        @app.post("/telephony/voice")
+        def voice():
+            return ('<?xml version="1.0" encoding="UTF-8"?><Response><Hangup/></Response>', 200,
+                    {"Content-Type": "text/xml"})
+
+        return app
+
+Trivial({"bind": f"127.0.0.1:{sys.argv[1]}", "workers": int(sys.argv[2]), "worker_class": "gthread",
+         "threads": 8, "accesslog": None}).run()
 """
 
 
@@ -243,12 +253,13 @@ def _percentiles(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
-def _serve_vnh(database_url: str, port: int) -> subprocess.Popen:
+def _serve_vnh(database_url: str, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "VNH_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": BENCH_TOKEN,
            "VNH_TELEPHONY": "local", "VNH_PUBLIC_URL": f"http://127.0.0.1:{port}", "VNH_AFTER_HOURS": ""}
     env.pop("TWILIO_ACCOUNT_SID", None)
     return subprocess.Popen([sys.executable, "-m", "dispatcher.cli", "serve", "--port", str(port),
-                             "--no-scheduler"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--workers", str(workers), "--no-scheduler"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _prepare(database_url: str) -> list[str]:
@@ -283,9 +294,10 @@ def _prepare(database_url: str) -> list[str]:
 @click.command("webhooks")
 @click.option("--rates", default="20,50,100", show_default=True, help="Requests a second to offer.")
 @click.option("--seconds", default=10.0, show_default=True, help="How long each rate runs.")
+@click.option("--workers", default=2, show_default=True, help="Worker processes of both servers.")
 @click.option("--postgres-url", default=lambda: os.environ.get("VNH_BENCH_DATABASE_URL", ""),
               help="A PostgreSQL database to wipe and use (VNH_BENCH_DATABASE_URL); SQLite only without it.")
-def bench_webhooks(rates, seconds, postgres_url):
+def bench_webhooks(rates, seconds, workers, postgres_url):
     """p50/p99 latency of IVR webhooks under load, beside a trivial Flask endpoint in the same run."""
     rates = [int(r) for r in rates.split(",")]
     with tempfile.TemporaryDirectory(prefix="vnh-bench-webhooks-") as directory:
@@ -293,18 +305,24 @@ def bench_webhooks(rates, seconds, postgres_url):
         if postgres_url:
             targets.append(("postgresql", postgres_url))
         trivial_port = _free_port()
-        trivial = subprocess.Popen([sys.executable, "-c", _TRIVIAL_APP, str(trivial_port)],
+        trivial = subprocess.Popen([sys.executable, "-c", _TRIVIAL_APP, str(trivial_port), str(workers)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             _wait_for(trivial_port)
+            click.echo(f"both servers: gunicorn, {workers} worker processes × 8 threads; "
+                       "the load generator shares the same cores")
             click.echo(f"{'database':10} {'rate/s':>6} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
                        f"{'trivial p50':>12} {'trivial p99':>12}")
             for name, url in targets:
                 callers = _prepare(url)
                 port = _free_port()
-                server = _serve_vnh(url, port)
+                server = _serve_vnh(url, port, workers)
                 try:
                     _wait_for(port)
+                    # Warm both servers (each worker's first requests build its app and pools).
+                    _Load(f"http://127.0.0.1:{port}", BENCH_TOKEN, "+869312345678", callers).run(20, 2)
+                    _Load(f"http://127.0.0.1:{trivial_port}", BENCH_TOKEN, "+869312345678",
+                          callers).run(20, 2)
                     for rate in rates:
                         ours = _Load(f"http://127.0.0.1:{port}", BENCH_TOKEN, "+869312345678",
                                      callers).run(rate, seconds)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from billing.policy import Policy
@@ -36,7 +36,7 @@ MENU_SIZE = 5
 MORE_KEY = "8"
 OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 MAX_FAILURES = 2
-MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "confirm",
+MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "slot_later", "confirm",
                         "after_hours"})
 # Steps that end the call, or wait for Twilio to report on a <Dial> or <Record>.
 FINAL_STEPS = frozenset({"done"})
@@ -90,11 +90,6 @@ class Hotline:
     # -- the turn --------------------------------------------------------------------------
     def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render) -> str:
         """Return the TwiML for turn `seq` of the call, computing it only once."""
-        stored = self.session.scalar(
-            select(HotlineTurn.twiml).where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
-        )
-        if stored is not None:
-            return stored
         call = self.session.scalar(
             select(HotlineCall).where(HotlineCall.call_sid == call_sid).with_for_update()
         )
@@ -102,11 +97,16 @@ class Hotline:
             call = self._start(call_sid, caller)
             reply = self._greet(call)
         else:
+            stored = self.session.scalar(
+                select(HotlineTurn.twiml).where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
+            )
+            if stored is not None:
+                return stored
             reply = self._advance(call, turn)
         call.updated_at = self.now
         twiml = render(reply, seq + 1)
-        self.session.add(HotlineTurn(call_sid=call_sid, seq=seq, twiml=twiml))
-        self.session.flush()
+        # Core inserts: these rows are written once and never read back in this request.
+        self.session.execute(insert(HotlineTurn).values(call_sid=call_sid, seq=seq, twiml=twiml))
         return twiml
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
@@ -115,10 +115,10 @@ class Hotline:
                            step="category", data={"page": 0, "failures": 0},
                            created_at=self.now, updated_at=self.now)
         self.session.add(call)
-        self.session.add(CallRecord(call_sid=call_sid, direction="inbound", from_number=caller,
-                                    to_number=self.settings.hotline_number, status="in-progress",
-                                    created_at=self.now, updated_at=self.now))
-        self.session.flush()
+        self.session.execute(insert(CallRecord).values(
+            call_sid=call_sid, direction="inbound", from_number=caller,
+            to_number=self.settings.hotline_number, status="in-progress",
+            created_at=self.now, updated_at=self.now))
         return call
 
     def _greet(self, call: HotlineCall) -> Reply:
@@ -128,7 +128,7 @@ class Hotline:
         if call.elder_id is None:
             return self._to_operator(call, "unknown_caller", "未登记的来电号码",
                                      "您好，这里是虚拟养老院服务热线。正在为您转接话务员，请稍候。")
-        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。"
+        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。请按键或直接说。"
         if self._open_order(call) is not None:
             call.step = "open_order"
         return self._prompt(call, prefix=greeting)
@@ -222,7 +222,19 @@ class Hotline:
         return self._prompt(call)
 
     def _on_slot(self, call: HotlineCall, turn: Turn) -> Reply:
-        options = slot_options(self.now)
+        """As soon as possible (most asked for, one key), or 2 for the half-day windows."""
+        if turn.digits == "1":
+            call.step = "confirm"
+            call.data = {**call.data, "slot": "asap", "failures": 0}
+            return self._prompt(call)
+        if turn.digits == "2":
+            call.step = "slot_later"
+            call.data = {**call.data, "failures": 0}
+            return self._prompt(call)
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+
+    def _on_slot_later(self, call: HotlineCall, turn: Turn) -> Reply:
+        options = _later_slots(self.now)
         index = _key_index(turn.digits, len(options))
         if index is None:
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
@@ -367,23 +379,24 @@ class Hotline:
             lines.append("保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。")
         elif step == "category":
             categories = self._category_page(call)
-            lines.append("请说出您要的服务，或按键选择。")
             lines += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
             if self._has_more_categories(call):
                 lines.append(f"更多服务按{MORE_KEY}。")
-            lines.append("其他服务按0转人工。")
+            lines.append("其他服务请按0转人工。")
             reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
         elif step == "item":
             items = self._items(call)
             lines += [f"{item.name}按{i}。" for i, item in enumerate(items, 1)]
-            lines.append("其他服务按0转人工。")
+            lines.append("其他按0转人工。")
             reply.hints = [item.name for item in items]
         elif step == "speech_confirm":
             lines.append(f"您要的是{self.catalogue.item(call.data['item']).name}吗？是按1，不是按2。")
             reply.speech = False
         elif step == "slot":
-            lines.append("什么时候上门？")
-            lines += [f"{s.label}按{i}。" for i, s in enumerate(slot_options(self.now), 1)]
+            lines += ["什么时候上门？", "尽快按1，其他时间按2。"]
+            reply.speech = False
+        elif step == "slot_later":
+            lines += [f"{s.label}按{i}。" for i, s in enumerate(_later_slots(self.now), 1)]
             reply.speech = False
         elif step == "confirm":
             lines.append(self._read_back(call))
@@ -466,10 +479,14 @@ class Hotline:
 
 
 STEP_NAMES = {"open_order": "已有工单", "category": "选择服务类别", "item": "选择服务项目",
-              "speech_confirm": "确认语音识别", "slot": "选择上门时间", "confirm": "确认订单",
+              "speech_confirm": "确认语音识别", "slot": "选择上门时间", "slot_later": "选择上门时段", "confirm": "确认订单",
               "worker_code": "服务人员输入工单号", "worker_id": "服务人员输入工号",
               "worker_action": "服务人员签到签退", "after_hours": "夜间", "done": "已结束",
               "dialling": "转人工", "voicemail": "留言"}
+
+
+def _later_slots(now: datetime):
+    return [slot for slot in slot_options(now) if slot.code != "asap"]
 
 
 def _key_index(digits: str, size: int) -> int | None:

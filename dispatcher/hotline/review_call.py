@@ -9,12 +9,15 @@ from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from dispatcher import orders
+from dispatcher.config import Settings
 from dispatcher.models import CallbackReview
+from dispatcher.reviews import review_call_ended
 from telephony.twiml import LANGUAGE, say
 
 
 def respond(session: Session, review_id: int, *, step: str, tries: int, digits: str,
-            url: Callable[..., str], voice: str | None, now: datetime) -> VoiceResponse:
+            url: Callable[..., str], voice: str | None, now: datetime, settings: Settings,
+            answered_by: str = "") -> VoiceResponse:
     """Answer one webhook of a review call; the step travels in the URL, so replays are harmless."""
     response = VoiceResponse()
     review = session.get(CallbackReview, review_id)
@@ -23,6 +26,11 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
         response.hangup()
         return response
     order = review.order
+    if answered_by.startswith("machine") or answered_by == "fax":
+        # A voicemail greeting answered: hang up and try again later, like no answer.
+        review_call_ended(session, review.id, "voicemail", settings, now)
+        response.hangup()
+        return response
     if step == "ask":
         title = orders.elder_title(order.elder, now)
         return _gather(response, url(step="came"), voice,
@@ -30,7 +38,8 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
                        "服务人员来了吗？来了请按1，没来请按2。")
     if step == "came":
         if digits in ("1", "2"):
-            orders.record_review_answer(session, review, digits == "1", now)
+            orders.record_review_answer(session, review, digits == "1", now,
+                                        settings.review_sample_share)
             if digits == "2":
                 say(response, "谢谢您告诉我们，我们会尽快核实处理。再见。", voice)
                 response.hangup()
@@ -41,7 +50,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
                       "服务人员来了吗？来了请按1，没来请按2。")
     if step == "rating":
         if len(digits) == 1 and digits in "12345":
-            orders.record_review_rating(session, review, int(digits))
+            orders.record_review_rating(session, review, int(digits), now)
             say(response, "感谢您的评价，祝您身体健康，再见。", voice)
             response.hangup()
             return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError, OperationalError
 from twilio.twiml.messaging_response import MessagingResponse
@@ -16,6 +18,7 @@ from telephony.signature import twilio_signed
 from telephony.twiml import LANGUAGE, say, twiml
 
 bp = Blueprint("hotline", __name__, url_prefix="/telephony")
+log = logging.getLogger("vnh.hotline")
 
 
 def _now():
@@ -72,6 +75,7 @@ def incoming_call():
                 confidence=form.get("Confidence", type=float), dial_status=form.get("DialCallStatus", ""),
                 recording_url=form.get("RecordingUrl", ""))
     caller = caller_e164(form.get("From", ""))
+    log.info("voice %s turn %s from %s", call_sid, seq, caller)
     for attempt in range(2):
         session = get_session()
         try:
@@ -88,6 +92,7 @@ def incoming_call():
                 raise
         except OperationalError:
             session.rollback()
+            log.exception("voice %s turn %s: database unavailable, answered the safe goodbye", call_sid, seq)
             return twiml(_safe_goodbye())
     raise AssertionError("unreachable")
 
@@ -104,16 +109,32 @@ def _safe_goodbye() -> VoiceResponse:
 def incoming_sms():
     session = get_session()
     form = request.form
+    try:
+        try:
+            reply = _inbound_sms(session, form)
+        except IntegrityError:
+            # The same SMS delivered twice at once: answer what the first delivery answered.
+            session.rollback()
+            reply = _inbound_sms(session, form)
+    except OperationalError:
+        session.rollback()
+        log.exception("sms %s: database unavailable", form.get("MessageSid", ""))
+        # Twilio does not retry an SMS webhook that answered; the provider is asked to resend.
+        reply = "【虚拟养老院】系统繁忙，您的回复未能处理，请稍后重新发送。"
+    response = MessagingResponse()
+    if reply:
+        response.message(reply)
+    return twiml(response)
+
+
+def _inbound_sms(session, form) -> str:
     reply = sms.handle_inbound_sms(
         session, message_sid=form.get("MessageSid") or form.get("SmsSid") or "",
         sender=caller_e164(form.get("From", "")), to=form.get("To", ""), body=form.get("Body", ""),
         settings=Settings(current_app.config), policy=current_app.extensions["vnh.policy"], now=_now(),
     )
     session.commit()
-    response = MessagingResponse()
-    if reply:
-        response.message(reply)
-    return twiml(response)
+    return reply
 
 
 @bp.post("/review/<int:review_id>")
@@ -125,7 +146,71 @@ def review(review_id: int):
     response = review_call.respond(
         session, review_id, step=step, tries=tries, digits=request.form.get("Digits", ""),
         url=lambda **args: url_for("hotline.review", review_id=review_id, **args),
-        voice=Settings(current_app.config).voice, now=_now(),
+        voice=Settings(current_app.config).voice, now=_now(), settings=Settings(current_app.config),
+        answered_by=request.form.get("AnsweredBy", ""),
     )
     session.commit()
+    return twiml(response)
+
+
+@bp.post("/wellbeing/<int:call_id>")
+@twilio_signed
+def wellbeing_call(call_id: int):
+    """The daily wellbeing call: 1 if well, 9 for help (straight to the operator desk)."""
+    from dispatcher import orders, wellbeing
+
+    session = get_session()
+    settings = Settings(current_app.config)
+    response = VoiceResponse()
+    call = session.get(wellbeing.WellbeingCall, call_id)
+    answered_by = request.form.get("AnsweredBy", "")
+    if call is None:
+        say(response, "您好，这里是虚拟养老院。打扰您了，再见。", settings.voice, settings.speech_rate)
+    elif answered_by.startswith("machine") or answered_by == "fax":
+        wellbeing.call_unanswered(session, call, settings, _now())
+    elif request.args.get("step") != "answer":
+        gather = Gather(input="dtmf", num_digits=1, timeout=8, method="POST",
+                        action=url_for("hotline.wellbeing_call", call_id=call_id, step="answer"))
+        title = orders.elder_title(call.elder, _now())
+        say(gather, f"{title}您好，这里是虚拟养老院关爱电话。一切都好请按1，需要帮助请按9。",
+            settings.voice, settings.speech_rate)
+        response.append(gather)
+        response.redirect(url_for("hotline.wellbeing_call", call_id=call_id, step="answer"), method="POST")
+    else:
+        key = request.form.get("Digits", "")
+        if key in ("1", "9"):
+            words = wellbeing.record_wellbeing_answer(session, call, key, settings, _now())
+            say(response, words, settings.voice, settings.speech_rate)
+            if key == "9":
+                dial = response.dial(timeout=25)
+                for number in settings.operator_numbers:
+                    dial.number(number)
+        else:
+            # Silence or a stray key: the call counts as not reached, and is tried again.
+            wellbeing.call_unanswered(session, call, settings, _now())
+            say(response, "我们稍后再给您打电话，再见。", settings.voice, settings.speech_rate)
+    if not len(response.verbs) or response.verbs[-1].name not in ("Gather", "Redirect", "Dial"):
+        response.hangup()
+    session.commit()
+    return twiml(response)
+
+
+@bp.post("/bridge/<int:task_id>")
+@twilio_signed
+def bridge(task_id: int):
+    """The supervisor answered their phone: connect them to the elder of the case."""
+    from dispatcher.models import OperatorTask
+    from dispatcher.supervision import elder_number
+
+    session = get_session()
+    settings = Settings(current_app.config)
+    response = VoiceResponse()
+    task = session.get(OperatorTask, task_id)
+    number = elder_number(session, task) if task is not None else None
+    if number is None:
+        say(response, "没有找到老人的电话。", settings.voice, settings.speech_rate)
+        response.hangup()
+    else:
+        say(response, "正在为您接通老人。", settings.voice, settings.speech_rate)
+        response.dial(number, caller_id=settings.hotline_number, timeout=30)
     return twiml(response)

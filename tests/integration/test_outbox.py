@@ -226,3 +226,54 @@ def test_retry_delays_double_with_jitter_and_stop_growing_at_ten_minutes(attempt
     delays = [outbox.retry_delay(attempts, random.Random(seed)).total_seconds() for seed in range(50)]
     assert all(ceiling / 2 <= d <= ceiling for d in delays)
     assert len(set(delays)) > 1
+
+
+def test_a_recipients_messages_go_out_in_the_order_they_were_written(app, session, clock):
+    from dispatcher.sweepers import deliver_outbox
+    from telephony.models import OutboxMessage
+    from telephony.outbox import enqueue_sms
+    from telephony.ports import DeliveryError
+
+    class FlakyOnce:
+        def __init__(self):
+            self.sent, self.failed = [], False
+
+        def send_sms(self, *, to, from_, body, status_callback):
+            if body == "first" and not self.failed:
+                self.failed = True
+                raise DeliveryError("twilio 503", permanent=False)
+            self.sent.append(body)
+            return f"SM{len(self.sent)}"
+
+    fake = FlakyOnce()
+    app.extensions["vnh.telephony"] = fake
+    for body in ("first", "second"):
+        enqueue_sms(session, to="+8613912340001", body=body, purpose="test", dedupe_key=body,
+                    from_="+869312345678", now=clock.now())
+    enqueue_sms(session, to="+8613912340002", body="other", purpose="test", dedupe_key="other",
+                from_="+869312345678", now=clock.now())
+    session.commit()
+
+    deliver_outbox(app, clock.now())
+    assert fake.sent == ["other"]  # "second" waits behind "first", which is backing off
+    deliver_outbox(app, clock.advance(600))
+    assert fake.sent == ["other", "first", "second"]
+    with app.extensions["vnh.sessionmaker"]() as s:
+        assert {m.status for m in s.scalars(select(OutboxMessage))} == {"sent"}
+
+
+def test_calls_are_paced_to_the_configured_rate():
+    from telephony.outbox import Pacer
+
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = Pacer({"call": 1.0, "sms": 0}, clock=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        pacer.wait("call")
+        pacer.wait("sms")
+    assert slept == [1.0, 1.0]

@@ -247,3 +247,11 @@ def test_a_replayed_offer_answer_is_not_a_second_acceptance(app, phone, elder_an
     _book(phone, provider)
     (offer,) = _rows(app, select(Offer))
     assert offer.status == "accepted"
+
+
+def test_a_caller_can_choose_a_later_half_day_in_two_keys(app, phone, elder_and_provider):
+    call = phone.call_hotline(ELDER, ["2", "1", "2", "3", "1"])  # 2 = other times, 3 = 明天下午
+
+    assert "明天下午上门" in call.text and call.ended_with == "hangup"
+    (order,) = _rows(app, select(Order))
+    assert order.slot_code == "tomorrow_pm"

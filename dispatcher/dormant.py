@@ -1,0 +1,70 @@
+"""Dormant elders: enrolled, and no contact of any kind with the hotline in N days."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select, union_all
+from sqlalchemy.orm import Session
+
+from dispatcher.clock import local
+from dispatcher.identity import mask_id_number
+from dispatcher.models import CallbackReview, Elder, ElderPhone, HotlineCall, Order
+from telephony.numbers import mask_phone
+
+COLUMNS = ["street", "community", "elder_id_masked", "elder_name", "phone_masked", "lives_alone",
+           "last_contact", "days_without_contact"]
+
+
+def dormant_elders(session: Session, days: int, now: datetime) -> Iterator[dict]:
+    """Elders whose last call, order or answered review is older than `days` (or who have none)."""
+    contacts = union_all(
+        select(HotlineCall.elder_id.label("elder_id"), HotlineCall.created_at.label("at"))
+        .where(HotlineCall.elder_id.is_not(None)),
+        select(Order.elder_id, Order.created_at),
+        select(Order.elder_id, CallbackReview.answered_at).join(Order, Order.id == CallbackReview.order_id)
+        .where(CallbackReview.answered_at.is_not(None)),
+    ).subquery()
+    last = (select(contacts.c.elder_id, func.max(contacts.c.at).label("last_at"))
+            .group_by(contacts.c.elder_id).subquery())
+    primary = (select(ElderPhone.elder_id, func.min(ElderPhone.phone).label("phone"))
+               .where(ElderPhone.is_primary).group_by(ElderPhone.elder_id).subquery())
+    cutoff = now - timedelta(days=days)
+    rows = session.execute(
+        select(Elder, last.c.last_at, primary.c.phone)
+        .outerjoin(last, last.c.elder_id == Elder.id)
+        .outerjoin(primary, primary.c.elder_id == Elder.id)
+        .where((last.c.last_at.is_(None)) | (last.c.last_at < cutoff))
+        .order_by(Elder.street, Elder.community, Elder.id)
+    )
+    for elder, last_at, phone in rows:
+        # SQLite hands back the union's timestamps as text; PostgreSQL as datetimes.
+        if isinstance(last_at, str):
+            last_at = datetime.fromisoformat(last_at)
+        yield {
+            "street": elder.street, "community": elder.community,
+            "elder_id_masked": mask_id_number(elder.id_number), "elder_name": elder.name,
+            "phone_masked": mask_phone(phone), "lives_alone": "是" if elder.is_living_alone else "否",
+            "last_contact": f"{local(last_at):%Y-%m-%d}" if last_at else "从未联系",
+            "days_without_contact": (now - _aware(last_at)).days if last_at else "",
+        }
+
+
+def _aware(moment: datetime) -> datetime:
+    from datetime import UTC
+
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def write_dormant_csv(session: Session, days: int, now: datetime, path: Path) -> int:
+    count = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=COLUMNS)
+        writer.writeheader()
+        for row in dormant_elders(session, days, now):
+            writer.writerow(row)
+            count += 1
+    return count

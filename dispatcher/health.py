@@ -1,0 +1,52 @@
+"""Health: is the database there, who ticks, how much is waiting, how late is the oldest due row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from dispatcher.models import CallbackReview
+from dispatcher.sweepers import ADVISORY_LOCK_KEY
+from providers.models import Offer
+from telephony.models import OutboxMessage
+
+
+def health_report(session: Session, now: datetime) -> dict:
+    """A snapshot for `/healthz` and `vnh status`; `ok` is False when the database is unreachable."""
+    try:
+        session.execute(text("SELECT 1"))
+    except SQLAlchemyError as exc:
+        return {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+    backlog = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+    failed = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
+    due = [
+        session.scalar(select(func.min(OutboxMessage.next_attempt_at))
+                       .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now)),
+        session.scalar(select(func.min(Offer.expires_at))
+                       .where(Offer.status == "offered", Offer.expires_at <= now)),
+        session.scalar(select(func.min(CallbackReview.due_at))
+                       .where(CallbackReview.state == "scheduled", CallbackReview.due_at <= now)),
+    ]
+    oldest = min((d for d in due if d is not None), default=None)
+    return {
+        "ok": True,
+        "database": session.get_bind().dialect.name,
+        "scheduler": _scheduler_holder(session),
+        "outbox_backlog": backlog,
+        "outbox_failed": failed,
+        "oldest_overdue_s": round((now - oldest).total_seconds(), 1) if oldest else 0,
+    }
+
+
+def _scheduler_holder(session: Session) -> str:
+    if session.get_bind().dialect.name != "postgresql":
+        return "the single vnh serve process (SQLite)"
+    pid = session.scalar(text(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": ADVISORY_LOCK_KEY})
+    return f"postgres backend pid {pid}" if pid else "nobody holds the scheduler lock"

@@ -14,6 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.clock import SystemClock
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.hotline import views as hotline_views
+    from providers import api as provider_api
     from telephony import init_app as init_telephony
     from telephony import views as telephony_views
     from telephony.numbers import mask_phone
@@ -38,8 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(hotline_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(bureau_bp)
-    # Twilio's webhooks carry its signature instead of a CSRF token.
-    for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp):
+    app.register_blueprint(provider_api.bp)
+    # Twilio's webhooks carry its signature, and the provider API a bearer token, instead of a CSRF token.
+    for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp):
         auth.csrf.exempt(blueprint)
     app.jinja_env.filters["mask_phone"] = mask_phone
     return app

@@ -147,6 +147,7 @@ def _register_commands() -> None:
     from dispatcher.enrollment_commands import import_command
     from dispatcher.hotline.bench import bench_ivr, bench_webhooks
     from providers.bench import bench_match
+    from providers.commands import provider
 
     main.add_command(report)
     report.add_command(report_dormant)
@@ -157,6 +158,7 @@ def _register_commands() -> None:
     bench.add_command(bench_ivr)
     bench.add_command(bench_webhooks)
     bench.add_command(bench_match)
+    main.add_command(provider)
 
 
 @main.command("init-db")

@@ -1,0 +1,357 @@
+"""The JSON API for providers' own systems (服务商接口), under /api/v1/, with bearer tokens.
+
+Each view is: authenticate → parse → call one service in `dispatcher.orders` → commit once →
+render JSON. Errors carry an English `error` code and a Chinese `message`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import datetime, timedelta
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException
+
+from dispatcher import orders
+from dispatcher.clock import local
+from dispatcher.config import Settings
+from dispatcher.db import get_session
+from dispatcher.models import Elder, Item, Order, Visit
+from dispatcher.states import OrderState
+from providers.models import Offer
+from providers.tokens import token_in_use
+
+bp = Blueprint("provider_api", __name__, url_prefix="/api/v1")
+
+REQUESTS_PER_MINUTE = 60
+JOB_STATES = (OrderState.ACCEPTED.value, OrderState.IN_PROGRESS.value, OrderState.COMPLETED.value)
+JOBS_LISTED = 200
+# Writing last_used_at on every request would make every read a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class FixedWindowLimiter:
+    """Count requests per token in fixed one-minute windows (aligned to the clock's minute).
+
+    Chosen over a sliding window or token bucket for being small and obvious: one integer per
+    token, reset when the minute turns. A client may burst up to twice the limit across a minute
+    boundary, which is acceptable for a fairness guard. The counts live in this process only, so
+    under `vnh serve --workers N` a token may get up to N times the limit in a minute; a shared
+    counter (the database or Redis) would be needed to make it exact.
+    """
+
+    def __init__(self, limit: int, window_s: int = 60):
+        self.limit, self.window_s = limit, window_s
+        self._counts: dict[int, tuple[int, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: int, now: datetime) -> int:
+        """Count one request; return 0 if allowed, else the seconds until the window resets."""
+        stamp = now.timestamp()
+        window = int(stamp // self.window_s)
+        with self._lock:
+            seen_window, count = self._counts.get(key, (window, 0))
+            count = count + 1 if seen_window == window else 1
+            self._counts[key] = (window, count)
+        if count <= self.limit:
+            return 0
+        return max(1, math.ceil((window + 1) * self.window_s - stamp))
+
+
+@bp.record_once
+def _add_limiter(state) -> None:
+    limit = state.app.config.get("API_REQUESTS_PER_MINUTE", REQUESTS_PER_MINUTE)
+    state.app.extensions["vnh.api_limiter"] = FixedWindowLimiter(limit)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, error: str, message: str, headers: dict | None = None):
+        super().__init__(error)
+        self.status, self.error, self.message, self.headers = status, error, message, headers or {}
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError):
+    # Roll back first: nothing a refused request did may reach the database.
+    get_session().rollback()
+    return jsonify(error=exc.error, message=exc.message), exc.status, exc.headers
+
+
+@bp.errorhandler(HTTPException)
+def _http_error(exc: HTTPException):
+    get_session().rollback()
+    messages = {400: "请求格式不正确。", 404: "没有找到。", 405: "不支持该请求方法。"}
+    error = (exc.name or "error").lower().replace(" ", "_")
+    return jsonify(error=error, message=messages.get(exc.code, "请求未能处理。")), exc.code
+
+
+def _now() -> datetime:
+    return current_app.extensions["vnh.clock"].now()
+
+
+@bp.before_request
+def _authenticate():
+    """Find the provider behind the bearer token, then count the request against its limit."""
+    if request.endpoint == "provider_api.openapi":
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    challenge = {"WWW-Authenticate": 'Bearer realm="vnh"'}
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "missing_token", "缺少接口令牌（Authorization: Bearer …）。", challenge)
+    row = token_in_use(get_session(), token.strip())
+    if row is None:
+        raise ApiError(401, "invalid_token", "接口令牌无效或已吊销。", challenge)
+    now = _now()
+    wait_s = current_app.extensions["vnh.api_limiter"].hit(row.id, now)
+    if wait_s:
+        raise ApiError(429, "rate_limited", f"请求过于频繁，请{wait_s}秒后再试。",
+                       {"Retry-After": str(wait_s)})
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    g.api_provider_id = row.provider_id
+
+
+def _body() -> dict:
+    """The request's JSON object; an empty body is an empty object."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ApiError(400, "malformed_json", "请求体不是有效的JSON。") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "请求体应为JSON对象。")
+    return body
+
+
+def _evidence(body: dict) -> dict:
+    """Optional visit evidence: the worker's reference and the phone they report from."""
+    evidence = {}
+    for field in ("worker", "phone"):
+        value = body.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 20:
+            raise ApiError(400, "invalid_field", f"字段{field}应为不超过20个字符的文本。")
+        evidence[field] = value.strip()
+    return evidence
+
+
+def _moment(value: datetime | None) -> str | None:
+    return local(value).isoformat() if value is not None else None
+
+
+def _window(order: Order) -> dict:
+    return {"slot": order.slot_code, "start": _moment(order.window_start_at), "end": _moment(order.window_end_at)}
+
+
+def _reply(outcome: orders.Outcome, **extra):
+    if not outcome.ok:
+        raise ApiError(409, "conflict", outcome.message)
+    get_session().commit()
+    return jsonify(ok=True, message=outcome.message, **extra)
+
+
+def _own_offer(offer_id: int) -> Offer:
+    offer = get_session().get(Offer, offer_id)
+    # Another provider's offer is "not found": its existence is none of this caller's business.
+    if offer is None or offer.provider_id != g.api_provider_id:
+        raise ApiError(404, "not_found", f"没有找到派给您的派单{offer_id}。")
+    return offer
+
+
+def _own_job(job_code: str) -> Order:
+    order = get_session().scalar(
+        select(Order).where(Order.job_code == job_code, Order.provider_id == g.api_provider_id)
+        .order_by(Order.id.desc()).limit(1)
+    )
+    if order is None:
+        raise ApiError(404, "not_found", f"没有找到您的工单{job_code}。")
+    return order
+
+
+@bp.get("/offers")
+def list_offers():
+    """This provider's offers still waiting for an answer."""
+    session, now = get_session(), _now()
+    rows = session.execute(
+        select(Offer, Order, Item, Elder.address)
+        .join(Order, Order.id == Offer.order_id).join(Item, Item.id == Order.item_id)
+        .join(Elder, Elder.id == Order.elder_id)
+        .where(Offer.provider_id == g.api_provider_id, Offer.status == "offered", Offer.expires_at > now)
+        .order_by(Offer.expires_at)
+    ).all()
+    offers = [
+        {"id": offer.id, "job_code": order.job_code, "item": {"code": item.code, "name": item.name},
+         "address": address, "window": _window(order), "price_fen": offer.price_fen,
+         "expires_at": _moment(offer.expires_at)}
+        for offer, order, item, address in rows
+    ]
+    session.commit()
+    return jsonify(offers=offers)
+
+
+@bp.get("/jobs")
+def list_jobs():
+    """This provider's accepted, in-progress and completed orders, latest window first."""
+    session = get_session()
+    rows = session.execute(
+        select(Order, Item, Elder.address, Offer.price_fen, Visit)
+        .join(Item, Item.id == Order.item_id).join(Elder, Elder.id == Order.elder_id)
+        .join(Offer, (Offer.order_id == Order.id) & (Offer.status == "accepted"))
+        .outerjoin(Visit, Visit.order_id == Order.id)
+        .where(Order.provider_id == g.api_provider_id, Order.state.in_(JOB_STATES))
+        .order_by(Order.window_start_at.desc(), Order.id.desc()).limit(JOBS_LISTED)
+    ).all()
+    jobs = [
+        {"job_code": order.job_code, "order_no": order.order_no, "state": order.state,
+         "item": {"code": item.code, "name": item.name}, "address": address, "window": _window(order),
+         "price_fen": price_fen,
+         "checked_in_at": _moment(visit.checked_in_at if visit else None),
+         "checked_out_at": _moment(visit.checked_out_at if visit else None)}
+        for order, item, address, price_fen, visit in rows
+    ]
+    session.commit()
+    return jsonify(jobs=jobs)
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+def accept(offer_id: int):
+    """Accept an offer; the first acceptance of an order wins."""
+    _body()
+    offer = _own_offer(offer_id)
+    outcome = orders.accept_offer(get_session(), offer, g.api_provider_id, "api",
+                                  Settings(current_app.config), _now())
+    return _reply(outcome, job_code=outcome.order.job_code if outcome.order else None)
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+def decline(offer_id: int):
+    """Decline an offer; the order goes to the next candidate."""
+    _body()
+    offer = _own_offer(offer_id)
+    outcome = orders.decline_offer(get_session(), offer, g.api_provider_id, "api",
+                                   Settings(current_app.config), _now())
+    return _reply(outcome)
+
+
+@bp.post("/jobs/<job_code>/check-in")
+def check_in(job_code: str):
+    """Record the worker's arrival at the elder's home."""
+    evidence = _evidence(_body())
+    order = _own_job(job_code)
+    return _reply(orders.check_in(get_session(), order, g.api_provider_id, "api", _now(), evidence),
+                  job_code=job_code)
+
+
+@bp.post("/jobs/<job_code>/check-out")
+def check_out(job_code: str):
+    """Record the end of the visit; it is billed and the callback review is scheduled."""
+    evidence = _evidence(_body())
+    order = _own_job(job_code)
+    try:
+        outcome = orders.check_out(get_session(), order, g.api_provider_id, "api",
+                                   current_app.extensions["vnh.policy"], Settings(current_app.config),
+                                   _now(), evidence)
+    except ValueError as exc:
+        # The visit cannot be priced (e.g. the elder's class is missing): an operator must look.
+        raise ApiError(422, "cannot_bill", f"无法结算该工单：{exc}") from None
+    return _reply(outcome, job_code=job_code)
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 description of this API."""
+    return jsonify(OPENAPI)
+
+
+def _error_response(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _ok_response(description: str, schema_ref: str = "Result") -> dict:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+
+
+_AUTH_ERRORS = {"401": _error_response("missing, unknown or revoked token"),
+                "429": _error_response("rate limited; see Retry-After")}
+_ANSWER_ERRORS = {**_AUTH_ERRORS, "400": _error_response("malformed JSON or an invalid field"),
+                  "404": _error_response("no such offer or job for this provider"),
+                  "409": _error_response("expired, withdrawn or in the wrong state; nothing changed")}
+_OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_JOB_CODE = {"name": "job_code", "in": "path", "required": True, "schema": {"type": "string"}}
+_EVIDENCE_BODY = {"required": False, "content": {"application/json": {"schema": {
+    "type": "object", "properties": {
+        "worker": {"type": "string", "maxLength": 20, "description": "the worker's reference"},
+        "phone": {"type": "string", "maxLength": 20, "description": "the phone the worker reports from"},
+    }}}}}
+_WINDOW = {"type": "object", "properties": {
+    "slot": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
+    "end": {"type": "string", "format": "date-time"}}}
+_ITEM = {"type": "object", "properties": {"code": {"type": "string"}, "name": {"type": "string"}}}
+
+OPENAPI: dict = {
+    "openapi": "3.0.3",
+    "info": {"title": "vnh provider API (服务商接口)", "version": "1.0.0",
+             "description": f"Offers and jobs for a provider's own system. Bearer token per provider "
+                            f"(`vnh provider token CODE`); {REQUESTS_PER_MINUTE} requests a minute per "
+                            f"token. Times are ISO 8601 in Asia/Shanghai; money is integer fen."},
+    "servers": [{"url": "/api/v1"}],
+    "security": [{"bearerAuth": []}],
+    "paths": {
+        "/offers": {"get": {
+            "operationId": "listOffers", "summary": "This provider's offers awaiting an answer",
+            "responses": {"200": _ok_response("open offers", "OfferList"), **_AUTH_ERRORS}}},
+        "/jobs": {"get": {
+            "operationId": "listJobs",
+            "summary": f"Accepted, in-progress and completed jobs, latest first (at most {JOBS_LISTED})",
+            "responses": {"200": _ok_response("jobs", "JobList"), **_AUTH_ERRORS}}},
+        "/offers/{offer_id}/accept": {"post": {
+            "operationId": "acceptOffer", "summary": "Accept an offer", "parameters": [_OFFER_ID],
+            "responses": {"200": _ok_response("accepted (or already accepted by you)"), **_ANSWER_ERRORS}}},
+        "/offers/{offer_id}/decline": {"post": {
+            "operationId": "declineOffer", "summary": "Decline an offer", "parameters": [_OFFER_ID],
+            "responses": {"200": _ok_response("declined"), **_ANSWER_ERRORS}}},
+        "/jobs/{job_code}/check-in": {"post": {
+            "operationId": "checkIn", "summary": "The worker has arrived", "parameters": [_JOB_CODE],
+            "requestBody": _EVIDENCE_BODY,
+            "responses": {"200": _ok_response("checked in"), **_ANSWER_ERRORS}}},
+        "/jobs/{job_code}/check-out": {"post": {
+            "operationId": "checkOut", "summary": "The visit is over", "parameters": [_JOB_CODE],
+            "requestBody": _EVIDENCE_BODY,
+            "responses": {"200": _ok_response("checked out"), **_ANSWER_ERRORS,
+                          "422": _error_response("the visit cannot be billed")}}},
+        "/openapi.json": {"get": {
+            "operationId": "openapi", "summary": "This document", "security": [],
+            "responses": {"200": {"description": "the OpenAPI document",
+                                  "content": {"application/json": {"schema": {"type": "object"}}}}}}},
+    },
+    "components": {
+        "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {"type": "object", "required": ["error", "message"], "properties": {
+                "error": {"type": "string", "description": "English code, e.g. invalid_token, conflict"},
+                "message": {"type": "string", "description": "Chinese text to show a person"}}},
+            "Result": {"type": "object", "properties": {
+                "ok": {"type": "boolean"}, "message": {"type": "string"}, "job_code": {"type": "string"}}},
+            "OfferList": {"type": "object", "properties": {"offers": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "id": {"type": "integer"}, "job_code": {"type": "string"}, "item": _ITEM,
+                    "address": {"type": "string"}, "window": _WINDOW, "price_fen": {"type": "integer"},
+                    "expires_at": {"type": "string", "format": "date-time"}}}}}},
+            "JobList": {"type": "object", "properties": {"jobs": {"type": "array", "items": {
+                "type": "object", "properties": {
+                    "job_code": {"type": "string"}, "order_no": {"type": "string"},
+                    "state": {"type": "string", "enum": list(JOB_STATES)}, "item": _ITEM,
+                    "address": {"type": "string"}, "window": _WINDOW, "price_fen": {"type": "integer"},
+                    "checked_in_at": {"type": "string", "format": "date-time", "nullable": True},
+                    "checked_out_at": {"type": "string", "format": "date-time", "nullable": True}}}}}},
+        },
+    },
+}

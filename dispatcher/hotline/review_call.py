@@ -11,7 +11,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from dispatcher import orders
 from dispatcher.config import Settings
 from dispatcher.models import CallbackReview
-from dispatcher.reviews import review_call_ended
+from dispatcher.reviews import refresh_provider_quality, review_call_ended
 from telephony.twiml import LANGUAGE, say
 
 
@@ -40,6 +40,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
         if digits in ("1", "2"):
             orders.record_review_answer(session, review, digits == "1", now,
                                         settings.review_sample_share)
+            refresh_provider_quality(session, review, settings, now)
             if digits == "2":
                 say(response, "谢谢您告诉我们，我们会尽快核实处理。再见。", voice)
                 response.hangup()
@@ -51,6 +52,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
     if step == "rating":
         if len(digits) == 1 and digits in "12345":
             orders.record_review_rating(session, review, int(digits), now)
+            refresh_provider_quality(session, review, settings, now)
             say(response, "感谢您的评价，祝您身体健康，再见。", voice)
             response.hangup()
             return response

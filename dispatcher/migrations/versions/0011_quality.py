@@ -1,4 +1,4 @@
-"""quality: the parts of each provider's score, and suspensions with their reasons
+"""quality: the parts of each provider's score, suspensions with their reasons, review comments
 
 Revision ID: 0011
 Revises: 0009
@@ -18,6 +18,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("providers") as batch_op:
         batch_op.add_column(sa.Column("quality_parts", sa.JSON(), nullable=True))
+    with op.batch_alter_table("callback_reviews") as batch_op:
+        batch_op.add_column(sa.Column("comment_url", sa.String(length=500), nullable=True))
     op.create_table(
         "provider_suspensions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -38,5 +40,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("provider_suspensions")
+    with op.batch_alter_table("callback_reviews") as batch_op:
+        batch_op.drop_column("comment_url")
     with op.batch_alter_table("providers") as batch_op:
         batch_op.drop_column("quality_parts")

@@ -63,6 +63,7 @@ def settings_from_env(env: dict | None = None) -> dict:
         "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
         "DB_WAIT_S": _float(env, "VNH_DB_WAIT_S", 2.0),
         "REVIEW_SAMPLE": _float(env, "VNH_REVIEW_SAMPLE", 0.1),
+        "SUSPEND_BELOW": _float(env, "VNH_SUSPEND_BELOW", 3.0),
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
@@ -125,6 +126,7 @@ class Settings:
         self.voice: str | None = config.get("VOICE") or None
         self.speech_rate: str = config.get("SPEECH_RATE") or "90%"
         self.review_sample_share: float = config.get("REVIEW_SAMPLE", 0.1)
+        self.suspend_below: float = config.get("SUSPEND_BELOW", 3.0)
         self.after_hours: str = config.get("AFTER_HOURS") or ""
         self.emergency_fallback_number: str = config.get("EMERGENCY_FALLBACK_NUMBER") or ""
 

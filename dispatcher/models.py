@@ -172,6 +172,7 @@ class CallbackReview(Base):
     last_call_status: Mapped[str | None] = mapped_column(String(20))
     sample_seed: Mapped[int | None]
     is_sampled: Mapped[bool] = mapped_column(default=False)
+    comment_url: Mapped[str | None] = mapped_column(String(500))
 
     visit: Mapped[Visit] = relationship()
     order: Mapped[Order] = relationship()

@@ -80,6 +80,7 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
     """
     if elder.latitude is None or elder.longitude is None:
         return []
+    excluded = excluded | complained_about(session, elder.id)
     day_start, day_end = local_day_bounds(slot_start)
     at = local(slot_start).time()
     widest = widest_radius_m(session) * radius_factor
@@ -94,6 +95,13 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
         # Too few near by: search everywhere at once. Enough but not provably the best: widen by
         # doubling the area, not the reach, since the rows to read grow with the area.
         reach = widest if len(ranked) < top else min(reach * math.sqrt(2), widest)
+
+
+def complained_about(session: Session, elder_id: int) -> frozenset[int]:
+    """Providers this elder has complained about: never sent to them again."""
+    from dispatcher.supervision import Complaint
+
+    return frozenset(session.scalars(select(Complaint.provider_id).where(Complaint.elder_id == elder_id)))
 
 
 def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy,

@@ -82,3 +82,12 @@ def sample_for_supervisor(session: Session, review: CallbackReview, share: float
                       dedupe_key=f"review-sample:{review.id}", order_id=review.order_id,
                       elder_id=review.order.elder_id, now=now)
     return review.is_sampled
+
+
+def refresh_provider_quality(session: Session, review: CallbackReview, settings: Settings,
+                             now: datetime) -> None:
+    """What the elder said moves the provider's score (and may suspend it)."""
+    from providers.quality import recompute
+
+    recompute(session, review.visit.provider_id, threshold=settings.suspend_below,
+              hotline_number=settings.hotline_number, now=now)

@@ -6,6 +6,7 @@ import dispatcher.models  # noqa: F401
 import dispatcher.supervision  # noqa: F401
 import dispatcher.wellbeing  # noqa: F401
 import providers.models  # noqa: F401
+import providers.quality  # noqa: F401
 import providers.tokens  # noqa: F401
 import telephony.models  # noqa: F401
 from dispatcher.db import Base

@@ -12,9 +12,12 @@ from sqlalchemy.pool import NullPool
 from dispatcher import orders, reviews, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
+from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from telephony import outbox
 
 log = logging.getLogger("vnh.scheduler")
+# Automated calls to elders, which never ring in the quiet hours.
+ELDER_CALLS = frozenset({"review", "wellbeing"})
 ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
 
 
@@ -48,12 +51,19 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
         return settings.url(f"/telephony/status/{kind}")
 
     pacer = app.extensions["vnh.pacer"]
+    quiet = parse_quiet_hours(settings.quiet_hours)
     sent = 0
     for _ in range(limit):
         with session_scope(app) as session:
             message = outbox.claim_next(session, now)
             if message is None:
                 break
+            if message.kind == "call" and message.purpose in ELDER_CALLS:
+                later = outside_quiet_hours(now, quiet)
+                if later != now:
+                    # Late (an outage, a backlog) into the night: wait for the morning.
+                    message.next_attempt_at = later
+                    continue
             pacer.wait(message.kind)
             outbox.deliver(message, telephony, now, status_callback,
                            lambda failed, session=session: _failed_task(session, failed, now))

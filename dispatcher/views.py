@@ -77,10 +77,27 @@ def subsidy_report():
 @role_required("supervisor")
 def supervisor():
     from dispatcher.supervision import supervisor_queue
+    from providers.models import Provider
 
     db = get_session()
+    providers = db.scalars(select(Provider).order_by(Provider.contract_status.desc(),
+                                                     Provider.quality_score)).all()
     return render_template("supervisor.html", cases=supervisor_queue(db), local=local,
-                           now=current_app.extensions["vnh.clock"].now())
+                           providers=providers, now=current_app.extensions["vnh.clock"].now())
+
+
+@bp.post("/supervisor/providers/<int:provider_id>/reinstate")
+@role_required("supervisor")
+def reinstate_provider(provider_id: int):
+    from providers.quality import reinstate
+
+    db = get_session()
+    if reinstate(db, provider_id, current_user().id, current_app.extensions["vnh.clock"].now()):
+        db.commit()
+        flash("已恢复派单")
+    else:
+        flash("该服务商未被暂停")
+    return redirect(url_for("views.supervisor"))
 
 
 @bp.post("/supervisor/cases/<int:task_id>")
@@ -95,6 +112,7 @@ def supervisor_act(task_id: int):
         log_complaint,
         resolve_dispute,
     )
+    from providers.quality import recompute
 
     db = get_session()
     task = db.get(OperatorTask, task_id)
@@ -111,7 +129,10 @@ def supervisor_act(task_id: int):
         elif action == "complaint":
             if task.order_id is None:
                 raise CaseError("这个事项没有工单，无法记录投诉")
-            log_complaint(db, db.get(Order, task.order_id), staff, note, now)
+            complaint = log_complaint(db, db.get(Order, task.order_id), staff, note, now)
+            settings = Settings(current_app.config)
+            recompute(db, complaint.provider_id, threshold=settings.suspend_below,
+                      hotline_number=settings.hotline_number, now=now)
         elif action == "call":
             call_elder_through(db, task, staff, Settings(current_app.config), now)
         else:

@@ -35,6 +35,7 @@ class Provider(Base):
     closes_at: Mapped[time]
     contract_status: Mapped[str] = mapped_column(String(20), default="active")
     quality_score: Mapped[float] = mapped_column(default=4.5)
+    quality_parts: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     offerings: Mapped[list[Offering]] = relationship(back_populates="provider")

@@ -11,13 +11,13 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from dispatcher import orders
 from dispatcher.config import Settings
 from dispatcher.models import CallbackReview
-from dispatcher.reviews import review_call_ended
+from dispatcher.reviews import refresh_provider_quality, review_call_ended
 from telephony.twiml import LANGUAGE, say
 
 
 def respond(session: Session, review_id: int, *, step: str, tries: int, digits: str,
             url: Callable[..., str], voice: str | None, now: datetime, settings: Settings,
-            answered_by: str = "") -> VoiceResponse:
+            answered_by: str = "", recording_url: str = "") -> VoiceResponse:
     """Answer one webhook of a review call; the step travels in the URL, so replays are harmless."""
     response = VoiceResponse()
     review = session.get(CallbackReview, review_id)
@@ -40,6 +40,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
         if digits in ("1", "2"):
             orders.record_review_answer(session, review, digits == "1", now,
                                         settings.review_sample_share)
+            refresh_provider_quality(session, review, settings, now)
             if digits == "2":
                 say(response, "谢谢您告诉我们，我们会尽快核实处理。再见。", voice)
                 response.hangup()
@@ -51,11 +52,19 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
     if step == "rating":
         if len(digits) == 1 and digits in "12345":
             orders.record_review_rating(session, review, int(digits), now)
-            say(response, "感谢您的评价，祝您身体健康，再见。", voice)
-            response.hangup()
+            refresh_provider_quality(session, review, settings, now)
+            say(response, "感谢您的评价。还有什么想说的，请在提示音后说，说完请挂机；没有请直接挂机。", voice)
+            response.record(action=url(step="comment"), method="POST", max_length=60, timeout=4,
+                            play_beep=True, finish_on_key="#")
             return response
         return _retry(response, url(step="rating", **{"try": tries + 1}), tries, voice,
                       "请按1到5之间的数字为本次服务打分。")
+    if step == "comment":
+        if recording_url and review.comment_url is None:
+            review.comment_url = recording_url[:500]
+        say(response, "谢谢，祝您身体健康，再见。", voice)
+        response.hangup()
+        return response
     say(response, "谢谢，再见。", voice)
     response.hangup()
     return response

@@ -147,7 +147,7 @@ def review(review_id: int):
         session, review_id, step=step, tries=tries, digits=request.form.get("Digits", ""),
         url=lambda **args: url_for("hotline.review", review_id=review_id, **args),
         voice=Settings(current_app.config).voice, now=_now(), settings=Settings(current_app.config),
-        answered_by=request.form.get("AnsweredBy", ""),
+        answered_by=request.form.get("AnsweredBy", ""), recording_url=request.form.get("RecordingUrl", ""),
     )
     session.commit()
     return twiml(response)

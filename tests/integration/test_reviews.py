@@ -146,3 +146,30 @@ def test_the_supervisor_sample_is_drawn_with_a_recorded_seed(app, session, clock
     assert review.is_sampled is (random.Random(review.sample_seed).random() < share)
     assert review.is_sampled is bool(share)
     assert len(_tasks(app, "review_sample")) == int(share)
+
+
+def test_the_elder_may_leave_a_spoken_comment_after_rating(app, session, reviewed):
+    phone = Phone(FlaskTransport(app.test_client()), app.config["TWILIO_AUTH_TOKEN"])
+    call = [m for m in phone.outbox() if m["kind"] == "call"][-1]
+    answered = phone.answer_call(call, ["1", "4"])
+    assert answered.recorded and "祝您身体健康" in answered.text
+    review = _fresh(app, reviewed)
+    assert review.rating == 4 and review.comment_url.startswith("https://api.twilio.com/recordings/")
+
+
+def test_a_review_call_that_comes_due_at_night_waits_for_the_morning(app, session, clock, reviewed):
+    from dispatcher.clock import local
+    from dispatcher.sweepers import deliver_outbox
+
+    with app.extensions["vnh.sessionmaker"]() as s:
+        call = s.scalars(select(OutboxMessage).where(OutboxMessage.review_id == reviewed.id)).one()
+        assert call.status == "sent"  # placed in the day
+        call.status, call.sid = "queued", None  # as if an outage had held it until the night
+        s.commit()
+    night = clock.now().replace(hour=14, minute=30)  # 22:30 in Shanghai
+    deliver_outbox(app, night)
+
+    with app.extensions["vnh.sessionmaker"]() as s:
+        call = s.scalars(select(OutboxMessage).where(OutboxMessage.review_id == reviewed.id)).one()
+        assert call.status == "queued"
+        assert (local(call.next_attempt_at).hour, local(call.next_attempt_at).minute) == (8, 0)

@@ -28,18 +28,11 @@ class LocalTelephony:
     What was sent is the outbox itself (`GET /simulator/outbox`); this adapter only hands out SIDs.
     """
 
-    def __init__(self) -> None:
-        self.sent: list[dict] = []
-
     def send_sms(self, *, to, from_, body, status_callback):
-        sid = "SM" + uuid.uuid4().hex
-        self.sent.append({"kind": "sms", "sid": sid, "to": to, "from": from_, "body": body})
-        return sid
+        return "SM" + uuid.uuid4().hex
 
     def place_call(self, *, to, from_, url, status_callback):
-        sid = "CA" + uuid.uuid4().hex
-        self.sent.append({"kind": "call", "sid": sid, "to": to, "from": from_, "url": url})
-        return sid
+        return "CA" + uuid.uuid4().hex
 
 
 # Twilio error codes that no retry will fix: invalid or unreachable numbers, blocked content.

@@ -78,6 +78,9 @@ def _naive_prompt(app) -> tuple[str, str]:
 @click.command("ivr")
 def bench_ivr():
     """Spoken length and key presses to book the five most common items, beside a flat menu."""
+    import logging
+
+    logging.getLogger("vnh").setLevel(logging.WARNING)  # one line per webhook would bury the table
     from dispatcher.clock import LOCAL_TZ, FakeClock
     from telephony.simulator import FlaskTransport, Phone
 

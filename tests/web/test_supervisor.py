@@ -58,6 +58,8 @@ def _order(app, order_id):
 def test_the_queue_shows_a_dispute_with_its_actions(app, denied, supervisor):
     page = supervisor.get("/supervisor").get_data(as_text=True)
     assert "争议" in page and "核实：服务属实" in page
+    assert "<title>质量监督 - 虚拟养老院</title>" in page
+    assert page.index("服务商质量") > page.index("<main>")  # the provider scores, in the page body
 
 
 def test_a_dispute_found_true_makes_the_subsidy_payable_after_all(app, denied, supervisor):

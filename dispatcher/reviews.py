@@ -13,13 +13,13 @@ from dispatcher.config import Settings
 from dispatcher.models import CallbackReview
 from dispatcher.orders import open_task
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
+from telephony.outbox import UNANSWERED_CALL
 
 MAX_ATTEMPTS = 3
 # Wait this long before the second and the third attempt.
 RETRY_AFTER = (timedelta(minutes=30), timedelta(hours=3))
 # A review call that no status callback and no answer has closed after this long is unanswered.
 SILENT_CALL_AFTER = timedelta(minutes=15)
-UNANSWERED = {"busy", "no-answer", "failed", "canceled", "voicemail"}
 
 
 def review_call_ended(session: Session, review_id: int, status: str, settings: Settings,
@@ -29,7 +29,7 @@ def review_call_ended(session: Session, review_id: int, status: str, settings: S
     if review is None or review.state != "calling":
         return
     review.last_call_status = status
-    if status in UNANSWERED:
+    if status in UNANSWERED_CALL:
         _try_again_or_give_up(session, review, settings, now)
 
 

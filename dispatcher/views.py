@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import re
-
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
@@ -14,12 +11,10 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from sqlalchemy import select
 
-from billing.reports import subsidy_csv_lines
 from dispatcher.auth import current_user, role_required
 from dispatcher.clock import local
 from dispatcher.db import get_session
@@ -55,22 +50,6 @@ def console():
         select(Order).where(Order.state.in_(OPEN_STATES)).order_by(Order.window_start_at)
     ).all()
     return render_template("console.html", tasks=tasks, orders=open_orders, local=local)
-
-
-@bp.get("/reports/subsidy")
-@role_required("bureau", "supervisor")
-def subsidy_report():
-    month = request.args.get("month", "")
-    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
-        abort(400, description="month must look like 2026-11")
-    factory = current_app.extensions["vnh.sessionmaker"]
-
-    def generate():
-        with factory() as db:
-            yield from subsidy_csv_lines(db, month)
-
-    return Response(stream_with_context(generate()), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=subsidy-{month}.csv"})
 
 
 @bp.get("/supervisor")

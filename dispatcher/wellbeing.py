@@ -13,11 +13,10 @@ from dispatcher.config import Settings
 from dispatcher.db import Base
 from dispatcher.models import Elder
 from dispatcher.orders import open_task
-from telephony.outbox import enqueue_call, enqueue_sms
+from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_sms
 
 RETRY_AFTER = timedelta(minutes=30)
 SILENT_CALL_AFTER = timedelta(minutes=15)
-UNANSWERED = {"busy", "no-answer", "failed", "canceled", "voicemail"}
 
 
 class WellbeingSchedule(Base):
@@ -122,6 +121,14 @@ def call_unanswered(session: Session, call: WellbeingCall, settings: Settings, n
                                   "请尽快联系或上门看望老人。")
     open_task(session, kind="wellbeing_alarm", reason="关爱电话两次无人接听", priority=1,
               dedupe_key=f"wellbeing-alarm:{call.id}", elder_id=elder.id, now=now)
+
+
+def wellbeing_call_ended(session: Session, dedupe_key: str, status: str, settings: Settings,
+                         now: datetime) -> None:
+    """A wellbeing call ended (Twilio's status callback): not reached counts as unanswered."""
+    call = session.get(WellbeingCall, call_id_of(dedupe_key), with_for_update=True)
+    if call is not None and status in UNANSWERED_CALL:
+        call_unanswered(session, call, settings, now)
 
 
 def expire_silent_calls(session: Session, settings: Settings, now: datetime) -> int:

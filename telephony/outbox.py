@@ -14,6 +14,8 @@ from telephony.models import OutboxMessage
 from telephony.ports import DeliveryError, Telephony
 
 MAX_ATTEMPTS = 8
+# Call outcomes that mean nobody was reached ("voicemail": answering-machine detection).
+UNANSWERED_CALL = frozenset({"busy", "no-answer", "failed", "canceled", "voicemail"})
 
 # Statuses in the order they can happen; a status callback only ever moves a record forward.
 STATUS_RANK = {

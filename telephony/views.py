@@ -31,21 +31,8 @@ def call_status():
     sid = request.form.get("CallSid", "")
     status = request.form.get("CallStatus", "")
     message = record_status(session, sid, status)
-    if message is not None and message.purpose == "wellbeing" and status in {
-        "busy", "no-answer", "failed", "canceled"}:
-        from dispatcher import wellbeing
-        from dispatcher.config import Settings
-
-        call = session.get(wellbeing.WellbeingCall, wellbeing.call_id_of(message.dedupe_key))
-        if call is not None:
-            wellbeing.call_unanswered(session, call, Settings(current_app.config),
-                                      current_app.extensions["vnh.clock"].now())
-    if message is not None and message.review_id is not None:
-        from dispatcher.config import Settings
-        from dispatcher.reviews import review_call_ended
-
-        review_call_ended(session, message.review_id, status, Settings(current_app.config),
-                          current_app.extensions["vnh.clock"].now())
+    if message is not None and message.purpose in ("review", "wellbeing"):
+        _call_to_elder_ended(session, message, status)
     record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
     if record is not None and STATUS_RANK.get(status, -1) > STATUS_RANK.get(record.status, 0):
         record.status = status
@@ -55,6 +42,19 @@ def call_status():
             record.duration_s = int(duration)
     session.commit()
     return "", 204
+
+
+def _call_to_elder_ended(session, message, status: str) -> None:
+    """Tell the review or wellbeing machinery how its call ended, so it can try again."""
+    from dispatcher.config import Settings
+    from dispatcher.reviews import review_call_ended
+    from dispatcher.wellbeing import wellbeing_call_ended
+
+    settings, now = Settings(current_app.config), current_app.extensions["vnh.clock"].now()
+    if message.purpose == "review":
+        review_call_ended(session, message.review_id, status, settings, now)
+    else:
+        wellbeing_call_ended(session, message.dedupe_key, status, settings, now)
 
 
 @simulator_bp.get("/outbox")

@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from dispatcher.config import Settings
 from dispatcher.db import get_session
 from dispatcher.hotline import review_call, sms
+from dispatcher.hotline import wellbeing_call as wellbeing_call_flow
 from dispatcher.hotline.flow import Hotline, Reply, Turn
 from telephony.numbers import caller_e164
 from telephony.signature import twilio_signed
@@ -156,41 +157,13 @@ def review(review_id: int):
 @bp.post("/wellbeing/<int:call_id>")
 @twilio_signed
 def wellbeing_call(call_id: int):
-    """The daily wellbeing call: 1 if well, 9 for help (straight to the operator desk)."""
-    from dispatcher import orders, wellbeing
-
     session = get_session()
-    settings = Settings(current_app.config)
-    response = VoiceResponse()
-    call = session.get(wellbeing.WellbeingCall, call_id)
-    answered_by = request.form.get("AnsweredBy", "")
-    if call is None:
-        say(response, "您好，这里是虚拟养老院。打扰您了，再见。", settings.voice, settings.speech_rate)
-    elif answered_by.startswith("machine") or answered_by == "fax":
-        wellbeing.call_unanswered(session, call, settings, _now())
-    elif request.args.get("step") != "answer":
-        gather = Gather(input="dtmf", num_digits=1, timeout=8, method="POST",
-                        action=url_for("hotline.wellbeing_call", call_id=call_id, step="answer"))
-        title = orders.elder_title(call.elder, _now())
-        say(gather, f"{title}您好，这里是虚拟养老院关爱电话。一切都好请按1，需要帮助请按9。",
-            settings.voice, settings.speech_rate)
-        response.append(gather)
-        response.redirect(url_for("hotline.wellbeing_call", call_id=call_id, step="answer"), method="POST")
-    else:
-        key = request.form.get("Digits", "")
-        if key in ("1", "9"):
-            words = wellbeing.record_wellbeing_answer(session, call, key, settings, _now())
-            say(response, words, settings.voice, settings.speech_rate)
-            if key == "9":
-                dial = response.dial(timeout=25)
-                for number in settings.operator_numbers:
-                    dial.number(number)
-        else:
-            # Silence or a stray key: the call counts as not reached, and is tried again.
-            wellbeing.call_unanswered(session, call, settings, _now())
-            say(response, "我们稍后再给您打电话，再见。", settings.voice, settings.speech_rate)
-    if not len(response.verbs) or response.verbs[-1].name not in ("Gather", "Redirect", "Dial"):
-        response.hangup()
+    response = wellbeing_call_flow.respond(
+        session, call_id, step=request.args.get("step", ""), digits=request.form.get("Digits", ""),
+        answered_by=request.form.get("AnsweredBy", ""),
+        url=lambda **args: url_for("hotline.wellbeing_call", call_id=call_id, **args),
+        settings=Settings(current_app.config), now=_now(),
+    )
     session.commit()
     return twiml(response)
 

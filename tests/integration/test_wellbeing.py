@@ -104,3 +104,20 @@ def test_scheduling_everyone_living_alone_from_the_command_line(app, make_elder,
     result = CliRunner().invoke(main, ["wellbeing", "schedule", "--all-living-alone", "--at", "09:30"])
     assert result.exit_code == 0, result.output
     assert "1 elders will be called every day at 09:30" in result.output
+
+
+def test_a_busy_wellbeing_call_reported_by_twilio_is_tried_again(app, clock, scheduled):
+    from twilio.request_validator import RequestValidator
+
+    clock.advance(3600)
+    run_due_work(app)
+    (call,) = _rows(app, select(OutboxMessage).where(OutboxMessage.purpose == "wellbeing"))
+    form = {"CallSid": call.sid, "CallStatus": "busy"}
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
+        "http://localhost/telephony/status/call", form)
+    response = app.test_client().post("/telephony/status/call", data=form,
+                                      headers={"X-Twilio-Signature": signature})
+
+    assert response.status_code == 204
+    today = _todays_call(app)
+    assert today.state == "scheduled" and today.attempts == 1

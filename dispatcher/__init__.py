@@ -15,6 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.hotline import views as hotline_views
     from providers import api as provider_api
+    from providers import portal as provider_portal
     from telephony import init_app as init_telephony
     from telephony import views as telephony_views
     from telephony.numbers import mask_phone
@@ -40,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(views.bp)
     app.register_blueprint(bureau_bp)
     app.register_blueprint(provider_api.bp)
+    app.register_blueprint(provider_portal.bp)
     # Twilio's webhooks carry its signature, and the provider API a bearer token, instead of a CSRF token.
     for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp):
         auth.csrf.exempt(blueprint)

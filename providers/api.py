@@ -12,23 +12,21 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException
 
 from dispatcher import orders
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.db import get_session
-from dispatcher.models import Elder, Item, Order, Visit
-from dispatcher.states import OrderState
+from dispatcher.models import Order
+from providers import jobs
+from providers.jobs import JOB_STATES, JOBS_LISTED
 from providers.models import Offer
 from providers.tokens import token_in_use
 
 bp = Blueprint("provider_api", __name__, url_prefix="/api/v1")
 
 REQUESTS_PER_MINUTE = 60
-JOB_STATES = (OrderState.ACCEPTED.value, OrderState.IN_PROGRESS.value, OrderState.COMPLETED.value)
-JOBS_LISTED = 200
 # Writing last_used_at on every request would make every read a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -80,12 +78,36 @@ def _api_error(exc: ApiError):
     return jsonify(error=exc.error, message=exc.message), exc.status, exc.headers
 
 
+_HTTP_MESSAGES = {400: "请求格式不正确。", 404: "没有找到。", 405: "不支持该请求方法。"}
+
+
+def _http_json(exc: HTTPException):
+    error = (exc.name or "error").lower().replace(" ", "_")
+    reply = jsonify(error=error, message=_HTTP_MESSAGES.get(exc.code, "请求未能处理。"))
+    allowed = getattr(exc, "valid_methods", None)
+    return reply, exc.code, {"Allow": ", ".join(allowed)} if allowed else {}
+
+
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException):
     get_session().rollback()
-    messages = {400: "请求格式不正确。", 404: "没有找到。", 405: "不支持该请求方法。"}
-    error = (exc.name or "error").lower().replace(" ", "_")
-    return jsonify(error=error, message=messages.get(exc.code, "请求未能处理。")), exc.code
+    return _http_json(exc)
+
+
+def _unmatched(exc: HTTPException):
+    """An /api/v1/ URL that matches no route (404) or not with this method (405) gets JSON too.
+
+    Routing fails before a blueprint is chosen, so only an application-wide handler sees these;
+    every other path keeps the application's own answer.
+    """
+    if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+        get_session().rollback()
+        return _http_json(exc)
+    return exc
+
+
+bp.app_errorhandler(404)(_unmatched)
+bp.app_errorhandler(405)(_unmatched)
 
 
 def _now() -> datetime:
@@ -157,18 +179,15 @@ def _reply(outcome: orders.Outcome, **extra):
 
 
 def _own_offer(offer_id: int) -> Offer:
-    offer = get_session().get(Offer, offer_id)
+    offer = jobs.own_offer(get_session(), g.api_provider_id, offer_id)
     # Another provider's offer is "not found": its existence is none of this caller's business.
-    if offer is None or offer.provider_id != g.api_provider_id:
+    if offer is None:
         raise ApiError(404, "not_found", f"没有找到派给您的派单{offer_id}。")
     return offer
 
 
 def _own_job(job_code: str) -> Order:
-    order = get_session().scalar(
-        select(Order).where(Order.job_code == job_code, Order.provider_id == g.api_provider_id)
-        .order_by(Order.id.desc()).limit(1)
-    )
+    order = jobs.own_job(get_session(), g.api_provider_id, job_code)
     if order is None:
         raise ApiError(404, "not_found", f"没有找到您的工单{job_code}。")
     return order
@@ -177,19 +196,13 @@ def _own_job(job_code: str) -> Order:
 @bp.get("/offers")
 def list_offers():
     """This provider's offers still waiting for an answer."""
-    session, now = get_session(), _now()
-    rows = session.execute(
-        select(Offer, Order, Item, Elder.address)
-        .join(Order, Order.id == Offer.order_id).join(Item, Item.id == Order.item_id)
-        .join(Elder, Elder.id == Order.elder_id)
-        .where(Offer.provider_id == g.api_provider_id, Offer.status == "offered", Offer.expires_at > now)
-        .order_by(Offer.expires_at)
-    ).all()
+    session = get_session()
     offers = [
-        {"id": offer.id, "job_code": order.job_code, "item": {"code": item.code, "name": item.name},
-         "address": address, "window": _window(order), "price_fen": offer.price_fen,
-         "expires_at": _moment(offer.expires_at)}
-        for offer, order, item, address in rows
+        {"id": row.offer.id, "job_code": row.order.job_code,
+         "item": {"code": row.item.code, "name": row.item.name}, "address": row.elder.address,
+         "window": _window(row.order), "price_fen": row.offer.price_fen,
+         "expires_at": _moment(row.offer.expires_at)}
+        for row in jobs.open_offers(session, g.api_provider_id, _now())
     ]
     session.commit()
     return jsonify(offers=offers)
@@ -199,24 +212,16 @@ def list_offers():
 def list_jobs():
     """This provider's accepted, in-progress and completed orders, latest window first."""
     session = get_session()
-    rows = session.execute(
-        select(Order, Item, Elder.address, Offer.price_fen, Visit)
-        .join(Item, Item.id == Order.item_id).join(Elder, Elder.id == Order.elder_id)
-        .join(Offer, (Offer.order_id == Order.id) & (Offer.status == "accepted"))
-        .outerjoin(Visit, Visit.order_id == Order.id)
-        .where(Order.provider_id == g.api_provider_id, Order.state.in_(JOB_STATES))
-        .order_by(Order.window_start_at.desc(), Order.id.desc()).limit(JOBS_LISTED)
-    ).all()
-    jobs = [
-        {"job_code": order.job_code, "order_no": order.order_no, "state": order.state,
-         "item": {"code": item.code, "name": item.name}, "address": address, "window": _window(order),
-         "price_fen": price_fen,
-         "checked_in_at": _moment(visit.checked_in_at if visit else None),
-         "checked_out_at": _moment(visit.checked_out_at if visit else None)}
-        for order, item, address, price_fen, visit in rows
+    listed = [
+        {"job_code": row.order.job_code, "order_no": row.order.order_no, "state": row.order.state,
+         "item": {"code": row.item.code, "name": row.item.name}, "address": row.elder.address,
+         "window": _window(row.order), "price_fen": row.price_fen,
+         "checked_in_at": _moment(row.visit.checked_in_at if row.visit else None),
+         "checked_out_at": _moment(row.visit.checked_out_at if row.visit else None)}
+        for row in jobs.recent_jobs(session, g.api_provider_id)
     ]
     session.commit()
-    return jsonify(jobs=jobs)
+    return jsonify(jobs=listed)
 
 
 @bp.post("/offers/<int:offer_id>/accept")

@@ -1,0 +1,217 @@
+"""The provider portal (服务商门户): a provider's staff answer offers, check visits in and out, and
+see the month's settlement — their own company's only.
+
+Each action calls the same service in `dispatcher.orders` as an SMS reply or an API call does, and
+commits once. Another company's offer or job is "not found" (404), as it is in the API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import wraps
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from billing.closing import closed_month
+from billing.months import MonthError, check_started, month_of, months_ending
+from billing.reports import SUBSIDY_COLUMNS, settlement_tables, subsidy_rows
+from dispatcher import orders
+from dispatcher.auth import current_user, role_required
+from dispatcher.clock import local
+from dispatcher.config import Settings
+from dispatcher.db import get_session
+from dispatcher.identity import mask_id_number
+from dispatcher.models import Order
+from providers import jobs
+from providers.models import Offer, Provider
+
+bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
+
+CHANNEL = "portal"
+OFFER_STATUSES = {"offered": "待答复", "accepted": "已接单", "declined": "已拒绝",
+                  "expired": "已过期", "withdrawn": "已撤回"}
+ORDER_STATES = {"accepted": "待上门", "in_progress": "服务中", "completed": "已完成",
+                "verified": "已回访核实", "disputed": "回访有争议", "cancelled": "已取消",
+                "offered": "派单中", "unassigned": "待人工派单", "new": "新建"}
+WORKER_REF_MAX = 20
+_PROVIDER_COLUMN = SUBSIDY_COLUMNS.index("provider_code")
+
+
+def provider_staff(view):
+    """Let only signed-in provider staff through, and remember whose company they act for."""
+
+    @role_required("provider")
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        provider_id = current_user().provider_id
+        if provider_id is None:
+            # An admin passes role_required but belongs to no company: there is nothing to show.
+            abort(403)
+        g.portal_provider_id = provider_id
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def _now() -> datetime:
+    return current_app.extensions["vnh.clock"].now()
+
+
+@bp.app_template_filter("local_time")
+def _local_time(moment: datetime | None, fmt: str = "%m月%d日 %H:%M") -> str:
+    return local(moment).strftime(fmt) if moment is not None else ""
+
+
+@bp.errorhandler(404)
+def _not_found(exc):
+    get_session().rollback()
+    return render_template("portal/not_found.html"), 404
+
+
+def _own_offer(offer_id: int) -> Offer:
+    offer = jobs.own_offer(get_session(), g.portal_provider_id, offer_id)
+    if offer is None:
+        abort(404)
+    return offer
+
+
+def _own_order(order_id: int) -> Order:
+    order = jobs.own_order(get_session(), g.portal_provider_id, order_id)
+    if order is None:
+        abort(404)
+    return order
+
+
+def _finish(outcome: orders.Outcome, target: str):
+    """Commit what an action did, or undo it, and tell the staff member either way."""
+    session = get_session()
+    if outcome.ok:
+        session.commit()
+    else:
+        session.rollback()
+    flash(outcome.message)
+    return redirect(target, code=303)
+
+
+@bp.get("/")
+@provider_staff
+def index():
+    session, now = get_session(), _now()
+    today, upcoming = jobs.day_plan(session, g.portal_provider_id, now)
+    return render_template(
+        "portal/index.html", provider=session.get(Provider, g.portal_provider_id), now=now,
+        offers=jobs.open_offers(session, g.portal_provider_id, now), today=today, upcoming=upcoming,
+        title=lambda elder: orders.elder_title(elder, now), states=ORDER_STATES,
+    )
+
+
+@bp.get("/offers/<int:offer_id>")
+@provider_staff
+def offer(offer_id: int):
+    offer = _own_offer(offer_id)
+    order, now = get_session().get(Order, offer.order_id), _now()
+    return render_template("portal/offer.html", offer=offer, order=order, now=now,
+                           is_open=offer.status == "offered" and offer.expires_at > now,
+                           statuses=OFFER_STATUSES)
+
+
+@bp.post("/offers/<int:offer_id>/accept")
+@provider_staff
+def accept(offer_id: int):
+    offer = _own_offer(offer_id)
+    outcome = orders.accept_offer(get_session(), offer, g.portal_provider_id, CHANNEL,
+                                  Settings(current_app.config), _now())
+    target = (url_for("portal.job", order_id=offer.order_id) if outcome.ok
+              else url_for("portal.index"))
+    return _finish(outcome, target)
+
+
+@bp.post("/offers/<int:offer_id>/decline")
+@provider_staff
+def decline(offer_id: int):
+    offer = _own_offer(offer_id)
+    outcome = orders.decline_offer(get_session(), offer, g.portal_provider_id, CHANNEL,
+                                   Settings(current_app.config), _now())
+    return _finish(outcome, url_for("portal.index"))
+
+
+@bp.get("/jobs/<int:order_id>")
+@provider_staff
+def job(order_id: int):
+    session, now = get_session(), _now()
+    order = _own_order(order_id)
+    elder = order.elder
+    primary = next((p.phone for p in elder.phones if p.is_primary), None)
+    return render_template(
+        "portal/job.html", order=order, elder=elder, item=order.item, visit=order.visit,
+        title=orders.elder_title(elder, now), phone=primary,
+        id_masked=mask_id_number(elder.id_number), price_fen=jobs.accepted_price_fen(session, order),
+        states=ORDER_STATES,
+    )
+
+
+def _worker_evidence() -> dict | None:
+    """The optional worker reference typed on the check-in form; None when it is too long."""
+    worker = request.form.get("worker", "").strip()
+    if len(worker) > WORKER_REF_MAX:
+        return None
+    return {"worker": worker} if worker else {}
+
+
+@bp.post("/jobs/<int:order_id>/check-in")
+@provider_staff
+def check_in(order_id: int):
+    order = _own_order(order_id)
+    target = url_for("portal.job", order_id=order_id)
+    evidence = _worker_evidence()
+    if evidence is None:
+        flash(f"服务人员工号不能超过{WORKER_REF_MAX}个字符，未签到。")
+        return redirect(target, code=303)
+    outcome = orders.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence)
+    return _finish(outcome, target)
+
+
+@bp.post("/jobs/<int:order_id>/check-out")
+@provider_staff
+def check_out(order_id: int):
+    order = _own_order(order_id)
+    target = url_for("portal.job", order_id=order_id)
+    try:
+        outcome = orders.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
+                                   current_app.extensions["vnh.policy"], Settings(current_app.config),
+                                   _now())
+    except ValueError as exc:
+        # The visit cannot be priced (e.g. the elder's class is missing): an operator must look.
+        outcome = orders.Outcome(False, f"无法结算该工单，请联系话务员：{exc}")
+    return _finish(outcome, target)
+
+
+@bp.get("/settlement")
+@provider_staff
+def settlement():
+    """The month's settlement for this provider: the bureau's own figures, this company's row."""
+    session, now = get_session(), _now()
+    month = request.args.get("month") or month_of(now)
+    try:
+        month = check_started(month, now)
+    except MonthError:
+        flash(f"月份“{month}”无效，已显示本月。")
+        month = month_of(now)
+    provider = session.get(Provider, g.portal_provider_id)
+    (table,) = settlement_tables(session, month)
+    totals = next((r for r in table.records() if r["provider_code"] == provider.code), None)
+    visits = [dict(zip(SUBSIDY_COLUMNS, row, strict=True)) for row in subsidy_rows(session, month)
+              if row[_PROVIDER_COLUMN] == provider.code]
+    return render_template("portal/settlement.html", provider=provider, month=month,
+                           months=months_ending(month_of(now), 6), totals=totals, visits=visits,
+                           closed=closed_month(session, month))

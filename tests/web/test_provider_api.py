@@ -334,3 +334,116 @@ def test_the_cli_issues_a_token_once_and_revokes_it(app, database_url, client, s
     assert client.get("/api/v1/offers", headers=_bearer(token)).status_code == 401
     missing = CliRunner().invoke(main, ["provider", "revoke-token", "9999"], env=env)
     assert missing.exit_code != 0 and "no API token 9999" in missing.output
+
+
+# Provider A's token, against provider B's open offer and B's accepted job. Every API route has an
+# entry; a route added without one fails the coverage test below.
+def _lists_nothing_of_b(reply, world) -> None:
+    assert reply.status_code == 200
+    assert world["job_code"] not in reply.get_data(as_text=True)
+    assert world["open_code"] not in reply.get_data(as_text=True)
+    listed = reply.get_json()
+    assert listed == {"offers": []} or listed == {"jobs": []}
+
+
+def _not_found(reply, world) -> None:
+    assert reply.status_code == 404 and reply.get_json()["error"] == "not_found"
+
+
+def _public_document(reply, world) -> None:
+    # The OpenAPI document needs no token and holds no provider's data.
+    assert reply.status_code == 200 and reply.get_json()["openapi"].startswith("3.")
+    assert world["job_code"] not in reply.get_data(as_text=True)
+
+
+API_ISOLATION = {
+    ("GET", "/api/v1/offers"): (lambda w: "/api/v1/offers", _lists_nothing_of_b),
+    ("GET", "/api/v1/jobs"): (lambda w: "/api/v1/jobs", _lists_nothing_of_b),
+    ("POST", "/api/v1/offers/<int:offer_id>/accept"):
+        (lambda w: f"/api/v1/offers/{w['offer_id']}/accept", _not_found),
+    ("POST", "/api/v1/offers/<int:offer_id>/decline"):
+        (lambda w: f"/api/v1/offers/{w['offer_id']}/decline", _not_found),
+    ("POST", "/api/v1/jobs/<job_code>/check-in"):
+        (lambda w: f"/api/v1/jobs/{w['job_code']}/check-in", _not_found),
+    ("POST", "/api/v1/jobs/<job_code>/check-out"):
+        (lambda w: f"/api/v1/jobs/{w['job_code']}/check-out", _not_found),
+    ("GET", "/api/v1/openapi.json"): (lambda w: "/api/v1/openapi.json", _public_document),
+}
+
+
+def test_every_api_route_has_an_isolation_check(app):
+    routes = {(method, rule.rule) for rule in app.url_map.iter_rules()
+              if rule.endpoint.startswith("provider_api.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+    assert routes == set(API_ISOLATION)
+
+
+@pytest.fixture
+def world_b(session, settings, clock, two_providers, place):
+    """B's open offer and B's accepted job, as plain values."""
+    provider_b, _ = two_providers["b"]
+    job = _accepted_job(session, settings, clock, place, provider_b, "HK02")
+    open_order = place("HK02")
+    world = {"offer_id": _offer_of(session, open_order).id, "open_id": open_order.id,
+             "open_code": open_order.job_code, "job_id": job.id, "job_code": job.job_code}
+    session.commit()
+    return world
+
+
+def _b_state(session, world) -> list:
+    states = []
+    for key in ("open_id", "job_id"):
+        states.append(_snapshot(session, session.get(Order, world[key])))
+    session.commit()
+    return states
+
+
+@pytest.mark.parametrize("route", sorted(API_ISOLATION), ids=lambda r: f"{r[0]} {r[1]}")
+def test_provider_a_token_cannot_see_or_act_on_provider_b_data(client, session, two_providers, world_b, route):
+    _, token_a = two_providers["a"]
+    method, _ = route
+    url_of, check = API_ISOLATION[route]
+    before = _b_state(session, world_b)
+
+    reply = client.open(url_of(world_b), method=method, headers=_bearer(token_a))
+
+    check(reply, world_b)
+    assert _b_state(session, world_b) == before
+
+
+def test_provider_b_token_sees_its_own_offer_and_job(client, two_providers, world_b):
+    """The isolation checks above would pass on empty lists; B's own token does see it all."""
+    _, token_b = two_providers["b"]
+
+    offers = client.get("/api/v1/offers", headers=_bearer(token_b)).get_json()["offers"]
+    jobs = client.get("/api/v1/jobs", headers=_bearer(token_b)).get_json()["jobs"]
+
+    assert [o["id"] for o in offers] == [world_b["offer_id"]]
+    assert [j["job_code"] for j in jobs] == [world_b["job_code"]]
+
+
+@pytest.mark.parametrize("method, url", [("get", "/api/v1/nothing-here"), ("post", "/api/v1/offers/1/accepted"),
+                                         ("get", "/api/v1"), ("get", "/api/v1/offers/not-a-number/accept")])
+def test_an_unknown_api_url_answers_json_404(client, method, url):
+    reply = getattr(client, method)(url)
+
+    assert reply.status_code == 404 and reply.is_json
+    assert reply.get_json() == {"error": "not_found", "message": "没有找到。"}
+
+
+@pytest.mark.parametrize("method, url, allowed", [("get", "/api/v1/offers/1/accept", "POST"),
+                                                  ("post", "/api/v1/offers", "GET"),
+                                                  ("delete", "/api/v1/jobs/123456/check-in", "POST")])
+def test_a_wrong_method_on_an_api_route_answers_json_405_naming_the_allowed_ones(client, method, url, allowed):
+    reply = getattr(client, method)(url)
+
+    assert reply.status_code == 405 and reply.is_json
+    assert reply.get_json()["error"] == "method_not_allowed" and reply.get_json()["message"]
+    assert allowed in reply.headers["Allow"]
+
+
+def test_an_unknown_url_outside_the_api_keeps_the_html_404(client):
+    reply = client.get("/no-such-page")
+
+    assert reply.status_code == 404 and not reply.is_json

@@ -58,9 +58,9 @@ class Browser:
 
 @pytest.fixture
 def staff(app, make_provider):
-    """Provider A sells HK01 and provider B sells HK02."""
-    a = make_provider(offerings={"HK01": 4800}, latitude=36.0590, longitude=103.8280)
-    b = make_provider(offerings={"HK02": 4000}, latitude=36.0590, longitude=103.8280)
+    """Provider A sells HK01 and provider B sells HK02; both answer emergencies (EM03)."""
+    a = make_provider(offerings={"HK01": 4800, "EM03": 8000}, latitude=36.0590, longitude=103.8280)
+    b = make_provider(offerings={"HK02": 4000, "EM03": 8000}, latitude=36.0591, longitude=103.8281)
     app.config["WTF_CSRF_ENABLED"] = True
     return {"a": a, "b": b}
 
@@ -260,6 +260,24 @@ def test_accepting_a_withdrawn_offer_is_refused_and_changes_nothing(
 
     assert "已失效" in _text(reply)
     assert _snapshot(session, order) == before
+
+
+def test_accepting_an_emergency_another_provider_won_is_refused_and_changes_nothing(
+        browser, session, settings, clock, staff, place):
+    order = place("EM03")
+    offers = {o.provider_id: o for o in session.scalars(select(Offer).where(Offer.order_id == order.id))}
+    orders.accept_offer(session, offers[staff["b"].id], staff["b"].id, "sms", settings, clock.now())
+    session.commit()
+    withdrawn_id, b_id = offers[staff["a"].id].id, staff["b"].id
+    before = _snapshot(session, order)
+
+    reply = browser("staff_a").post(f"/portal/offers/{withdrawn_id}/accept")
+
+    assert f"工单{order.job_code}已失效或已由其他服务商接单" in _text(reply)
+    assert _snapshot(session, order) == before
+    session.expire_all()
+    assert session.get(Order, order.id).provider_id == b_id
+    session.commit()
 
 
 def test_checking_out_before_checking_in_is_refused_and_changes_nothing(

@@ -12,7 +12,7 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from dispatcher import orders
 from dispatcher.clock import local
@@ -94,20 +94,27 @@ def _http_error(exc: HTTPException):
     return _http_json(exc)
 
 
-def _unmatched(exc: HTTPException):
-    """An /api/v1/ URL that matches no route (404) or not with this method (405) gets JSON too.
+@bp.record_once
+def _json_for_unmatched_urls(state) -> None:
+    """Answer JSON for an /api/v1/ URL that matches no route (404) or not this method (405).
 
-    Routing fails before a blueprint is chosen, so only an application-wide handler sees these;
-    every other path keeps the application's own answer.
+    Routing fails before a blueprint is chosen, so only an application-wide handler sees these.
+    Any application-wide handler registered before this one (a Chinese error page, say) still
+    answers every other path.
     """
-    if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
-        get_session().rollback()
-        return _http_json(exc)
-    return exc
+    spec = state.app.error_handler_spec[None]
+    for exc_class in (NotFound, MethodNotAllowed):
+        # What Flask would have picked: a handler for the code, else one for a base class.
+        previous = spec[exc_class.code].get(exc_class) or next(
+            (spec[None][c] for c in exc_class.__mro__ if c in spec[None]), None)
 
+        def unmatched(exc: HTTPException, previous=previous):
+            if request.path == bp.url_prefix or request.path.startswith(bp.url_prefix + "/"):
+                get_session().rollback()
+                return _http_json(exc)
+            return previous(exc) if previous is not None else exc
 
-bp.app_errorhandler(404)(_unmatched)
-bp.app_errorhandler(405)(_unmatched)
+        state.app.register_error_handler(exc_class, unmatched)
 
 
 def _now() -> datetime:

@@ -447,3 +447,24 @@ def test_an_unknown_url_outside_the_api_keeps_the_html_404(client):
     reply = client.get("/no-such-page")
 
     assert reply.status_code == 404 and not reply.is_json
+
+
+def test_an_application_404_page_registered_before_the_api_still_answers_outside_it(database_url):
+    from flask import Blueprint, Flask
+
+    from dispatcher import db
+    from providers import api
+
+    pages = Blueprint("pages", __name__)
+    pages.app_errorhandler(404)(lambda exc: ("页面不存在", 404))
+    app = Flask(__name__)
+    app.config.update(DATABASE_URL=database_url)
+    db.init_app(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(api.bp)
+    client = app.test_client()
+
+    assert client.get("/no-such-page").get_data(as_text=True) == "页面不存在"
+    assert client.get("/api/v1/no-such-route").get_json()["error"] == "not_found"
+    assert client.put("/api/v1/offers").get_json()["error"] == "method_not_allowed"
+    app.extensions["vnh.engine"].dispose()

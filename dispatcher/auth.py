@@ -148,9 +148,11 @@ class SessionInterface(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["PUBLIC_URL"].startswith("https://"))
+    # Flask's defaults hold these keys already (SameSite unset, Secure off), so set, not setdefault.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = (app.config.get("SESSION_COOKIE_SECURE") is True
+                                           or app.config["PUBLIC_URL"].startswith("https://"))
     app.session_interface = SessionInterface()
     csrf.init_app(app)
     app.register_blueprint(bp)

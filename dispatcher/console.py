@@ -25,6 +25,7 @@ from dispatcher.models import (
     Category,
     Elder,
     ElderPhone,
+    HotlineCall,
     Item,
     OperatorTask,
     Order,
@@ -94,18 +95,24 @@ class Transfer:
     elder_id: int | None
     elder_name: str | None
     created_at: datetime
+    is_connected: bool  # the caller is still on the line, ringing or talking to an operator
 
 
 def live_transfers(session: Session, now: datetime) -> list[Transfer]:
-    """Calls the IVR handed to a person lately and nobody has closed, newest first."""
+    """Calls the IVR handed to a person lately that nobody has closed and that did not end in a
+    voicemail (those wait on the queue), emergencies first, then newest first."""
     rows = session.execute(
-        select(OperatorTask, Elder.name).outerjoin(Elder, Elder.id == OperatorTask.elder_id)
+        select(OperatorTask, Elder.name, HotlineCall.step)
+        .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
+        .outerjoin(HotlineCall, HotlineCall.call_sid == OperatorTask.call_sid)
         .where(OperatorTask.kind.in_(TRANSFER_KINDS), OperatorTask.call_sid.is_not(None),
-               OperatorTask.resolved_at.is_(None), OperatorTask.created_at >= now - POP_WINDOW)
+               OperatorTask.resolved_at.is_(None), OperatorTask.recording_url.is_(None),
+               OperatorTask.created_at >= now - POP_WINDOW,
+               or_(HotlineCall.step.is_(None), HotlineCall.step != "voicemail"))
         .order_by(OperatorTask.priority, OperatorTask.created_at.desc(), OperatorTask.id.desc())
     ).all()
     return [Transfer(task.id, task.kind, task.reason, task.call_sid, task.caller or "", task.elder_id,
-                     name, task.created_at) for task, name in rows]
+                     name, task.created_at, step == "dialling") for task, name, step in rows]
 
 
 @dataclass

@@ -107,6 +107,8 @@ def console():
     from dispatcher import console as c
 
     db = get_session()
+    if request.args.get("partial") == "queue":
+        return render_template("console/_queue.html", queue=c.operator_queue(db, _now()), c=c)
     return render_template("console.html", queue=c.operator_queue(db, _now()), c=c,
                            transfers=c.live_transfers(db, _now()))
 
@@ -122,6 +124,7 @@ def console_transfers():
         {"task_id": t.task_id, "kind": t.kind, "kind_name": c.KIND_NAMES.get(t.kind, t.kind),
          "reason": t.reason, "caller": phone(t.caller), "elder_id": t.elder_id, "elder_name": t.elder_name,
          "at": local_time(t.created_at, "%H:%M:%S"), "waited": waited(t.created_at),
+         "connected": t.is_connected,
          "card_url": url_for("views.console_card", task_id=t.task_id)}
         for t in c.live_transfers(db, _now())
     ], open_orders=c.count_open(db))

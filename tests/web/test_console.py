@@ -55,6 +55,27 @@ def test_a_call_that_presses_0_pops_up_with_the_callers_card_and_why(app, operat
     assert "李明" in card and "按0" in card
 
 
+@pytest.mark.parametrize(("keys", "kind", "words"), [
+    (["0"], "operator_request", "按0转人工（选择服务类别）"),
+    (["1", "0"], "operator_request", "按0转人工（选择服务项目）"),
+    (["", "", ""], "silence", "连续两次无输入"),
+    (["9"], "emergency", "紧急求助"),
+])
+def test_every_way_the_ivr_hands_a_call_to_a_person_pops_up_with_its_reason(app, operator, elder, keys, kind,
+                                                                            words):
+    _phone(app).call_hotline(ELDER_PHONE, keys)
+    (transfer,) = operator.get("/console/transfers.json").get_json()["transfers"]
+    assert transfer["kind"] == kind and words in transfer["reason"] and transfer["connected"] is True
+
+
+def test_a_transfer_nobody_answered_leaves_the_pop_for_the_queue_as_a_voicemail(app, operator, elder):
+    phone = Phone(FlaskTransport(app.test_client()), "test-auth-token", operators_answer=False)
+    phone.call_hotline(ELDER_PHONE, ["0"])
+    assert operator.get("/console/transfers.json").get_json()["transfers"] == []
+    queue = operator.get("/console?partial=queue").get_data(as_text=True)
+    assert 'data-kind="voicemail"' in queue and "<html" not in queue
+
+
 def test_an_unknown_caller_pops_up_as_unknown_with_a_search_box(app, operator):
     _phone(app).call_hotline("+8613999999999", [])
     transfer = operator.get("/console/transfers.json").get_json()["transfers"][0]

@@ -18,7 +18,7 @@ from telephony.simulator import FlaskTransport, Phone
 # Open to anyone: the sign-in page, liveness, static files, the API's own description, and (in
 # local telephony mode only) the phone simulator, which is the app's stand-in phone network.
 PUBLIC = {"static", "auth.login", "auth.logout", "views.healthz", "provider_api.openapi",
-          "simulator.outbox", "simulator.simulator_page", "simulator.simulator_post"}
+          "simulator.outbox", "simulator.simulator_page", "simulator.simulator_post", "portal.login"}
 # Twilio's webhooks: refused without its signature (403).
 SIGNED_PREFIXES = ("hotline.", "telephony.")
 # The provider API: refused without a bearer token (401); a staff session is no token.
@@ -82,7 +82,7 @@ def _rules(app):
 
 def _refused(response) -> bool:
     return response.status_code in (401, 403) or (
-        response.status_code == 302 and response.headers["Location"].startswith("/login"))
+        response.status_code == 302 and "login" in response.headers["Location"])
 
 
 @pytest.fixture
@@ -116,6 +116,8 @@ def test_every_non_public_route_refuses_an_anonymous_visitor(app):
         expected = {"signed": (403,), "token": (401,)}.get(kind)
         if expected:
             assert response.status_code in expected, (rule.endpoint, response.status_code)
+        elif rule.endpoint.startswith(PROVIDER_BOUND):
+            assert _refused(response), (rule.endpoint, response.status_code)
         else:
             assert response.status_code == 302 and response.headers["Location"].startswith("/login"), \
                 (rule.endpoint, response.status_code)
@@ -135,6 +137,8 @@ def test_every_staff_route_refuses_the_wrong_roles_and_lets_the_right_ones_in(ap
             response = client.open(_example_url(rule), method=_method(rule))
             if role in allowed or role == "admin":
                 assert not _refused(response), (rule.endpoint, role, response.status_code)
+            elif rule.endpoint.startswith(PROVIDER_BOUND):
+                assert _refused(response), (rule.endpoint, role, response.status_code)
             else:
                 assert response.status_code == 403, (rule.endpoint, role, response.status_code)
             checked += 1

@@ -32,7 +32,7 @@ def pytest_collection_modifyitems(config, items):
     reason = _why_not()
     if reason:
         for item in items:
-            if "tests/browser" in str(item.fspath):
+            if item.get_closest_marker("browser"):
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 

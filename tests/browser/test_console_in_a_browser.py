@@ -14,6 +14,8 @@ import pytest
 
 from telephony.simulator import HttpTransport, Phone
 
+pytestmark = pytest.mark.browser
+
 TOKEN = "browser-token"
 PASSWORD = "operator-pw-123"
 

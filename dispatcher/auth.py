@@ -11,18 +11,22 @@ from flask import (
     Blueprint,
     Flask,
     abort,
+    current_app,
     flash,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatcher import audit
 from dispatcher.db import get_session
 from dispatcher.models import StaffUser
 
@@ -99,15 +103,25 @@ def current_user() -> StaffUser | None:
 def login():
     if request.method == "POST":
         db = get_session()
+        now = current_app.extensions["vnh.clock"].now()
         username = request.form.get("username", "").strip()
+        address = request.remote_addr or "-"
+        if audit.is_locked_out(db, username, address, now):
+            minutes = int(audit.FAILURE_WINDOW.total_seconds() // 60)
+            flash(f"登录失败次数过多，请{minutes}分钟后再试")
+            return render_template("login.html"), 429
         user = db.scalar(select(StaffUser).where(StaffUser.username == username))
         if user is not None and user.is_active and check_password(user.password_hash,
                                                                    request.form.get("password", "")):
+            audit.clear_failures(db, username, address)
+            db.commit()
             session.clear()
             session["user_id"] = user.id
             target = request.args.get("next", "")
             return redirect(target if target.startswith("/") and not target.startswith("//")
                             else url_for("views.home"))
+        audit.record_failure(db, username, address, now)
+        db.commit()
         flash("用户名或密码错误")
     return render_template("login.html")
 
@@ -118,10 +132,28 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def record_elder_view(elder_id: int) -> None:
+    """Write who is looking at this elder's full record, from where and when (committed by the view)."""
+    audit.record_view(get_session(), staff_user_id=current_user().id, elder_id=elder_id,
+                      route=f"{request.endpoint} {request.path}", remote_addr=request.remote_addr,
+                      now=current_app.extensions["vnh.clock"].now())
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Mark the session cookie `Secure` when configured to, or whenever the request came over HTTPS
+    (directly, or through the trusted proxy's X-Forwarded-Proto)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"] or (has_request_context() and request.is_secure))
+
+
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("SESSION_COOKIE_SECURE", app.config["PUBLIC_URL"].startswith("https://"))
+    # Flask's defaults hold these keys already (SameSite unset, Secure off), so set, not setdefault.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = (app.config.get("SESSION_COOKIE_SECURE") is True
+                                           or app.config["PUBLIC_URL"].startswith("https://"))
+    app.session_interface = SessionInterface()
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(current_user=current_user, ROLES=ROLES)

@@ -209,10 +209,18 @@ def dispatch(session: Session, order: Order, settings: Settings, now: datetime) 
         reason = "附近没有可接单的服务商" if not asked else "其余服务商均不符合条件"
         queue_for_operator(session, order, reason, now)
         return None
+    return send_offers(session, order, ranked, len(asked), settings, now)
+
+
+def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int, settings: Settings,
+                now: datetime) -> Offer:
+    """Offer the order to these ranked providers (after `asked` earlier offers), keeping why each
+    was chosen, and text each one."""
+    elder, item = order.elder, order.item
     window_s = offer_window_s(order, settings)
     offers = [
         Offer(order_id=order.id, provider_id=r.candidate.provider_id, status="offered",
-              rank=len(asked) + n, price_fen=r.candidate.price_fen, distance_m=r.distance_m,
+              rank=asked + n, price_fen=r.candidate.price_fen, distance_m=r.distance_m,
               score=r.score, reasons=r.reasons, offered_at=now,
               expires_at=now + timedelta(seconds=window_s))
         for n, r in enumerate(ranked, 1)

@@ -1,6 +1,7 @@
 """Every model, imported once, so the metadata is whole (for Alembic and init-db)."""
 
 import billing.models  # noqa: F401
+import dispatcher.audit  # noqa: F401
 import dispatcher.enrollment_models  # noqa: F401
 import dispatcher.models  # noqa: F401
 import dispatcher.supervision  # noqa: F401

@@ -15,7 +15,7 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dispatcher.auth import current_user, role_required
+from dispatcher.auth import current_user, record_elder_view, role_required
 from dispatcher.clock import local
 from dispatcher.db import get_session
 from dispatcher.models import OperatorTask, Order
@@ -39,17 +39,300 @@ def healthz():
     return jsonify(report), 200 if report["ok"] else 503
 
 
+# -- the operator console ---------------------------------------------------------------------------
+CONSOLE_ROLES = ("operator", "supervisor")
+
+
+def _now():
+    return current_app.extensions["vnh.clock"].now()
+
+
+def _settings():
+    from dispatcher.config import Settings
+
+    return Settings(current_app.config)
+
+
+@bp.app_template_global()
+def phone(number: str | None) -> str:
+    """A phone number as this member of staff may see it."""
+    from dispatcher.console import phone_for
+
+    return phone_for(current_user().role, number)
+
+
+@bp.app_template_global()
+def id_number(number: str | None) -> str:
+    from dispatcher.console import id_number_for
+
+    return id_number_for(current_user().role, number)
+
+
+@bp.app_template_filter("lt")
+def local_time(moment, fmt: str = "%m-%d %H:%M") -> str:
+    """A moment as Asia/Shanghai wall-clock time."""
+    return local(moment).strftime(fmt) if moment else ""
+
+
+@bp.app_template_global()
+def waited(since) -> str:
+    """How long ago, in words: 3分钟, 2小时5分, 1天3小时."""
+    minutes = max(0, int((_now() - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes}分钟"
+    if minutes < 24 * 60:
+        return f"{minutes // 60}小时{minutes % 60}分"
+    return f"{minutes // 1440}天{minutes % 1440 // 60}小时"
+
+
+def _elder_or_404(db, elder_id: int):
+    from dispatcher.models import Elder
+
+    elder = db.get(Elder, elder_id)
+    if elder is None:
+        abort(404)
+    return elder
+
+
+def _order_or_404(db, order_id: int) -> Order:
+    order = db.get(Order, order_id)
+    if order is None:
+        abort(404)
+    return order
+
+
 @bp.get("/console")
-@role_required("operator", "supervisor")
+@role_required(*CONSOLE_ROLES)
 def console():
+    from dispatcher import console as c
+
     db = get_session()
-    tasks = db.scalars(
-        select(OperatorTask).where(OperatorTask.resolved_at.is_(None)).order_by(OperatorTask.created_at)
-    ).all()
-    open_orders = db.scalars(
-        select(Order).where(Order.state.in_(OPEN_STATES)).order_by(Order.window_start_at)
-    ).all()
-    return render_template("console.html", tasks=tasks, orders=open_orders, local=local)
+    if request.args.get("partial") == "queue":
+        return render_template("console/_queue.html", queue=c.operator_queue(db, _now()), c=c)
+    return render_template("console.html", queue=c.operator_queue(db, _now()), c=c,
+                           transfers=c.live_transfers(db, _now()))
+
+
+@bp.get("/console/transfers.json")
+@role_required(*CONSOLE_ROLES)
+def console_transfers():
+    """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
+    from dispatcher import console as c
+
+    db = get_session()
+    return jsonify(transfers=[
+        {"task_id": t.task_id, "kind": t.kind, "kind_name": c.KIND_NAMES.get(t.kind, t.kind),
+         "reason": t.reason, "caller": phone(t.caller), "elder_id": t.elder_id, "elder_name": t.elder_name,
+         "at": local_time(t.created_at, "%H:%M:%S"), "waited": waited(t.created_at),
+         "connected": t.is_connected,
+         "card_url": url_for("views.console_card", task_id=t.task_id)}
+        for t in c.live_transfers(db, _now())
+    ], open_orders=c.count_open(db))
+
+
+@bp.get("/console/transfers/<int:task_id>/card")
+@role_required(*CONSOLE_ROLES)
+def console_card(task_id: int):
+    """The screen-pop card of one transferred call: who is calling and why (an audited view)."""
+    from dispatcher import console as c
+    from dispatcher.models import Elder
+
+    db = get_session()
+    task = db.get(OperatorTask, task_id)
+    if task is None:
+        abort(404)
+    card = None
+    if task.elder_id is not None:
+        card = c.elder_card(db, db.get(Elder, task.elder_id), current_app.extensions["vnh.policy"], _now())
+        record_elder_view(task.elder_id)
+        db.commit()
+    return render_template("console/_pop.html", task=task, card=card, c=c)
+
+
+@bp.get("/console/elders")
+@role_required(*CONSOLE_ROLES)
+def console_search():
+    from dispatcher import console as c
+
+    query = request.args.get("q", "")
+    return render_template("console/search.html", q=query, elders=c.find_elders(get_session(), query))
+
+
+@bp.get("/console/elders/<int:elder_id>")
+@role_required(*CONSOLE_ROLES)
+def console_elder(elder_id: int):
+    """An elder's full record with the order form (an audited view)."""
+    from dispatcher import console as c
+    from dispatcher.models import Category
+    from dispatcher.slots import slot_options
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    card = c.elder_card(db, elder, current_app.extensions["vnh.policy"], _now())
+    categories = db.scalars(select(Category).order_by(Category.position)).all()
+    record_elder_view(elder_id)
+    db.commit()
+    return render_template("console/elder.html", card=card, c=c, categories=categories,
+                           slots=slot_options(_now()), task_id=request.args.get("task", type=int))
+
+
+def _order_form(db):
+    from dispatcher.models import Item
+    from dispatcher.slots import UnknownSlot, slot_for
+
+    item = db.scalar(select(Item).where(Item.code == request.form.get("item_code", "")))
+    if item is None:
+        abort(400, description="请选择服务项目")
+    try:
+        slot = slot_for(request.form.get("slot_code", ""), _now())
+    except UnknownSlot:
+        abort(400, description="请选择上门时间")
+    return item, slot
+
+
+@bp.post("/console/elders/<int:elder_id>/orders/preview")
+@role_required(*CONSOLE_ROLES)
+def console_preview(elder_id: int):
+    """Read the order back before placing it: provider, distance, price, subsidy and co-pay."""
+    from dispatcher import console as c
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    item, slot = _order_form(db)
+    preview = c.preview_order(db, elder, item, slot, current_app.extensions["vnh.policy"])
+    return render_template("console/confirm.html", p=preview, c=c, sketch=_sketch_of(elder, preview.ranked),
+                           task_id=request.form.get("task_id", type=int))
+
+
+@bp.post("/console/elders/<int:elder_id>/orders")
+@role_required(*CONSOLE_ROLES)
+def console_place(elder_id: int):
+    from dispatcher import console as c
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    item, slot = _order_form(db)
+    order = c.place_by_hand(db, elder, item, slot, _settings(), _now())
+    task = db.get(OperatorTask, request.form.get("task_id", type=int) or 0)
+    if task is not None and task.resolved_at is None and task.elder_id == elder.id:
+        c.close_task(task, current_user(), f"话务员代下单{order.order_no}", _now())
+    db.commit()
+    flash(f"已下单：工单{order.order_no}（{c.STATE_NAMES[order.state]}）")
+    return redirect(url_for("views.console_order", order_id=order.id))
+
+
+def _sketch_of(elder, ranked):
+    from dispatcher import console as c
+
+    if elder.latitude is None or elder.longitude is None:
+        return None
+    return c.sketch(elder.latitude, elder.longitude,
+                    [(str(n), r.candidate.latitude, r.candidate.longitude, r.distance_m)
+                     for n, r in enumerate(ranked, 1)])
+
+
+@bp.get("/console/orders/<int:order_id>")
+@role_required(*CONSOLE_ROLES)
+def console_order(order_id: int):
+    """One order: its state, who was asked and why, and who could be asked now."""
+    from dispatcher import console as c
+
+    db = get_session()
+    order = _order_or_404(db, order_id)
+    candidates = c.candidates_for(db, order) if order.state in OPEN_STATES else c.Candidates([])
+    return render_template("console/order.html", order=order, cands=candidates, c=c,
+                           sketch=_sketch_of(order.elder, candidates.ranked))
+
+
+@bp.post("/console/orders/<int:order_id>/redispatch")
+@role_required(*CONSOLE_ROLES)
+def console_redispatch(order_id: int):
+    from dispatcher import console as c
+
+    db = get_session()
+    order = _order_or_404(db, order_id)
+    try:
+        offer = c.redispatch(db, order, request.form.get("provider_id", type=int) or 0, current_user(),
+                             _settings(), _now())
+        db.commit()
+        flash(f"已改派给{offer.provider.name}，等待接单")
+    except c.ConsoleError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(url_for("views.console_order", order_id=order_id))
+
+
+@bp.post("/console/orders/<int:order_id>/cancel")
+@role_required(*CONSOLE_ROLES)
+def console_cancel(order_id: int):
+    from dispatcher import console as c
+
+    db = get_session()
+    order = _order_or_404(db, order_id)
+    try:
+        c.cancel_by_hand(db, order, current_user(), request.form.get("reason", ""), _settings(), _now())
+        db.commit()
+        flash("工单已取消")
+    except c.ConsoleError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(url_for("views.console_order", order_id=order_id))
+
+
+@bp.post("/console/tasks/<int:task_id>/close")
+@role_required(*CONSOLE_ROLES)
+def console_close_task(task_id: int):
+    from dispatcher import console as c
+
+    db = get_session()
+    task = db.get(OperatorTask, task_id)
+    if task is None:
+        abort(404)
+    try:
+        c.close_task(task, current_user(), request.form.get("note", ""), _now())
+        db.commit()
+        flash("事项已办结")
+    except c.ConsoleError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(request.form.get("back", "") if request.form.get("back", "").startswith("/console")
+                    else url_for("views.console"))
+
+
+@bp.post("/console/tasks/<int:task_id>/call")
+@role_required(*CONSOLE_ROLES)
+def console_call(task_id: int):
+    """Click-to-call: ring the operator's phone, then bridge to the elder (as the supervisor does)."""
+    from dispatcher.supervision import CaseError, call_elder_through
+
+    db = get_session()
+    task = db.get(OperatorTask, task_id)
+    if task is None:
+        abort(404)
+    try:
+        call_elder_through(db, task, current_user(), _settings(), _now())
+        db.commit()
+        flash("正在拨打您的电话，接通后转接老人")
+    except CaseError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(url_for("views.console"))
+
+
+@bp.get("/console/board")
+@role_required(*CONSOLE_ROLES)
+def console_board():
+    """Today's board: every open order and its state, by street and category."""
+    from dispatcher import console as c
+
+    db = get_session()
+    street, category = request.args.get("street", ""), request.args.get("category", "")
+    rows = c.open_orders(db, street, category)
+    streets, categories = c.board_filters(db)
+    names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id})
+    template = "console/_board_rows.html" if request.args.get("partial") else "console/board.html"
+    return render_template(template, rows=rows, streets=streets, categories=categories, street=street,
+                           category=category, names=names, c=c)
 
 
 @bp.get("/supervisor")

@@ -1,5 +1,5 @@
 """In a real browser: an operator signs in, a call presses 0, the screen-pop appears, the operator
-makes an order by hand, the provider accepts it, and the board shows it accepted."""
+makes an order by hand, the provider accepts it in the portal, and the board shows it accepted."""
 
 from __future__ import annotations
 
@@ -55,15 +55,42 @@ def _bookable(database_url: str) -> tuple[str, str, str]:
     raise AssertionError("the demo district has no bookable elder")
 
 
+def _offered(database_url: str, order_no: str) -> tuple[str, str]:
+    """The code of the provider the order is offered to, and the order's job code."""
+    from sqlalchemy import select
+
+    from dispatcher import create_app
+    from dispatcher.db import session_scope
+    from dispatcher.models import Order
+    from providers.models import Offer
+
+    app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x"})
+    try:
+        with session_scope(app) as session:
+            order = session.scalars(select(Order).where(Order.order_no == order_no)).one()
+            offer = session.scalars(select(Offer).where(Offer.order_id == order.id,
+                                                        Offer.status == "offered")).one()
+            return offer.provider.code, order.job_code
+    finally:
+        app.extensions["vnh.engine"].dispose()
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    port = _free_port()
+def server_env(tmp_path_factory):
+    """The environment `vnh` runs with in these tests, and its database URL."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'vnh.sqlite'}"
     env = {**os.environ, "VNH_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
            "VNH_TELEPHONY": "local", "VNH_TICK_S": "0.5", "VNH_AFTER_HOURS": "", "VNH_QUIET_HOURS": ""}
-    for name in ("VNH_PUBLIC_URL", "TWILIO_ACCOUNT_SID", "VNH_SECRET_KEY"):
+    for name in ("VNH_PUBLIC_URL", "TWILIO_ACCOUNT_SID"):
         env.pop(name, None)
     env["VNH_SECRET_KEY"] = "browser-secret"  # one key for every worker process
+    return env, database_url
+
+
+@pytest.fixture(scope="module")
+def server(server_env):
+    env, database_url = server_env
+    port = _free_port()
     _cli(env, "demo-data", "--elders", "30", "--providers", "6", "--no-staff")
     _cli(env, "user", "add", "xiaoli", "--role", "operator", "--name", "话务员小李", "--password", PASSWORD)
     elder = _bookable(database_url)
@@ -84,7 +111,8 @@ def server(tmp_path_factory):
         process.wait(20)
 
 
-def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_accepts(server, browser, shoot):
+def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_accepts(server, server_env, browser,
+                                                                                     shoot):
     base, (elder_name, elder_phone, item_code) = server
     phone = Phone(HttpTransport(base), TOKEN)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
@@ -130,15 +158,27 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     assert page.get_attribute(row, "data-state") == "offered"
     shoot(page, "06-board-offered")
 
-    # The provider accepts by SMS reply to the offer.
-    # (Where the provider portal exists, /portal's accept button is the same step in the browser.)
-    offer = next(m for m in reversed(phone.outbox()) if m["purpose"] == "offer")
-    job_code = re.search(r"工单号:(\d+)", offer["body"]).group(1)
-    reply = phone.send_sms(offer["to"], f"{job_code} 接")
-    assert "接单" in reply or job_code in reply
+    # The provider's staff accept the offer through the portal, in a second browser session.
+    env, database_url = server_env
+    provider_code, job_code = _offered(database_url, order_no)
+    _cli(env, "user", "add", "gongsi", "--role", "provider", "--provider", provider_code,
+         "--name", "服务商小王", "--password", PASSWORD)
+    portal = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    portal.goto(f"{base}/portal/")
+    portal.fill("input[name=username]", "gongsi")
+    portal.fill("input[name=password]", PASSWORD)
+    portal.click("button[type=submit]")
+    portal.wait_for_url(re.compile(r"/portal"))
+    offer_row = portal.locator("tr", has_text=job_code)
+    shoot(portal, "07-portal-offer")
+    offer_row.locator("button", has_text="接单").click()
+    portal.wait_for_url(re.compile(r"/portal/jobs/"))  # the job page, ready for check-in
+    assert "待上门" in portal.inner_text("h1")
+    shoot(portal, "08-portal-accepted")
+    portal.close()
 
     page.wait_for_selector(f"{row}[data-state='accepted']", timeout=8_000)  # the board refreshes itself
-    shoot(page, "07-board-accepted")
+    shoot(page, "09-board-accepted")
 
     page.goto(f"{base}/console")
     assert page.query_selector("#pop-card") is None  # the order closed the transfer

@@ -243,6 +243,13 @@ class Server:
             time.sleep(0.2)
         raise AssertionError(f"vnh serve did not answer within 60 s:\n{self.log_text()}")
 
+    def restart(self, **env: str) -> None:
+        """Stop the server and start it again on the same port and database with changed settings."""
+        self.stop()
+        self.env.update(env)
+        self.log = open(self.tmp / "serve.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.start()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
@@ -347,11 +354,23 @@ class Server:
                              and "新派单" in m["body"], f"the offer of {job_code}")[0]
 
     def review_call(self, phone: str, seen: set[int]) -> dict:
-        """Wait for the next callback-review call to `phone` not in `seen`."""
+        """Wait for the next callback-review call placed to `phone` that is not in `seen`."""
         found = self.wait_for(lambda m: m["kind"] == "call" and m["purpose"] == "review"
-                              and m["to"] == phone and m["id"] not in seen, f"a review call to {phone}")
+                              and m["to"] == phone and m["id"] not in seen and m["status"] == "sent",
+                              f"a review call to {phone}")
         seen.add(found[0]["id"])
         return found[0]
+
+    def answer_review(self, outbox_call: dict, came: bool, rating: int | None = None) -> Call:
+        """The elder answers the review call: 1 (came) then a rating, or 2 (did not come)."""
+        call = self.answer(outbox_call)
+        call.press("1" if came else "2")
+        if came and rating is not None:
+            call.press(str(rating))
+            if call.step.record_action:  # an optional spoken comment: the elder says nothing
+                call.record()
+        assert call.step.hangup, call.text
+        return call
 
     def visit(self, provider_phone: str, job_code: str) -> None:
         """The provider accepts by SMS, the worker arrives and leaves (SMS replies)."""

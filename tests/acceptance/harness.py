@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import socket
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
@@ -31,7 +33,6 @@ AUTH_TOKEN = "acceptance-auth-token"
 HOTLINE = "+869312345678"
 OPERATORS = ("+8693188880001", "+8693188880002")
 WAIT_S = 20.0
-
 
 
 # -- enrollment files ---------------------------------------------------------------------------
@@ -290,8 +291,6 @@ class Server:
         return http_post(absolute, form, headers)
 
     def get_json(self, path: str):
-        import json
-
         with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
             return json.loads(response.read().decode())
 
@@ -380,8 +379,6 @@ class Server:
 
 
 def http_post(url: str, form: dict, headers: dict) -> tuple[int, str]:
-    import urllib.parse
-
     request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), headers=headers,
                                      method="POST")
     try:

@@ -349,8 +349,9 @@ class Server:
         return call, JOB_CODE.search(offers[0]["body"]).group(1)
 
     def offer_sms(self, job_code: str) -> dict:
-        return self.wait_for(lambda m: m["kind"] == "sms" and f"工单号:{job_code}" in (m["body"] or "")
-                             and "新派单" in m["body"], f"the offer of {job_code}")[0]
+        """The first SMS naming `工单号:CODE` (DESIGN.md): the offer, before anyone accepted it."""
+        return self.wait_for(lambda m: m["kind"] == "sms" and f"工单号:{job_code}" in (m["body"] or ""),
+                             f"the offer of {job_code}")[0]
 
     def review_call(self, phone: str, seen: set[int]) -> dict:
         """Wait for the next callback-review call placed to `phone` that is not in `seen`."""

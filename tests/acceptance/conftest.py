@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from .harness import Server, fresh_database
@@ -11,12 +9,6 @@ from .harness import Server, fresh_database
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "acceptance: drives a running `vnh serve` from outside")
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "acceptance" in Path(str(item.fspath)).parts:
-            item.add_marker(pytest.mark.acceptance)
 
 
 @pytest.fixture(scope="module")

@@ -11,8 +11,11 @@ import urllib.request
 from datetime import date, datetime
 
 import pytest
+from twilio.request_validator import RequestValidator
 
-from .harness import OPERATORS, ElderRow, ProviderRow
+from .harness import AUTH_TOKEN, OPERATORS, ElderRow, ProviderRow, http_post
+
+pytestmark = pytest.mark.acceptance
 
 P1 = ProviderRow("T3P1", "安康居家服务中心", "+8613812340001", 36.0605, 103.8305, 5,
                  {"LC01": "80.00", "LC02": "19.99", "HK01": "48.00"})
@@ -130,3 +133,12 @@ def test_an_unknown_number_reaches_an_operator_or_leaves_a_voicemail(server):
     assert call.step.record_action, "nobody at the desk: the caller may leave a message"
     call.record()
     assert call.step.hangup and "留言" in call.step.said
+
+
+def test_every_webhook_rejects_a_missing_or_wrong_signature(server):
+    form = {"CallSid": "CA" + "1" * 32, "From": DEFU.phone, "To": "+869312345678"}
+    for path in ("/telephony/voice", "/telephony/sms", "/telephony/status/call"):
+        url = server.base_url + path
+        assert http_post(url, form, {})[0] == 403
+        wrong = RequestValidator(AUTH_TOKEN + "x").compute_signature(url, form)
+        assert http_post(url, form, {"X-Twilio-Signature": wrong})[0] == 403

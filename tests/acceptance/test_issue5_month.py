@@ -20,6 +20,8 @@ import pytest
 
 from .harness import ElderRow, ProviderRow, read_csv
 
+pytestmark = pytest.mark.acceptance
+
 MONTH, NEXT_MONTH = "2026-10", "2026-11"
 # 10:00 on Thursday 15 October 2026 in Lanzhou, when the server starts.
 SERVER_START = datetime(2026, 10, 15, 2, 0, tzinfo=UTC)

@@ -13,6 +13,8 @@ import pytest
 
 from .harness import ElderRow, ProviderRow, read_csv
 
+pytestmark = pytest.mark.acceptance
+
 LANZHOU = ZoneInfo("Asia/Shanghai")
 SUPERVISOR, PASSWORD = "jiandu6", "acceptance-supervisor-pw"
 BATH = ("1", "1", "1", "1")  # 生活照料 → 助浴 → as soon as possible → confirm

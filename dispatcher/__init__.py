@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     check_settings(app.config)
-    app.extensions["vnh.clock"] = app.config.get("CLOCK") or SystemClock()
+    app.extensions["vnh.clock"] = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_S", 0))
     app.extensions["vnh.policy"] = load_policy(app.config.get("POLICY_FILE") or None)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix

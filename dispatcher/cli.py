@@ -283,6 +283,10 @@ def serve(host, port, workers, threads, scheduler):
     if not os.environ.get("VNH_PUBLIC_URL"):
         os.environ["VNH_PUBLIC_URL"] = f"http://{host}:{port}"
     app = _app()
+    if not os.environ.get("VNH_SECRET_KEY"):
+        # Local mode without a key (twilio mode refused to start above): one random key for every
+        # worker process, or a sign-in answered by one worker is refused by the next.
+        os.environ["VNH_SECRET_KEY"] = secrets.token_hex(32)
     _prepare_database(app)
     app.extensions["vnh.engine"].dispose()
     click.echo(f"vnh serving on http://{host}:{port} with {workers} worker processes "

@@ -14,8 +14,13 @@ class Clock(Protocol):
 
 
 class SystemClock:
+    """The system's clock, optionally shifted (VNH_CLOCK_OFFSET_S: rehearsals, tests from outside)."""
+
+    def __init__(self, offset_s: float = 0):
+        self.offset = timedelta(seconds=offset_s)
+
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        return datetime.now(UTC) + self.offset
 
 
 class FakeClock:

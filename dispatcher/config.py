@@ -64,6 +64,8 @@ def settings_from_env(env: dict | None = None) -> dict:
         "DB_WAIT_S": _float(env, "VNH_DB_WAIT_S", 2.0),
         "REVIEW_SAMPLE": _float(env, "VNH_REVIEW_SAMPLE", 0.1),
         "SUSPEND_BELOW": _float(env, "VNH_SUSPEND_BELOW", 3.0),
+        "WELLBEING_RETRY_S": _int(env, "VNH_WELLBEING_RETRY_S", 1800),
+        "CLOCK_OFFSET_S": _int(env, "VNH_CLOCK_OFFSET_S", 0),
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
@@ -127,6 +129,7 @@ class Settings:
         self.speech_rate: str = config.get("SPEECH_RATE") or "90%"
         self.review_sample_share: float = config.get("REVIEW_SAMPLE", 0.1)
         self.suspend_below: float = config.get("SUSPEND_BELOW", 3.0)
+        self.wellbeing_retry_s: int = config.get("WELLBEING_RETRY_S", 1800)
         self.after_hours: str = config.get("AFTER_HOURS") or ""
         self.emergency_fallback_number: str = config.get("EMERGENCY_FALLBACK_NUMBER") or ""
 

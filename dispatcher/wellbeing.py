@@ -15,7 +15,6 @@ from dispatcher.models import Elder
 from dispatcher.orders import open_task
 from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_sms
 
-RETRY_AFTER = timedelta(minutes=30)
 SILENT_CALL_AFTER = timedelta(minutes=15)
 
 
@@ -106,11 +105,11 @@ def _place(session: Session, call: WellbeingCall, settings: Settings, now: datet
 
 
 def call_unanswered(session: Session, call: WellbeingCall, settings: Settings, now: datetime) -> None:
-    """Try once more half an hour later; a second miss texts the emergency contacts and alerts."""
+    """Try once more later (VNH_WELLBEING_RETRY_S); a second miss texts the contacts and alerts."""
     if call.state != "calling":
         return
     if call.attempts < 2:
-        call.state, call.due_at = "scheduled", now + RETRY_AFTER
+        call.state, call.due_at = "scheduled", now + timedelta(seconds=settings.wellbeing_retry_s)
         return
     call.state = "alarm"
     elder = call.elder

@@ -71,6 +71,8 @@ def _outbox_json(message: OutboxMessage) -> dict:
         "to": message.to_number,
         "from": message.from_number,
         "status": message.status,
+        # The SID the network gave it: Twilio's status callbacks name the call or SMS by it.
+        "sid": message.sid,
         "purpose": message.purpose,
         "created_at": message.created_at.isoformat(),
     }

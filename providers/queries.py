@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Float, bindparam, func, select
+from sqlalchemy import Date, Float, bindparam, exists, func, select, union
 from sqlalchemy.orm import Session
 
+from dispatcher.clock import LOCAL_TZ
 from dispatcher.models import Order
 from dispatcher.states import OrderState
 from providers.matching import Candidate
-from providers.models import Offering, Provider
+from providers.models import Offering, Provider, ProviderCommunity, ProviderDayOff, ProviderPhone
 
 # A degree of latitude is shortest at the equator; boxes get 1% more so none clips a circle.
 MIN_METRES_PER_DEGREE_LATITUDE = 110_574
@@ -20,7 +21,13 @@ BOOKED_STATES = (OrderState.ACCEPTED, OrderState.IN_PROGRESS, OrderState.COMPLET
 
 
 def provider_by_phone(session: Session, phone: str) -> Provider | None:
-    return session.scalar(select(Provider).where(Provider.dispatch_phone == phone).order_by(Provider.id))
+    """The provider whose main or further dispatch phone this is."""
+    found = session.scalar(select(Provider).where(Provider.dispatch_phone == phone).order_by(Provider.id))
+    if found is None:
+        found = session.scalar(
+            select(Provider).join(ProviderPhone, ProviderPhone.provider_id == Provider.id)
+            .where(ProviderPhone.phone == phone).order_by(Provider.id).limit(1))
+    return found
 
 
 def provider_by_code(session: Session, code: str) -> Provider | None:
@@ -35,14 +42,18 @@ def widest_radius_m(session: Session) -> int:
 def candidates_near(
     session: Session, item_id: int, latitude: float, longitude: float,
     day_start: datetime, day_end: datetime, within_m: float | None = None,
-    radius_factor: float = 1.0,
+    radius_factor: float = 1.0, *, slot_start: datetime | None = None, slot_end: datetime | None = None,
+    community: str = "", day: date | None = None,
 ) -> list[Candidate]:
-    """Active providers offering the item whose own radius, as a box, may reach the point.
+    """Active providers offering the item whose own radius, as a box, may reach the point,
+    and those listing `community` among the communities they serve, wherever they are.
 
     The box of the widest radius (or of `within_m`) narrows the scan on the
     position index; each provider's own box (a little larger than its circle on the ellipsoid)
     then drops most rows before the table is read. Every provider within `within_m` of the
-    point is returned. `radius_factor` widens every radius (emergencies).
+    point is returned. `radius_factor` widens every radius (emergencies). Bookings are counted
+    over the day and over the slot (`slot_start`–`slot_end`, by default the day); `day` (the
+    visit's local date) marks providers with that day off.
     Plain rows, not ORM objects: matching needs values only.
     """
     reach = widest_radius_m(session) * radius_factor if within_m is None else within_m
@@ -55,11 +66,25 @@ def candidates_near(
         "lat_low": latitude - dlat, "lat_high": latitude + dlat,
         "lon_low": longitude - reach * lon_per_m, "lon_high": longitude + reach * lon_per_m,
         "day_start": day_start, "day_end": day_end,
+        "slot_start": slot_start or day_start, "slot_end": slot_end or day_end,
+        "community": community or "", "day": day or day_start.astimezone(LOCAL_TZ).date(),
     })
     return [Candidate(*row) for row in rows]
 
 
-def _candidates_statement():
+def candidate_by_id(
+    session: Session, provider_id: int, item_id: int, *, day_start: datetime, day_end: datetime,
+    slot_start: datetime, slot_end: datetime, community: str, day: date,
+) -> Candidate | None:
+    """One provider as matching sees it (whatever its status), or None if it does not sell the item."""
+    row = session.execute(_ONE_CANDIDATE, {
+        "provider_id": provider_id, "item_id": item_id, "day_start": day_start, "day_end": day_end,
+        "slot_start": slot_start, "slot_end": slot_end, "community": community or "", "day": day,
+    }).first()
+    return None if row is None or row[12] is None else Candidate(*row)
+
+
+def _candidate_columns():
     # Correlated subqueries keep `providers` the only table scanned, so the planner takes the
     # position index and looks the offering and the day's bookings up for the few rows left.
     price = (
@@ -75,28 +100,59 @@ def _candidates_statement():
                Order.state.in_([state.value for state in BOOKED_STATES]))
         .scalar_subquery()
     )
+    booked_in_slot = (
+        select(func.count())
+        .where(Order.provider_id == Provider.id,
+               Order.window_start_at >= bindparam("slot_start", type_=Order.window_start_at.type),
+               Order.window_start_at < bindparam("slot_end", type_=Order.window_start_at.type),
+               Order.state.in_([state.value for state in BOOKED_STATES]))
+        .scalar_subquery()
+    )
+    day_off = exists().where(ProviderDayOff.provider_id == Provider.id,
+                             ProviderDayOff.day == bindparam("day", type_=Date()))
+    serves = exists().where(ProviderCommunity.provider_id == Provider.id,
+                            ProviderCommunity.community == bindparam("community"))
+    columns = (
+        Provider.id, Provider.code, Provider.name, Provider.latitude, Provider.longitude,
+        Provider.service_radius_m, Provider.contract_status, Provider.opens_at, Provider.closes_at,
+        Provider.capacity_per_day, booked, Provider.quality_score, price,
+        Provider.contract_starts_on, Provider.contract_ends_on, Provider.capacity_per_slot,
+        booked_in_slot, day_off, serves,
+    )
+    return columns, price
+
+
+def _candidates_statement():
     def number(name):
         # Typed, or a factor multiplying the integer radius would be bound as an integer.
         return bindparam(name, type_=Float())
 
+    columns, price = _candidate_columns()
     latitude, longitude = number("latitude"), number("longitude")
-    return (
-        select(
-            Provider.id, Provider.code, Provider.name, Provider.latitude, Provider.longitude,
-            Provider.service_radius_m, Provider.contract_status, Provider.opens_at, Provider.closes_at,
-            Provider.capacity_per_day, booked, Provider.quality_score, price,
-        )
-        .where(
-            Provider.latitude.between(number("lat_low"), number("lat_high")),
-            Provider.longitude.between(number("lon_low"), number("lon_high")),
-            func.abs(Provider.latitude - latitude) <= Provider.service_radius_m * number("lat_per_m"),
-            func.abs(Provider.longitude - longitude) <= Provider.service_radius_m * number("lon_per_m"),
-            Provider.contract_status == "active",
-            price.is_not(None),
-        )
+    in_box = select(*columns).where(
+        Provider.latitude.between(number("lat_low"), number("lat_high")),
+        Provider.longitude.between(number("lon_low"), number("lon_high")),
+        func.abs(Provider.latitude - latitude) <= Provider.service_radius_m * number("lat_per_m"),
+        func.abs(Provider.longitude - longitude) <= Provider.service_radius_m * number("lon_per_m"),
+        Provider.contract_status == "active",
+        price.is_not(None),
     )
+    by_community = select(*columns).where(
+        Provider.id.in_(select(ProviderCommunity.provider_id)
+                        .where(ProviderCommunity.community == bindparam("community"))),
+        Provider.contract_status == "active",
+        price.is_not(None),
+    )
+    # UNION drops a provider found both ways (the rows are equal).
+    return union(in_box, by_community)
+
+
+def _one_candidate_statement():
+    columns, _ = _candidate_columns()
+    return select(*columns).where(Provider.id == bindparam("provider_id"))
 
 
 # Built once: statement construction would otherwise cost more than the query on small data.
 _CANDIDATES = _candidates_statement()
+_ONE_CANDIDATE = _one_candidate_statement()
 _WIDEST = select(func.max(Provider.service_radius_m))

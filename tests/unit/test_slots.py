@@ -2,7 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.slots import UnknownSlot, half_day_bounds, local_day_bounds, slot_for, slot_label, slot_options
+from dispatcher.slots import (
+    UnknownSlot,
+    half_day_bounds,
+    local_day_bounds,
+    slot_for,
+    slot_label,
+    slot_options,
+)
 
 # 09:00 on Wednesday 25 November 2026 in Asia/Shanghai (UTC+8).
 MORNING = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)

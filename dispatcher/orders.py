@@ -6,8 +6,9 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from billing import ledger
@@ -89,12 +90,14 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
     at, on = here.time(), here.date()
     widest = widest_radius_m(session) * radius_factor
     reach = min(FIRST_SEARCH_M, widest)
+    measured: dict[int, float] = {}
     while True:
         candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end,
                                      within_m=reach, radius_factor=radius_factor, slot_start=slot_from,
-                                     slot_end=slot_to, community=elder.community, day=on)
+                                     slot_end=slot_to, community=elder.community, day=on, at=at)
         ranked = rank_candidates(elder.latitude, elder.longitude, at, candidates, weights=weights,
-                                 excluded=excluded, top=top, radius_factor=radius_factor, on=on)
+                                 excluded=excluded, top=top, radius_factor=radius_factor, on=on,
+                                 measured=measured)
         if reach >= widest or (len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights)):
             return ranked
         # Too few near by: search everywhere at once. Enough but not provably the best: widen by
@@ -104,9 +107,14 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
 
 def complained_about(session: Session, elder_id: int) -> frozenset[int]:
     """Providers this elder has complained about: never sent to them again."""
+    return frozenset(session.connection().scalars(_complained_statement(), {"elder_id": elder_id}))
+
+
+@cache
+def _complained_statement():
     from dispatcher.supervision import Complaint
 
-    return frozenset(session.scalars(select(Complaint.provider_id).where(Complaint.elder_id == elder_id)))
+    return select(Complaint.provider_id).where(Complaint.elder_id == bindparam("elder_id"))
 
 
 def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy,

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from providers.matching import (
     Candidate,
     Weights,
+    geodesic_m,
     haversine_m,
     rank_by_geodesic,
     rank_candidates,
@@ -415,3 +416,24 @@ def test_nobody_farther_than_a_distance_scores_above_its_ceiling(ceiling_at, far
                           quality_score=quality, price_fen=0)
     (ranked,) = rank_by_geodesic(*point_at(ceiling_at + farther), TEN_AM, [candidate])
     assert ranked.score <= score_ceiling(ceiling_at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lat1=st.floats(min_value=-80, max_value=80), lon1=st.floats(min_value=-179, max_value=179),
+    lat2=st.floats(min_value=-80, max_value=80), lon2=st.floats(min_value=-179, max_value=179),
+)
+def test_our_geodesic_is_exactly_geopys(lat1, lon1, lat2, lon2):
+    assert geodesic_m(lat1, lon1, lat2, lon2) == geodesic((lat1, lon1), (lat2, lon2)).meters
+
+
+def test_distances_measured_once_are_reused_and_give_the_same_ranking(make_candidate):
+    candidates = [make_candidate(metres=300 * n, bearing=40 * n) for n in range(1, 9)]
+    measured: dict[int, float] = {}
+    first = rank(candidates, measured=measured)
+    assert measured and set(measured) <= {c.provider_id for c in candidates}
+    # A wrong remembered distance would change the answer: proof that it is used, not re-measured.
+    again = rank(candidates, measured=dict(measured))
+    assert _answer(again) == _answer(first)
+    best = first[0].candidate.provider_id
+    assert rank(candidates, measured={**measured, best: 4999.0})[0].candidate.provider_id != best

@@ -390,6 +390,8 @@ def redispatch_order(session: Session, order: Order, now: datetime, provider_id:
     if order.state != OrderState.ACCEPTED or order.provider_id is None:
         return Outcome(False, f"工单{order.job_code}当前不能改派（仅限已接单、未签到的工单）。", order)
     accepted = session.scalar(select(Offer).where(Offer.order_id == order.id, Offer.status == "accepted"))
+    if accepted is None:
+        return Outcome(False, f"工单{order.job_code}没有已接单的服务商，不能改派。", order)
     chosen = None
     if provider_id is not None:
         refusal, chosen = _chosen_provider(session, order, provider_id)

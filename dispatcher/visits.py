@@ -120,7 +120,7 @@ def schedule_deadlines(session: Session, order: Order, offer_id: int, provider_i
          provider_id=provider_id, due_at=check_in_due_at(order.window_start_at, now))
     due = reminder_due_at(order.window_start_at, now, parse_quiet_hours(settings.quiet_hours))
     if due is not None:
-        _add(session, key=f"reminder:{order.id}", kind="reminder", order_id=order.id,
+        _add(session, key=f"reminder:{order.id}:{offer_id}", kind="reminder", order_id=order.id,
              provider_id=provider_id, due_at=due)
 
 
@@ -148,8 +148,8 @@ def sweep_due_deadlines(session: Session, settings: Settings, now: datetime, lim
         order = session.get(Order, row.order_id, with_for_update=True, populate_existing=True)
         still_theirs = order.state == OrderState.ACCEPTED and order.provider_id == row.provider_id
         if row.kind == "reminder":
-            if order.state != OrderState.ACCEPTED or order.provider_id is None:
-                _finish(row, "skipped", f"order {order.state}", now)
+            if not still_theirs:
+                _finish(row, "skipped", "no longer theirs", now)
                 continue
             if inside(now, quiet):
                 row.due_at = outside_quiet_hours(now, quiet)
@@ -157,7 +157,7 @@ def sweep_due_deadlines(session: Session, settings: Settings, now: datetime, lim
             from providers.models import Provider
 
             provider = session.get(Provider, order.provider_id)
-            tell_elder(session, order, provider.name, kind="reminder", dedupe_key=f"reminder:{order.id}",
+            tell_elder(session, order, provider.name, kind="reminder", dedupe_key=row.key,
                        settings=settings, now=now)
             _finish(row, "done", "reminded", now)
         elif row.kind == "check_in":

@@ -306,3 +306,22 @@ def test_a_redispatch_that_cannot_be_done_is_refused_and_changes_nothing(
 
     assert not outcome.ok and outcome.message
     assert _snapshot(session, order) == before
+
+
+def test_a_next_day_order_redispatched_before_the_reminder_reminds_of_the_new_provider_only(
+    session, settings, clock, town
+):
+    elder, near, mid, _ = town()
+    order = _place(session, elder, settings, clock, slot="tomorrow_am")
+    _accept(session, order, settings, clock)
+    clock.advance(3600)
+    assert orders.redispatch_order(session, order, clock.now(), settings=settings).ok
+    session.commit()
+    _accept(session, order, settings, clock)
+
+    _sweep(session, settings, WED_1800)
+    (sms,) = _messages(session, "elder_reminder")
+    assert mid.name in sms.body and near.name not in sms.body
+    session.expire_all()
+    assert sorted(session.scalars(select(VisitDeadline.state).where(VisitDeadline.kind == "reminder"))) == [
+        "done", "skipped"]

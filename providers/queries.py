@@ -5,7 +5,20 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, time
 
-from sqlalchemy import Date, Float, Time, bindparam, exists, func, or_, select, union
+from sqlalchemy import (
+    Date,
+    Float,
+    Time,
+    bindparam,
+    case,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from dispatcher.clock import LOCAL_TZ
@@ -71,7 +84,12 @@ def candidates_near(
         "slot_start": slot_start or day_start, "slot_end": slot_end or day_end,
         "community": community or "", "day": day or day_start.astimezone(LOCAL_TZ).date(), "at": at,
     })
-    return list(map(Candidate._make, rows))
+    found = {}
+    for row in rows:
+        # A provider in the box serving the community too comes twice: keep it once, serving.
+        if row[0] not in found or row[-1]:
+            found[row[0]] = row
+    return list(map(Candidate._make, found.values()))
 
 
 def candidate_by_id(
@@ -110,16 +128,16 @@ def _candidate_columns():
                Order.state.in_([state.value for state in BOOKED_STATES]))
         .scalar_subquery()
     )
+    # Counted only for providers with a limit per slot.
+    booked_in_slot = case((Provider.capacity_per_slot.is_(None), 0), else_=booked_in_slot)
     day_off = exists().where(ProviderDayOff.provider_id == Provider.id,
                              ProviderDayOff.day == bindparam("day", type_=Date()))
-    serves = exists().where(ProviderCommunity.provider_id == Provider.id,
-                            ProviderCommunity.community == bindparam("community"))
     columns = (
         Provider.id, Provider.code, Provider.name, Provider.latitude, Provider.longitude,
         Provider.service_radius_m, Provider.contract_status, Provider.opens_at, Provider.closes_at,
         Provider.capacity_per_day, booked, Provider.quality_score, price,
         Provider.contract_starts_on, Provider.contract_ends_on, Provider.capacity_per_slot,
-        booked_in_slot, day_off, serves,
+        booked_in_slot, day_off,
     )
     return columns, price
 
@@ -134,7 +152,7 @@ def _candidates_statement():
     at = bindparam("at", type_=Time())
     # Fewer rows to read and build; matching's own filter says the same (`is_open`).
     open_then = or_(at.is_(None), (Provider.opens_at <= at) & (Provider.closes_at > at))
-    in_box = select(*columns).where(
+    in_box = select(*columns, false()).where(
         Provider.latitude.between(number("lat_low"), number("lat_high")),
         Provider.longitude.between(number("lon_low"), number("lon_high")),
         func.abs(Provider.latitude - latitude) <= Provider.service_radius_m * number("lat_per_m"),
@@ -143,20 +161,22 @@ def _candidates_statement():
         open_then,
         price.is_not(None),
     )
-    by_community = select(*columns).where(
+    by_community = select(*columns, true()).where(
         Provider.id.in_(select(ProviderCommunity.provider_id)
                         .where(ProviderCommunity.community == bindparam("community"))),
         Provider.contract_status == "active",
         open_then,
         price.is_not(None),
     )
-    # UNION drops a provider found both ways (the rows are equal).
-    return union(in_box, by_community)
+    # The last column says which half found the row: `serves_community` for the second.
+    return union_all(in_box, by_community)
 
 
 def _one_candidate_statement():
     columns, _ = _candidate_columns()
-    return select(*columns).where(Provider.id == bindparam("provider_id"))
+    serves = exists().where(ProviderCommunity.provider_id == Provider.id,
+                            ProviderCommunity.community == bindparam("community"))
+    return select(*columns, serves).where(Provider.id == bindparam("provider_id"))
 
 
 # Built once: statement construction would otherwise cost more than the query on small data.

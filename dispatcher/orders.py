@@ -256,10 +256,10 @@ def tell_provider(session: Session, provider: Provider, *, body: str, purpose: s
                   settings: Settings, now: datetime) -> None:
     """Text a job message to every dispatch phone of the provider (whoever is on duty reads it).
 
-    The main phone keeps `dedupe_key` as given; further phones get `dedupe_key:n`.
+    The main phone keeps `dedupe_key` as given; a further phone's key adds its number.
     """
     for n, phone in enumerate(provider.dispatch_phones):
-        enqueue_sms(session, to=phone, purpose=purpose, dedupe_key=dedupe_key if n == 0 else f"{dedupe_key}:{n}",
+        enqueue_sms(session, to=phone, purpose=purpose, dedupe_key=dedupe_key if n == 0 else f"{dedupe_key}:{phone}",
                     from_=settings.hotline_number, now=now, body=body)
 
 

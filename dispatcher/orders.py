@@ -88,8 +88,9 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
     slot_from, slot_to = half_day_bounds(slot_start)
     here = local(slot_start)
     at, on = here.time(), here.date()
-    widest = widest_radius_m(session) * radius_factor
-    reach = min(FIRST_SEARCH_M, widest)
+    # The widest radius is looked up only if the first search does not settle the answer.
+    widest = None
+    reach = FIRST_SEARCH_M
     measured: dict[int, float] = {}
     while True:
         candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end,
@@ -98,7 +99,11 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
         ranked = rank_candidates(elder.latitude, elder.longitude, at, candidates, weights=weights,
                                  excluded=excluded, top=top, radius_factor=radius_factor, on=on,
                                  measured=measured)
-        if reach >= widest or (len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights)):
+        if len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights):
+            return ranked
+        if widest is None:
+            widest = widest_radius_m(session) * radius_factor
+        if reach >= widest:
             return ranked
         # Too few near by: search everywhere at once. Enough but not provably the best: widen by
         # doubling the area, not the reach, since the rows to read grow with the area.

@@ -9,7 +9,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the web application from the environment, or from `test_config` on top of it."""
     from billing.policy import load_policy
     from billing.views import bp as bureau_bp
-    from dispatcher import auth, db, views
+    from dispatcher import auth, db, views, visit_views
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import SystemClock
     from dispatcher.config import check_settings, settings_from_env
@@ -42,8 +42,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bureau_bp)
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
+    app.register_blueprint(visit_views.bp)
     # Twilio's webhooks carry its signature, and the provider API a bearer token, instead of a CSRF token.
-    for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp):
+    for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp,
+                      visit_views.bp):
         auth.csrf.exempt(blueprint)
     app.jinja_env.filters["mask_phone"] = mask_phone
     return app

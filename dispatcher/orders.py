@@ -6,31 +6,34 @@ import math
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from billing import ledger
 from billing.charges import charge_for_month
 from billing.policy import Charge, Policy
-from dispatcher import texts
+from dispatcher import texts, visits
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.models import CallbackReview, Elder, Item, OperatorTask, Order, Visit
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
-from dispatcher.slots import Slot, local_day_bounds, slot_label
+from dispatcher.slots import Slot, half_day_bounds, local_day_bounds, slot_label
 from dispatcher.states import OPEN_STATES, OrderEvent, OrderState, next_state
+from providers import quality
 from providers.matching import (
     DEFAULT_WEIGHTS,
     EMERGENCY_WEIGHTS,
     Ranked,
     Weights,
+    haversine_m,
     rank_candidates,
+    rejection,
     score_ceiling,
 )
 from providers.models import Offer, Provider
-from providers.queries import candidates_near, widest_radius_m
-from telephony.numbers import is_mobile
+from providers.queries import candidate_by_id, candidates_near, widest_radius_m
 from telephony.outbox import enqueue_call, enqueue_sms
 
 # Matching first searches this far around the elder, then widens until the answer cannot change.
@@ -82,15 +85,25 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
         return []
     excluded = excluded | complained_about(session, elder.id)
     day_start, day_end = local_day_bounds(slot_start)
-    at = local(slot_start).time()
-    widest = widest_radius_m(session) * radius_factor
-    reach = min(FIRST_SEARCH_M, widest)
+    slot_from, slot_to = half_day_bounds(slot_start)
+    here = local(slot_start)
+    at, on = here.time(), here.date()
+    # The widest radius is looked up only if the first search does not settle the answer.
+    widest = None
+    reach = FIRST_SEARCH_M
+    measured: dict[int, float] = {}
     while True:
         candidates = candidates_near(session, item.id, elder.latitude, elder.longitude, day_start, day_end,
-                                     within_m=reach, radius_factor=radius_factor)
+                                     within_m=reach, radius_factor=radius_factor, slot_start=slot_from,
+                                     slot_end=slot_to, community=elder.community, day=on, at=at)
         ranked = rank_candidates(elder.latitude, elder.longitude, at, candidates, weights=weights,
-                                 excluded=excluded, top=top, radius_factor=radius_factor)
-        if reach >= widest or (len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights)):
+                                 excluded=excluded, top=top, radius_factor=radius_factor, on=on,
+                                 measured=measured)
+        if len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights):
+            return ranked
+        if widest is None:
+            widest = widest_radius_m(session) * radius_factor
+        if reach >= widest:
             return ranked
         # Too few near by: search everywhere at once. Enough but not provably the best: widen by
         # doubling the area, not the reach, since the rows to read grow with the area.
@@ -99,9 +112,14 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
 
 def complained_about(session: Session, elder_id: int) -> frozenset[int]:
     """Providers this elder has complained about: never sent to them again."""
+    return frozenset(session.connection().scalars(_complained_statement(), {"elder_id": elder_id}))
+
+
+@cache
+def _complained_statement():
     from dispatcher.supervision import Complaint
 
-    return frozenset(session.scalars(select(Complaint.provider_id).where(Complaint.elder_id == elder_id)))
+    return select(Complaint.provider_id).where(Complaint.elder_id == bindparam("elder_id"))
 
 
 def quote(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy,
@@ -153,10 +171,10 @@ def cancel_order(session: Session, order: Order, reason: str, settings: Settings
         was_accepted = offer.status == "accepted"
         if not was_accepted:
             offer.status, offer.responded_at = "withdrawn", now
-        enqueue_sms(session, to=offer.provider.dispatch_phone, purpose="order_cancelled",
-                    dedupe_key=f"cancel:{order.id}:{offer.id}", from_=settings.hotline_number, now=now,
-                    body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）已由老人取消，"
-                         + ("请勿上门。" if was_accepted else "本次派单撤回。"))
+        tell_provider(session, offer.provider, purpose="order_cancelled",
+                      dedupe_key=f"cancel:{order.id}:{offer.id}", settings=settings, now=now,
+                      body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）已由老人取消，"
+                           + ("请勿上门。" if was_accepted else "本次派单撤回。"))
     return Outcome(True, f"工单{order.job_code}已取消。", order)
 
 
@@ -231,14 +249,24 @@ def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int
     session.flush()
     when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
     for offer in offers:
-        provider = session.get(Provider, offer.provider_id)
-        enqueue_sms(
-            session, to=provider.dispatch_phone, purpose="offer", dedupe_key=f"offer:{offer.id}",
-            from_=settings.hotline_number, now=now,
+        tell_provider(
+            session, session.get(Provider, offer.provider_id), purpose="offer", dedupe_key=f"offer:{offer.id}",
+            settings=settings, now=now,
             body=texts.offer_sms(order.job_code, item.name, elder.address, when, offer.price_fen,
                                  max(window_s // 60, 1)),
         )
     return offers[0]
+
+
+def tell_provider(session: Session, provider: Provider, *, body: str, purpose: str, dedupe_key: str,
+                  settings: Settings, now: datetime) -> None:
+    """Text a job message to every dispatch phone of the provider (whoever is on duty reads it).
+
+    The main phone keeps `dedupe_key` as given; a further phone's key adds its number.
+    """
+    for n, phone in enumerate(provider.dispatch_phones):
+        enqueue_sms(session, to=phone, purpose=purpose, dedupe_key=dedupe_key if n == 0 else f"{dedupe_key}:{phone}",
+                    from_=settings.hotline_number, now=now, body=body)
 
 
 def offer_window_s(order: Order, settings: Settings) -> int:
@@ -269,12 +297,15 @@ def accept_offer(session: Session, offer: Offer, provider_id: int, channel: str,
     elder, item = order.elder, order.item
     when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
     title = elder_title(elder, now)
-    primary = next((p.phone for p in elder.phones if p.is_primary), None)
-    if primary and is_mobile(primary):
-        enqueue_sms(session, to=primary, purpose="elder_confirmation",
+    if visits.elder_mobile(elder):
+        enqueue_sms(session, to=visits.elder_mobile(elder), purpose="elder_confirmation",
                     dedupe_key=f"confirm:{order.id}:{offer.id}", from_=settings.hotline_number, now=now,
                     body=texts.elder_confirmation_sms(title, offer.provider.name, item.name, when,
                                                       order.job_code))
+    else:
+        visits.tell_elder(session, order, offer.provider.name, kind="notice",
+                          dedupe_key=f"confirm:{order.id}:{offer.id}", settings=settings, now=now)
+    visits.schedule_deadlines(session, order, offer.id, provider_id, settings, now)
     return Outcome(True, texts.accepted_sms(order.job_code, item.name, elder.address, when, title), order)
 
 
@@ -284,9 +315,9 @@ def _withdraw_others(session, order, winner, settings, now):
     )
     for other in others:
         other.status, other.responded_at = "withdrawn", now
-        enqueue_sms(session, to=other.provider.dispatch_phone, purpose="offer_withdrawn",
-                    dedupe_key=f"withdraw:{other.id}", from_=settings.hotline_number, now=now,
-                    body=f"【虚拟养老院】工单{order.job_code}已由其他服务商接单，本次派单撤回。")
+        tell_provider(session, other.provider, purpose="offer_withdrawn",
+                      dedupe_key=f"withdraw:{other.id}", settings=settings, now=now,
+                      body=f"【虚拟养老院】工单{order.job_code}已由其他服务商接单，本次派单撤回。")
 
 
 def decline_offer(session: Session, offer: Offer, provider_id: int, channel: str,
@@ -349,6 +380,75 @@ def check_in(session: Session, order: Order, provider_id: int, source: str, now:
                       worker_ref=evidence.get("worker"), check_in_phone=evidence.get("phone")))
     session.flush()
     return Outcome(True, f"已签到：工单{order.job_code}，{local(now):%H:%M}。", order)
+
+
+def redispatch_order(session: Session, order: Order, now: datetime, provider_id: int | None = None, *,
+                     settings: Settings) -> Outcome:
+    """Take an accepted, not yet started order from its provider and offer it again.
+
+    The provider is told by SMS not to come; if its check-in was already overdue the offer is
+    marked `no_show`, which counts against its quality score. The order goes to the next ranked
+    provider not yet asked, or to `provider_id` when an operator chose one (it must pass the
+    hard filters and not have been asked for this order before). Refused, changing nothing,
+    when the order is not accepted or the chosen provider cannot take it.
+    """
+    order = _lock_order(session, order.id)
+    if order.state != OrderState.ACCEPTED or order.provider_id is None:
+        return Outcome(False, f"工单{order.job_code}当前不能改派（仅限已接单、未签到的工单）。", order)
+    accepted = session.scalar(select(Offer).where(Offer.order_id == order.id, Offer.status == "accepted"))
+    if accepted is None:
+        return Outcome(False, f"工单{order.job_code}没有已接单的服务商，不能改派。", order)
+    chosen = None
+    if provider_id is not None:
+        refusal, chosen = _chosen_provider(session, order, provider_id)
+        if refusal:
+            return Outcome(False, refusal, order)
+    late_provider = accepted.provider
+    is_no_show = now >= visits.check_in_due_at(order.window_start_at, accepted.responded_at or now)
+    accepted.status = "no_show" if is_no_show else "withdrawn"
+    order.provider_id = None
+    _move(order, OrderEvent.OFFER, now)
+    why = "超时未签到" if is_no_show else "调度调整"
+    tell_provider(session, late_provider, purpose="order_redispatched",
+                  dedupe_key=f"redispatch:{order.id}:{accepted.id}", settings=settings, now=now,
+                  body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）因{why}已改派其他服务商，请勿上门。")
+    if is_no_show:
+        quality.recompute(session, late_provider.id, threshold=settings.suspend_below,
+                          hotline_number=settings.hotline_number, now=now)
+    if chosen is not None:
+        asked = session.scalar(select(func.count()).select_from(Offer).where(Offer.order_id == order.id))
+        send_offers(session, order, [chosen], asked, settings, now)
+    else:
+        dispatch(session, order, settings, now)
+    return Outcome(True, f"工单{order.job_code}已改派。", order)
+
+
+def _chosen_provider(session: Session, order: Order, provider_id: int) -> tuple[str | None, Ranked | None]:
+    """A provider an operator chose for an order, ranked with its reasons, or why it cannot take it."""
+    elder = order.elder
+    asked = set(session.scalars(select(Offer.provider_id).where(Offer.order_id == order.id)))
+    if provider_id in asked:
+        return "该服务商已派过此工单，不能再派。", None
+    if provider_id in complained_about(session, elder.id):
+        return "老人投诉过该服务商，不能派给它。", None
+    if elder.latitude is None or elder.longitude is None:
+        return "老人地址没有坐标，无法核对服务范围。", None
+    day_start, day_end = local_day_bounds(order.window_start_at)
+    slot_from, slot_to = half_day_bounds(order.window_start_at)
+    here = local(order.window_start_at)
+    candidate = candidate_by_id(session, provider_id, order.item_id, day_start=day_start, day_end=day_end,
+                                slot_start=slot_from, slot_end=slot_to, community=elder.community,
+                                day=here.date())
+    if candidate is None:
+        return "该服务商不提供此项服务。", None
+    ranked = rank_candidates(elder.latitude, elder.longitude, here.time(), [candidate], top=1, on=here.date())
+    if not ranked:
+        metres = haversine_m(elder.latitude, elder.longitude, candidate.latitude, candidate.longitude)
+        why = rejection(candidate, metres, here.time(), frozenset(), on=here.date()) or "outside service radius"
+        return f"该服务商不符合派单条件：{why}。", None
+    chosen = ranked[0]
+    return None, Ranked(chosen.candidate, chosen.distance_m, chosen.score,
+                        {**chosen.reasons, "chosen_by_operator": True})
 
 
 def check_out(session: Session, order: Order, provider_id: int, source: str, policy: Policy,

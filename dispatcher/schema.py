@@ -5,6 +5,7 @@ import dispatcher.audit  # noqa: F401
 import dispatcher.enrollment_models  # noqa: F401
 import dispatcher.models  # noqa: F401
 import dispatcher.supervision  # noqa: F401
+import dispatcher.visits  # noqa: F401
 import dispatcher.wellbeing  # noqa: F401
 import providers.models  # noqa: F401
 import providers.quality  # noqa: F401

@@ -64,3 +64,23 @@ def local_day_bounds(moment: datetime) -> tuple[datetime, datetime]:
     day = moment.astimezone(LOCAL_TZ).date()
     start = datetime.combine(day, time(0), LOCAL_TZ)
     return start.astimezone(moment.tzinfo), (start + timedelta(days=1)).astimezone(moment.tzinfo)
+
+
+# Capacity per slot counts bookings in the same local half-day: before 13:00, and from 13:00.
+MIDDAY = time(13, 0)
+
+
+def half_day_bounds(moment: datetime) -> tuple[datetime, datetime]:
+    """The local half-day (00:00–13:00 or 13:00–24:00) holding `moment`, in `moment`'s zone.
+
+    The hotline's slots (morning, afternoon, and "as soon as possible" by its start) each fall in
+    one half-day, so a provider's capacity per slot is counted over these bounds.
+    """
+    here = moment.astimezone(LOCAL_TZ)
+    day = here.date()
+    midday = datetime.combine(day, MIDDAY, LOCAL_TZ)
+    if here < midday:
+        start, end = datetime.combine(day, time(0), LOCAL_TZ), midday
+    else:
+        start, end = midday, datetime.combine(day + timedelta(days=1), time(0), LOCAL_TZ)
+    return start.astimezone(moment.tzinfo), end.astimezone(moment.tzinfo)

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher import orders, reviews, wellbeing
+from dispatcher import orders, reviews, visits, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
@@ -17,7 +17,7 @@ from telephony import outbox
 
 log = logging.getLogger("vnh.scheduler")
 # Automated calls to elders, which never ring in the quiet hours.
-ELDER_CALLS = frozenset({"review", "wellbeing"})
+ELDER_CALLS = frozenset({"review", "wellbeing", "visit_notice", "visit_reminder"})
 ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
 
 
@@ -36,6 +36,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["wellbeing_unanswered"] = wellbeing.expire_silent_calls(session, settings, now)
     with session_scope(app) as session:
         counts["wellbeing_calls"] = wellbeing.start_due_calls(session, settings, now)
+    with session_scope(app) as session:
+        counts["visit_deadlines"] = visits.sweep_due_deadlines(session, settings, now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,6 +25,7 @@ class Provider(Base):
     code: Mapped[str] = mapped_column(String(20), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     license_no: Mapped[str] = mapped_column(String(50))
+    # The main dispatch phone (account messages go here); more in `phones`; all get job SMS.
     dispatch_phone: Mapped[str] = mapped_column(String(20), index=True)
     address: Mapped[str] = mapped_column(String(200))
     latitude: Mapped[float]
@@ -34,11 +35,62 @@ class Provider(Base):
     opens_at: Mapped[time]
     closes_at: Mapped[time]
     contract_status: Mapped[str] = mapped_column(String(20), default="active")
+    # Outside these dates (inclusive, local calendar days; None = open-ended) nothing matches.
+    contract_starts_on: Mapped[date | None]
+    contract_ends_on: Mapped[date | None]
+    contract_reason: Mapped[str | None] = mapped_column(String(200))
+    # None: no limit per half-day slot (dispatcher.slots.half_day_bounds), only per day.
+    capacity_per_slot: Mapped[int | None]
     quality_score: Mapped[float] = mapped_column(default=4.5)
     quality_parts: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
 
     offerings: Mapped[list[Offering]] = relationship(back_populates="provider")
+    phones: Mapped[list[ProviderPhone]] = relationship(
+        cascade="all, delete-orphan", order_by="ProviderPhone.id")
+    communities: Mapped[list[ProviderCommunity]] = relationship(
+        cascade="all, delete-orphan", order_by="ProviderCommunity.id")
+    days_off: Mapped[list[ProviderDayOff]] = relationship(
+        cascade="all, delete-orphan", order_by="ProviderDayOff.day")
+
+    @property
+    def dispatch_phones(self) -> list[str]:
+        """Every number that gets this provider's job SMS: the main one first."""
+        return [self.dispatch_phone] + [p.phone for p in self.phones if p.phone != self.dispatch_phone]
+
+
+class ProviderPhone(Base):
+    """A further dispatch phone: it gets every job SMS, and replies from it count as the provider's."""
+
+    __tablename__ = "provider_phones"
+    __table_args__ = (UniqueConstraint("provider_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    phone: Mapped[str] = mapped_column(String(20), index=True)
+
+
+class ProviderCommunity(Base):
+    """A community (社区, by name, as on the elder's record) the provider serves wherever it lies."""
+
+    __tablename__ = "provider_communities"
+    __table_args__ = (UniqueConstraint("provider_id", "community"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    community: Mapped[str] = mapped_column(String(50), index=True)
+
+
+class ProviderDayOff(Base):
+    """A local calendar day the provider is closed (a holiday, a training day)."""
+
+    __tablename__ = "provider_days_off"
+    __table_args__ = (UniqueConstraint("provider_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    day: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(200), default="")
 
 
 class Offering(Base):

@@ -20,6 +20,7 @@ WINDOW = timedelta(days=90)
 LATE_PENALTY = 1.0        # all visits late → one star off
 DENIAL_PENALTY = 3.0      # all visits denied ("the worker never came") → three stars off
 COMPLAINT_PENALTY = 0.25  # per complaint in the window, at most four counted
+NO_SHOW_PENALTY = 2.0     # every accepted job a no-show (re-dispatched after no check-in) → two stars off
 MIN_RATINGS_TO_SUSPEND = 5
 
 
@@ -31,6 +32,7 @@ class QualityInputs:
     late_visits: int = 0
     denials: int = 0
     complaints: int = 0
+    no_shows: int = 0
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,20 @@ class QualityScore:
 
 
 def quality_score(inputs: QualityInputs) -> QualityScore:
-    """Score 0–5: the Bayesian rating less penalties for lateness, denials and complaints."""
+    """Score 0–5: the Bayesian rating less penalties for lateness, denials, complaints and no-shows.
+
+    No-shows are weighed against every job the provider took on: its visits and its no-shows.
+    """
     rating = (PRIOR_WEIGHT * PRIOR_MEAN + inputs.ratings_sum) / (PRIOR_WEIGHT + inputs.ratings)
     late = LATE_PENALTY * inputs.late_visits / inputs.visits if inputs.visits else 0.0
     denied = DENIAL_PENALTY * inputs.denials / inputs.visits if inputs.visits else 0.0
     complained = COMPLAINT_PENALTY * min(inputs.complaints, 4)
-    score = max(0.0, min(5.0, rating - late - denied - complained))
+    taken_on = inputs.visits + inputs.no_shows
+    no_show = NO_SHOW_PENALTY * inputs.no_shows / taken_on if taken_on else 0.0
+    score = max(0.0, min(5.0, rating - late - denied - complained - no_show))
     parts = {"rating": round(rating, 3), "ratings": inputs.ratings, "late": round(-late, 3),
              "denials": round(-denied, 3), "complaints": round(-complained, 3),
-             "visits": inputs.visits}
+             "no_shows": round(-no_show, 3), "visits": inputs.visits, "no_show_count": inputs.no_shows}
     return QualityScore(round(score, 3), parts)
 
 
@@ -67,9 +74,10 @@ class ProviderSuspension(Base):
 
 
 def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInputs:
-    """Count the last 90 days of one provider's visits, reviews and complaints."""
+    """Count the last 90 days of one provider's visits, reviews, complaints and no-shows."""
     from dispatcher.models import CallbackReview, Order, Visit
     from dispatcher.supervision import Complaint
+    from providers.models import Offer
 
     since = now - WINDOW
     visits = select(Visit.id).where(Visit.provider_id == provider_id, Visit.checked_out_at >= since)
@@ -85,7 +93,9 @@ def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInpu
     ).one()
     complaints = session.scalar(select(func.count()).select_from(Complaint).where(
         Complaint.provider_id == provider_id, Complaint.created_at >= since))
-    return QualityInputs(int(ratings_sum), ratings, n_visits, late, denials, complaints)
+    no_shows = session.scalar(select(func.count()).select_from(Offer).where(
+        Offer.provider_id == provider_id, Offer.status == "no_show", Offer.offered_at >= since))
+    return QualityInputs(int(ratings_sum), ratings, n_visits, late, denials, complaints, no_shows)
 
 
 def recompute(session: Session, provider_id: int, *, threshold: float, hotline_number: str,

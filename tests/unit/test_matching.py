@@ -1,4 +1,4 @@
-from datetime import time
+from datetime import date, time
 
 import pytest
 from geopy.distance import distance as geo_distance
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from providers.matching import (
     Candidate,
     Weights,
+    geodesic_m,
     haversine_m,
     rank_by_geodesic,
     rank_candidates,
@@ -100,6 +101,71 @@ def test_a_provider_with_no_capacity_left_that_day_is_not_offered(make_candidate
 def test_a_provider_closed_at_the_visit_time_is_not_offered(make_candidate, at, is_offered):
     candidate = make_candidate(opens_at=time(8, 0), closes_at=time(18, 0))
     assert bool(rank([candidate], at=at)) is is_offered
+
+
+TODAY = date(2026, 11, 25)
+
+
+@pytest.mark.parametrize(
+    ("starts_on", "ends_on", "is_offered", "why"),
+    [
+        (None, None, True, None),
+        (date(2026, 1, 1), date(2026, 12, 31), True, None),
+        (TODAY, TODAY, True, None),
+        (date(2026, 11, 26), None, False, "contract not started by that day"),
+        (None, date(2026, 11, 24), False, "contract ended by that day"),
+    ],
+)
+def test_a_provider_whose_contract_does_not_cover_the_visit_day_is_not_offered(
+    make_candidate, starts_on, ends_on, is_offered, why
+):
+    candidate = make_candidate(contract_starts_on=starts_on, contract_ends_on=ends_on)
+    assert bool(rank([candidate], on=TODAY)) is is_offered
+    assert rejection(candidate, 1000, TEN_AM, frozenset(), on=TODAY) == why
+
+
+def test_contract_dates_are_not_checked_when_no_visit_day_is_given(make_candidate):
+    ended = make_candidate(contract_ends_on=date(2020, 1, 1))
+    assert ids(rank([ended])) == [ended.provider_id]
+
+
+@pytest.mark.parametrize("status", ["suspended", "terminated"])
+def test_a_suspended_or_terminated_contract_is_not_offered_even_within_its_dates(make_candidate, status):
+    candidate = make_candidate(contract_status=status, contract_starts_on=date(2026, 1, 1))
+    assert rank([candidate], on=TODAY) == []
+
+
+def test_a_provider_listing_the_elders_community_is_offered_outside_its_radius(make_candidate):
+    listed = make_candidate(metres=9000, service_radius_m=3000, serves_community=True)
+    unlisted = make_candidate(metres=9000, service_radius_m=3000)
+    ranked = rank([unlisted, listed])
+    assert ids(ranked) == [listed.provider_id]
+    assert ranked[0].reasons["area"] == "community"
+    assert ranked[0].distance_m > 3000
+
+
+def test_a_community_provider_inside_its_radius_is_reported_as_within_the_radius(make_candidate):
+    (ranked,) = rank([make_candidate(metres=1000, serves_community=True)])
+    assert "area" not in ranked.reasons
+
+
+def test_a_provider_whose_slot_is_full_is_not_offered_though_the_day_has_room(make_candidate):
+    full = make_candidate(capacity_per_day=10, booked_that_day=2, capacity_per_slot=2, booked_that_slot=2)
+    room = make_candidate(capacity_per_day=10, booked_that_day=2, capacity_per_slot=3, booked_that_slot=2)
+    unlimited = make_candidate(capacity_per_day=10, booked_that_day=2, booked_that_slot=7)
+    ranked = rank([full, room, unlimited])
+    assert set(ids(ranked)) == {room.provider_id, unlimited.provider_id}
+    assert rejection(full, 1000, TEN_AM, frozenset()) == "no capacity left in that slot"
+    by_id = {r.candidate.provider_id: r for r in ranked}
+    assert by_id[room.provider_id].reasons["capacity_per_slot"] == 3
+    assert "capacity_per_slot" not in by_id[unlimited.provider_id].reasons
+
+
+def test_a_provider_on_its_day_off_is_not_offered_even_within_its_hours(make_candidate):
+    closed = make_candidate(is_day_off=True)
+    open_ = make_candidate()
+    assert ids(rank([closed, open_])) == [open_.provider_id]
+    assert rejection(closed, 1000, TEN_AM, frozenset()) == "closed that day"
 
 
 def test_an_excluded_provider_is_not_offered_again(make_candidate):
@@ -251,6 +317,12 @@ def candidate_lists(draw):
                 booked_that_day=draw(st.integers(min_value=0, max_value=capacity + 1)),
                 quality_score=draw(st.floats(min_value=0, max_value=5)),
                 price_fen=draw(st.integers(min_value=0, max_value=20_000)),
+                contract_starts_on=draw(st.sampled_from([None, date(2026, 1, 1), date(2026, 12, 1)])),
+                contract_ends_on=draw(st.sampled_from([None, date(2026, 11, 1), date(2027, 1, 1)])),
+                capacity_per_slot=draw(st.sampled_from([None, 1, 2])),
+                booked_that_slot=draw(st.integers(min_value=0, max_value=2)),
+                is_day_off=draw(st.booleans()),
+                serves_community=draw(st.booleans()),
             )
         )
     return candidates
@@ -304,8 +376,8 @@ def _answer(ranked):
 @settings(max_examples=200, deadline=None)
 @given(candidates=candidate_lists(), at=st.times(), top=st.integers(min_value=1, max_value=6))
 def test_the_ranking_equals_a_full_geodesic_scan(candidates, at, top):
-    assert _answer(rank(candidates, at=at, top=top)) == _answer(
-        rank_by_geodesic(*ELDER, at, candidates, top=top)
+    assert _answer(rank(candidates, at=at, top=top, on=TODAY)) == _answer(
+        rank_by_geodesic(*ELDER, at, candidates, top=top, on=TODAY)
     )
 
 
@@ -344,3 +416,24 @@ def test_nobody_farther_than_a_distance_scores_above_its_ceiling(ceiling_at, far
                           quality_score=quality, price_fen=0)
     (ranked,) = rank_by_geodesic(*point_at(ceiling_at + farther), TEN_AM, [candidate])
     assert ranked.score <= score_ceiling(ceiling_at)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    lat1=st.floats(min_value=-80, max_value=80), lon1=st.floats(min_value=-179, max_value=179),
+    lat2=st.floats(min_value=-80, max_value=80), lon2=st.floats(min_value=-179, max_value=179),
+)
+def test_our_geodesic_is_exactly_geopys(lat1, lon1, lat2, lon2):
+    assert geodesic_m(lat1, lon1, lat2, lon2) == geodesic((lat1, lon1), (lat2, lon2)).meters
+
+
+def test_distances_measured_once_are_reused_and_give_the_same_ranking(make_candidate):
+    candidates = [make_candidate(metres=300 * n, bearing=40 * n) for n in range(1, 9)]
+    measured: dict[int, float] = {}
+    first = rank(candidates, measured=measured)
+    assert measured and set(measured) <= {c.provider_id for c in candidates}
+    # A wrong remembered distance would change the answer: proof that it is used, not re-measured.
+    again = rank(candidates, measured=dict(measured))
+    assert _answer(again) == _answer(first)
+    best = first[0].candidate.provider_id
+    assert rank(candidates, measured={**measured, best: 4999.0})[0].candidate.provider_id != best

@@ -25,5 +25,19 @@ def test_the_score_is_shown_with_its_parts_and_stays_between_0_and_5():
     result = quality_score(QualityInputs(ratings_sum=10, ratings=10, visits=10, denials=10,
                                          complaints=9))
     assert result.score == 0.0
-    assert set(result.parts) == {"rating", "ratings", "late", "denials", "complaints", "visits"}
+    assert set(result.parts) == {"rating", "ratings", "late", "denials", "complaints", "no_shows", "visits",
+                                 "no_show_count"}
     assert result.parts["complaints"] == -1.0  # at most four complaints count
+
+
+def test_no_shows_are_counted_and_take_something_off_like_lateness():
+    clean = quality_score(QualityInputs(ratings_sum=200, ratings=50, visits=50))
+    worse = quality_score(QualityInputs(ratings_sum=200, ratings=50, visits=50, no_shows=5))
+    assert worse.score < clean.score
+    assert worse.parts["no_show_count"] == 5
+    assert worse.parts["no_shows"] == round(-2.0 * 5 / 55, 3)
+
+
+def test_a_provider_whose_only_jobs_were_no_shows_loses_two_stars():
+    result = quality_score(QualityInputs(no_shows=3))
+    assert result.score == 2.5 and result.parts["no_shows"] == -2.0

@@ -2,7 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dispatcher.slots import UnknownSlot, local_day_bounds, slot_for, slot_label, slot_options
+from dispatcher.slots import (
+    UnknownSlot,
+    half_day_bounds,
+    local_day_bounds,
+    slot_for,
+    slot_label,
+    slot_options,
+)
 
 # 09:00 on Wednesday 25 November 2026 in Asia/Shanghai (UTC+8).
 MORNING = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
@@ -84,3 +91,22 @@ def test_the_local_day_runs_from_local_midnight_to_local_midnight_in_utc(moment,
     bounds = local_day_bounds(moment)
     assert bounds == (start, end)
     assert all(b.utcoffset() == timedelta(0) for b in bounds)
+
+
+@pytest.mark.parametrize(
+    ("moment", "bounds"),
+    [
+        (utc(25, 1), (utc(24, 16), utc(25, 5))),       # 09:00 local: the morning half-day
+        (utc(25, 4, 59), (utc(24, 16), utc(25, 5))),   # 12:59 local
+        (utc(25, 5), (utc(25, 5), utc(25, 16))),       # 13:00 local: the afternoon half-day
+        (utc(25, 15, 59), (utc(25, 5), utc(25, 16))),  # 23:59 local
+    ],
+)
+def test_a_slots_capacity_is_counted_over_its_local_half_day(moment, bounds):
+    assert half_day_bounds(moment) == bounds
+
+
+def test_every_hotline_slot_lies_in_one_half_day():
+    for slot in slot_options(MORNING):
+        if slot.code != "asap":
+            assert half_day_bounds(slot.start)[1] >= slot.end

@@ -36,14 +36,11 @@ from dispatcher.states import OPEN_STATES, OrderState
 from providers.matching import Ranked
 from providers.models import Offer, Provider
 from telephony.numbers import BadPhoneNumber, mask_phone, to_e164
-from telephony.outbox import enqueue_sms
 
 # The IVR hands a call to a person for these reasons (the task kinds dispatcher.hotline.flow writes).
 TRANSFER_KINDS = ("emergency", "operator_request", "silence", "unknown_caller")
 # A transfer stays on the screen-pop this long unless an operator closes it first.
 POP_WINDOW = timedelta(minutes=30)
-# An accepted visit with no check-in this close to the end of its window is late.
-LATE_MARGIN = timedelta(hours=1)
 
 KIND_NAMES = {
     "emergency": "紧急求助",
@@ -230,32 +227,18 @@ def queue_kind(task: OperatorTask) -> str | None:
     return None
 
 
-def late_orders(session: Session, now: datetime) -> list[Order]:
-    """Accepted visits nobody has checked in to, an hour or less before their window closes."""
-    return list(session.scalars(
-        select(Order).where(Order.state == OrderState.ACCEPTED.value, Order.window_end_at <= now + LATE_MARGIN)
-        .order_by(Order.window_end_at)))
-
-
 def operator_queue(session: Session, now: datetime) -> list[QueueItem]:
     """Open items needing a person: emergencies first, then orders nobody took, late check-ins,
     failed messages, voicemails, wellbeing alarms and transferred calls; oldest first within each."""
     items = []
     tasks = session.scalars(select(OperatorTask).where(OperatorTask.resolved_at.is_(None))).all()
-    late_task_orders = set()
     for task in tasks:
         kind = queue_kind(task)
         if kind is None:
             continue
         order = session.get(Order, task.order_id) if task.order_id else None
-        if kind == "late_check_in" and order is not None:
-            late_task_orders.add(order.id)
         elder = session.get(Elder, task.elder_id) if task.elder_id else (order.elder if order else None)
         items.append(QueueItem(kind, task.reason, task.created_at, task, order, elder))
-    for order in late_orders(session, now):
-        if order.id not in late_task_orders:
-            items.append(QueueItem("late_check_in", f"应于{local(order.window_end_at):%H:%M}前上门，尚未签到",
-                                   order.window_end_at - LATE_MARGIN, None, order, order.elder))
     items.sort(key=lambda i: (QUEUE_RANK[i.kind], i.created_at))
     return items
 
@@ -290,25 +273,35 @@ def candidates_for(session: Session, order: Order, top: int = 8) -> Candidates:
 
 def redispatch(session: Session, order: Order, provider_id: int, staff: StaffUser, settings: Settings,
                now: datetime) -> Offer:
-    """Offer the order to the provider the operator chose among the eligible candidates; open
-    offers are withdrawn, and a provider who had accepted but not come is told not to."""
+    """Offer the order to the provider the operator chose among the eligible candidates.
+
+    An accepted visit goes through `orders.redispatch_order`, which tells the provider not to come
+    and counts a no-show; an order still waiting for an answer has its open offers withdrawn.
+    """
     order = session.get(Order, order.id, with_for_update=True, populate_existing=True)
     if order.state not in (OrderState.UNASSIGNED, OrderState.OFFERED, OrderState.ACCEPTED):
         raise ConsoleError(f"工单当前状态为“{STATE_NAMES.get(order.state, order.state)}”，不能改派")
-    candidates = candidates_for(session, order, top=50)
-    chosen = next((r for r in candidates.ranked if r.candidate.provider_id == provider_id), None)
-    if chosen is None:
-        raise ConsoleError("该服务商不符合派单条件（已派过、超出服务范围、满额或不在营业时间）")
-    for offer in candidates.asked:
-        if offer.status in ("offered", "accepted"):
-            offer.status, offer.responded_at = "withdrawn", now
-            enqueue_sms(session, to=offer.provider.dispatch_phone, purpose="offer_withdrawn",
-                        dedupe_key=f"redispatch:{order.id}:{offer.id}", from_=settings.hotline_number,
-                        now=now, body=f"【虚拟养老院】工单{order.job_code}已由话务员改派，本次派单撤回，请勿上门。")
-    order.provider_id = None
     provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise ConsoleError("请选择一家服务商")
+    if order.state == OrderState.ACCEPTED:
+        outcome = orders.redispatch_order(session, order, now, provider_id, settings=settings)
+        if not outcome.ok:
+            raise ConsoleError(outcome.message)
+    else:
+        candidates = candidates_for(session, order, top=50)
+        chosen = next((r for r in candidates.ranked if r.candidate.provider_id == provider_id), None)
+        if chosen is None:
+            raise ConsoleError("该服务商不符合派单条件（已派过、超出服务范围、满额或不在营业时间）")
+        for offer in candidates.asked:
+            if offer.status == "offered":
+                offer.status, offer.responded_at = "withdrawn", now
+                orders.tell_provider(session, offer.provider, purpose="offer_withdrawn",
+                                     dedupe_key=f"redispatch:{order.id}:{offer.id}", settings=settings, now=now,
+                                     body=f"【虚拟养老院】工单{order.job_code}已由话务员改派，本次派单撤回，请勿上门。")
+        orders.send_offers(session, order, [chosen], len(candidates.asked), settings, now)
     resolve_tasks_of(session, order, staff, f"改派给{provider.name}", now)
-    return orders.send_offers(session, order, [chosen], len(candidates.asked), settings, now)
+    return session.scalars(select(Offer).where(Offer.order_id == order.id, Offer.provider_id == provider_id)).one()
 
 
 def cancel_by_hand(session: Session, order: Order, staff: StaffUser, reason: str, settings: Settings,

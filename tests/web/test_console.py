@@ -12,6 +12,7 @@ from dispatcher.audit import ElderRecordView
 from dispatcher.auth import add_user
 from dispatcher.models import Item, OperatorTask, Order
 from dispatcher.slots import slot_for
+from dispatcher.sweepers import run_due_work
 from providers.models import Offer
 from telephony.models import OutboxMessage
 from telephony.simulator import FlaskTransport, Phone
@@ -218,8 +219,10 @@ def test_an_accepted_visit_nobody_checked_in_to_is_late_on_the_queue(app, sessio
     offer = session.scalars(select(Offer)).one()
     orders.accept_offer(session, offer, offer.provider_id, "sms", settings, clock.now())
     session.commit()
+    run_due_work(app, clock.now())
     assert "签到超时" not in operator.get("/console").get_data(as_text=True)
-    clock.advance(2.5 * 3600)
+    clock.advance(2.5 * 3600)  # well past the start of an "as soon as possible" window
+    run_due_work(app, clock.now())
     page = operator.get("/console").get_data(as_text=True)
     assert "签到超时" in page and order.order_no in page
 

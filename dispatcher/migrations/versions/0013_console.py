@@ -1,7 +1,7 @@
 """console: the audit record of views of an elder's full record, and failed sign-ins
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import dispatcher.db
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

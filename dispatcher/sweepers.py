@@ -12,8 +12,11 @@ from sqlalchemy.pool import NullPool
 from dispatcher import orders, reviews, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
+from dispatcher.faults import crash_point
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from telephony import outbox
+from telephony.models import OutboxMessage
+from telephony.ports import DeliveryError
 
 log = logging.getLogger("vnh.scheduler")
 # Automated calls to elders, which never ring in the quiet hours.
@@ -41,15 +44,26 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
 
 
 def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
-    """Send due outbox messages one transaction each, so a crash repeats at most one send."""
+    """Send due outbox messages exactly once, even across a crash during the send.
+
+    Each message is claimed ("sending", committed) before the phone network is asked, and its
+    outcome is recorded in a second transaction. A claim left behind by a crash is settled first:
+    the network is asked whether it carried the message, and its SID is adopted if so.
+    Only the ticking process delivers, one message at a time, so at the start of a pass no claim
+    of its own is in flight.
+    """
     telephony = app.extensions["vnh.telephony"]
     settings = Settings(app.config)
+    on_twilio = app.config["TELEPHONY"] == "twilio"
 
-    def status_callback(kind: str) -> str | None:
-        if app.config["TELEPHONY"] != "twilio":
-            return None
-        return settings.url(f"/telephony/status/{kind}")
+    def status_callback(job: outbox.Send) -> str | None:
+        return settings.url(f"/telephony/status/{job.kind}?outbox={job.id}") if on_twilio else None
 
+    def failed(session):
+        return lambda message: _failed_task(session, message, now)
+
+    with session_scope(app) as session:
+        recovered = sum(outbox.recover(m, telephony, now) for m in outbox.abandoned(session))
     pacer = app.extensions["vnh.pacer"]
     quiet = parse_quiet_hours(settings.quiet_hours)
     sent = 0
@@ -58,16 +72,32 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
             message = outbox.claim_next(session, now)
             if message is None:
                 break
-            if message.kind == "call" and message.purpose in ELDER_CALLS:
-                later = outside_quiet_hours(now, quiet)
-                if later != now:
-                    # Late (an outage, a backlog) into the night: wait for the morning.
-                    message.next_attempt_at = later
-                    continue
-            pacer.wait(message.kind)
-            outbox.deliver(message, telephony, now, status_callback,
-                           lambda failed, session=session: _failed_task(session, failed, now))
-            sent += message.status == "sent"
+            job = None
+            later = outside_quiet_hours(now, quiet)
+            if message.kind == "call" and message.purpose in ELDER_CALLS and later != now:
+                # Late (an outage, a backlog) into the night: wait for the morning.
+                message.next_attempt_at = later
+            else:
+                job = outbox.mark_sending(message, now)
+        if job is None:
+            continue
+        crash_point("before_send")
+        pacer.wait(job.kind)
+        sid, error = None, None
+        try:
+            sid = outbox.send(job, telephony, status_callback(job))
+        except DeliveryError as exc:
+            error = exc
+        crash_point("after_send")
+        with session_scope(app) as session:
+            message = session.get(OutboxMessage, job.id)
+            if sid is not None:
+                outbox.record_sent(message, sid, now)
+                sent += 1
+            else:
+                outbox.record_error(message, error, now, failed(session))
+    if recovered:
+        log.info("adopted %d sends a crash had left unrecorded", recovered)
     return sent
 
 

@@ -26,13 +26,16 @@ class FlakyTelephony:
         self.tries: list[dict] = []
         self.sent: list[dict] = []
 
-    def send_sms(self, *, to, from_, body, status_callback):
+    def send_sms(self, *, to, from_, body, status_callback, key):
         return self._send({"kind": "sms", "to": to, "from": from_, "body": body,
-                           "status_callback": status_callback})
+                           "status_callback": status_callback, "key": key})
 
-    def place_call(self, *, to, from_, url, status_callback):
+    def place_call(self, *, to, from_, url, status_callback, key):
         return self._send({"kind": "call", "to": to, "from": from_, "url": url,
-                           "status_callback": status_callback})
+                           "status_callback": status_callback, "key": key})
+
+    def find_sent(self, *, key, kind, to, from_, body, since):
+        return next((s["sid"] for s in self.sent if s["key"] == key), None)
 
     def _send(self, record: dict) -> str:
         self.tries.append(record)
@@ -238,7 +241,7 @@ def test_a_recipients_messages_go_out_in_the_order_they_were_written(app, sessio
         def __init__(self):
             self.sent, self.failed = [], False
 
-        def send_sms(self, *, to, from_, body, status_callback):
+        def send_sms(self, *, to, from_, body, status_callback, key):
             if body == "first" and not self.failed:
                 self.failed = True
                 raise DeliveryError("twilio 503", permanent=False)

@@ -62,8 +62,14 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
     def failed(session):
         return lambda message: _failed_task(session, message, now)
 
+    recovered = 0
     with session_scope(app) as session:
-        recovered = sum(outbox.recover(m, telephony, now) for m in outbox.abandoned(session))
+        left = outbox.abandoned(session)
+    for job, claimed_at in left:
+        # Asked outside any transaction: the network may be slow, and may be this database.
+        answer = outbox.ask_network(job, claimed_at, telephony)
+        with session_scope(app) as session:
+            recovered += outbox.settle(session.get(OutboxMessage, job.id), answer, now)
     pacer = app.extensions["vnh.pacer"]
     quiet = parse_quiet_hours(settings.quiet_hours)
     sent = 0

@@ -155,30 +155,36 @@ def record_error(message: OutboxMessage, exc: DeliveryError, now: datetime,
         message.next_attempt_at = now + retry_delay(message.attempts)
 
 
-def abandoned(session: Session) -> list[OutboxMessage]:
-    """Messages claimed for sending whose sender died (or lost the database) before recording."""
-    return list(session.scalars(
+def abandoned(session: Session) -> list[tuple[Send, datetime]]:
+    """Claims whose sender died (or lost the database) before recording: each send and its claim time."""
+    return [(Send.of(m), m.claimed_at or m.created_at) for m in session.scalars(
         select(OutboxMessage)
         .where(OutboxMessage.status == "sending", OutboxMessage.sid.is_(None))
-        .order_by(OutboxMessage.id)
-        .with_for_update(skip_locked=True)))
+        .order_by(OutboxMessage.id))]
 
 
-def recover(message: OutboxMessage, telephony: Telephony, now: datetime) -> bool:
+def ask_network(job: Send, claimed_at: datetime, telephony: Telephony) -> str | DeliveryError | None:
+    """Ask the network whether it carried an abandoned claim: its SID, None, or why it cannot tell."""
+    try:
+        return telephony.find_sent(key=job.key, kind=job.kind, to=job.to, from_=job.from_,
+                                   body=job.body, since=claimed_at)
+    except DeliveryError as exc:
+        return exc
+
+
+def settle(message: OutboxMessage, answer: str | DeliveryError | None, now: datetime) -> bool:
     """Settle an abandoned claim: adopt the SID if the network carried it, else queue it again.
 
-    Returns True when it had been sent. When the network cannot tell (Twilio down too), the
+    Returns True when it had been sent. When the network could not tell (Twilio down too), the
     message stays claimed, blocking only its recipient, and the next pass asks again.
     """
-    job = Send.of(message)
-    try:
-        sid = telephony.find_sent(key=job.key, kind=job.kind, to=job.to, from_=job.from_,
-                                  body=job.body, since=message.claimed_at or message.created_at)
-    except DeliveryError as exc:
-        message.last_error = f"after a crash, could not tell whether it was sent: {exc}"[:300]
+    if message.status != "sending" or message.sid is not None:
         return False
-    if sid is not None:
-        record_sent(message, sid, message.claimed_at or now)
+    if isinstance(answer, DeliveryError):
+        message.last_error = f"after a crash, could not tell whether it was sent: {answer}"[:300]
+        return False
+    if answer is not None:
+        record_sent(message, answer, message.claimed_at or now)
         return True
     message.status = "queued"
     message.next_attempt_at = now

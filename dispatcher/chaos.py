@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,7 @@ COUNTS = {
     "outbox": "SELECT count(*) FROM outbox_messages",
     "outbox_sent": "SELECT count(*) FROM outbox_messages WHERE sid IS NOT NULL",
     "outbound_calls": "SELECT count(*) FROM outbox_messages WHERE kind = 'call'",
+    "operator_tasks": "SELECT count(*) FROM operator_tasks",
     "network_sends": "SELECT count(*) FROM local_network_sends",
     "sent_twice": "SELECT count(*) FROM (SELECT key FROM local_network_sends GROUP BY key "
                   "HAVING count(*) > 1) AS twice",
@@ -84,12 +86,16 @@ class Stack:
     web: subprocess.Popen | None = None
     scheduler: subprocess.Popen | None = None
     restarts: int = 0
+    extra_env: dict = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def env(self, fault: str | None = None) -> dict:
+        return {**self._env(fault), **self.extra_env}
+
+    def _env(self, fault: str | None) -> dict:
         env = {**os.environ, "VNH_DATABASE_URL": self.database_url, "TWILIO_AUTH_TOKEN": TOKEN,
                "VNH_TELEPHONY": "local", "VNH_TICK_S": "0.3", "VNH_AFTER_HOURS": "",
                "VNH_PUBLIC_URL": self.base_url, "VNH_CLOCK_START": CLOCK_START,
@@ -290,3 +296,173 @@ def run_all(database_url: str | None = None, only: list[str] | None = None,
             report(outcome)
             outcomes.append(outcome)
     return outcomes
+
+
+SAFE_ANSWER = "系统繁忙"
+
+
+@dataclass
+class Answer:
+    at_s: float  # since the stream began
+    took_s: float
+    kind: str
+    text: str
+
+    @property
+    def safe(self) -> bool:
+        return SAFE_ANSWER in self.text
+
+
+@dataclass
+class OutageOutcome:
+    counts: dict[str, int]
+    answers: list[Answer]
+    restarts: int
+    processes_alive: bool
+    away_s: float  # when the database went away and came back, since the stream began
+    back_s: float
+
+    def during(self) -> list[Answer]:
+        """The answers to webhooks sent while the database was away."""
+        return [a for a in self.answers if self.away_s + 0.5 <= a.at_s and a.at_s + a.took_s <= self.back_s]
+
+    def after(self, settle_s: float = 2) -> list[Answer]:
+        return [a for a in self.answers if a.at_s >= self.back_s + settle_s]
+
+
+class WebhookStream:
+    """A steady stream of webhooks from `callers` threads: hotline calls and SMS, timed one by one."""
+
+    def __init__(self, phone: Phone, elder: str, callers: int = 4, every_s: float = 0.25):
+        self.phone, self.elder, self.every_s = phone, elder, every_s
+        self.answers: list[Answer] = []
+        self.origin = time.monotonic()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True)
+                         for n in range(callers)]
+
+    def __enter__(self) -> WebhookStream:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def _run(self, n: int) -> None:
+        while not self._stop.is_set():
+            kind = "call" if n % 2 else "sms"
+            began = time.monotonic()
+            try:
+                if kind == "call":
+                    text_ = self.phone.call_hotline(self.elder, []).text
+                else:
+                    text_ = self.phone.send_sms(f"+86137000000{n:02d}", "你好")
+            except Exception as exc:  # a hang or a refused connection is what this counts
+                text_ = f"error: {exc}"
+            done = time.monotonic()
+            self.answers.append(Answer(began - self.origin, done - began, kind, text_))
+            self._stop.wait(self.every_s)
+
+
+def run_outage(database_url: str, workdir: Path, away=None, back=None, gap_s: float = 10) -> OutageOutcome:
+    """Book an order whose first offer falls due during a database outage of `gap_s` seconds
+    under a steady stream of webhooks; wait until every offer has run out; count the rows.
+
+    `away`/`back` take the database away and bring it back (None: an undisturbed run).
+    """
+    stack = Stack(database_url, workdir, extra_env={"VNH_ASAP_OFFER_WINDOW_S": "6"})
+    stack.start()
+    phone = Phone(HttpTransport(stack.base_url, timeout=STEP_TIMEOUT_S), TOKEN)
+    try:
+        call = phone.call_hotline(ELDER, BOOKING)
+        if call.ended_with.startswith("http"):
+            raise RuntimeError(f"the booking call ended with {call.ended_with}")
+        with WebhookStream(phone, ELDER) as stream:
+            time.sleep(1)
+            away_s = time.monotonic() - stream.origin
+            if away is not None:
+                away()
+            time.sleep(gap_s)
+            if back is not None:
+                back()
+            back_s = time.monotonic() - stream.origin
+            time.sleep(5)
+        _wait_until_settled(database_url)
+        alive = stack.web.poll() is None and stack.scheduler.poll() is None
+    finally:
+        stack.kill()
+    return OutageOutcome(count_rows(database_url), stream.answers, stack.restarts, alive, away_s, back_s)
+
+
+def _wait_until_settled(database_url: str, timeout_s: float = 60) -> None:
+    """Until no offer is open, no message waits and the order has gone to an operator."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        (open_offers, unsent, tasks), = _rows(database_url, (
+            "SELECT (SELECT count(*) FROM offers WHERE status = 'offered'),"
+            " (SELECT count(*) FROM outbox_messages WHERE sid IS NULL AND status <> 'failed'),"
+            " (SELECT count(*) FROM operator_tasks)"))
+        if not open_offers and not unsent and tasks:
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the dispatch did not settle: offers still open or messages unsent")
+
+
+class PrivateCluster:
+    """A throwaway PostgreSQL server of our own, to stop and start without touching anyone else's.
+
+    initdb refuses to run as root, so as root the cluster belongs to the `postgres` OS user.
+    """
+
+    def __init__(self, port: int | None = None):
+        self.bin = self.binaries()
+        if self.bin is None:
+            raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) not found")
+        # Its own directory under /tmp: the postgres user must reach it, and a test's may be private.
+        self.home = Path(tempfile.mkdtemp(prefix="vnh-pg-"))
+        self.dir = self.home / "data"
+        self.port = port or free_port()
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @staticmethod
+    def binaries() -> Path | None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+        if found:
+            return found[-1].parent
+        initdb = shutil.which("initdb")
+        return Path(initdb).parent if initdb else None
+
+    def _run(self, *args: str) -> None:
+        command = [str(self.bin / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        if done.returncode:
+            raise RuntimeError(f"{args[0]} failed: {done.stderr.strip() or done.stdout.strip()}")
+
+    def init(self) -> PrivateCluster:
+        self.dir.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            shutil.chown(self.home, "postgres")
+            shutil.chown(self.dir, "postgres")
+        self._run("initdb", "-D", str(self.dir), "-A", "trust", "-U", "postgres", "-E", "UTF8",
+                  "--no-sync")
+        self.start()
+        return self
+
+    def start(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-l", str(self.dir / "server.log"), "-w", "-o",
+                  f"-p {self.port} -k \"\" -c listen_addresses=127.0.0.1 -c fsync=off", "start")
+
+    def stop(self) -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        try:
+            self.stop()
+        except RuntimeError:
+            pass
+        shutil.rmtree(self.home, ignore_errors=True)

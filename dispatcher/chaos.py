@@ -20,6 +20,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -409,6 +410,177 @@ def _wait_until_settled(database_url: str, timeout_s: float = 60) -> None:
             return
         time.sleep(0.5)
     raise RuntimeError("the dispatch did not settle: offers still open or messages unsent")
+
+
+SOAK_DUPLICATES = {
+    "sends carried twice": COUNTS["sent_twice"],
+    "offers of one order to one provider twice": (
+        "SELECT count(*) FROM (SELECT order_id, provider_id FROM offers GROUP BY order_id, provider_id "
+        "HAVING count(*) > 1) AS twice"),
+    "orders with two open offers": (
+        "SELECT count(*) FROM (SELECT order_id FROM offers WHERE status = 'offered' GROUP BY order_id "
+        "HAVING count(*) > 1) AS twice"),
+    "orders with more than one operator task": (
+        "SELECT count(*) FROM (SELECT order_id FROM operator_tasks WHERE order_id IS NOT NULL "
+        "GROUP BY order_id HAVING count(*) > 1) AS twice"),
+}
+SOAK_MISSED = {
+    "offers never expired": "SELECT count(*) FROM offers WHERE status = 'offered'",
+    "messages never sent": "SELECT count(*) FROM outbox_messages WHERE sid IS NULL AND status <> 'failed'",
+    "orders stuck without an open offer": (
+        "SELECT count(*) FROM orders o WHERE o.state = 'offered' AND NOT EXISTS "
+        "(SELECT 1 FROM offers f WHERE f.order_id = o.id AND f.status = 'offered')"),
+    "unassigned orders no operator was told of": (
+        "SELECT count(*) FROM orders o WHERE o.state = 'unassigned' AND NOT EXISTS "
+        "(SELECT 1 FROM operator_tasks t WHERE t.order_id = o.id)"),
+}
+
+
+@dataclass
+class SoakOutcome:
+    schedulers: int
+    wall_s: float
+    simulated_s: float
+    killed: int | None  # the OS pid of the lease holder killed
+    takeover_s: float | None  # wall seconds until another process held the lease
+    holders: set[int]
+    counts: dict[str, int]
+    duplicates: dict[str, int]
+    missed: dict[str, int]
+
+
+def lease_holder(database_url: str) -> int | None:
+    """The OS pid of the scheduler holding the lease (its connection is named after it)."""
+    from dispatcher.sweepers import ADVISORY_LOCK_KEY, LEASE_NAME
+
+    rows = _rows(database_url, (
+        "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted "
+        f"AND ((l.classid::bigint << 32) | l.objid::bigint) = {ADVISORY_LOCK_KEY}"))
+    if not rows or not (rows[0][0] or "").startswith(LEASE_NAME):
+        return None
+    return int(rows[0][0].rsplit(" ", 1)[1])
+
+
+def _booking_app(database_url: str, clock):
+    from dispatcher import create_app
+
+    return create_app({"DATABASE_URL": database_url, "CLOCK": clock, "TELEPHONY": "local",
+                       "TWILIO_ACCOUNT_SID": "", "TWILIO_AUTH_TOKEN": TOKEN, "PUBLIC_URL": "",
+                       "SECRET_KEY": "chaos", "AFTER_HOURS": "", "QUIET_HOURS": "21:00-08:00"})
+
+
+def _elder_phones(database_url: str, limit: int) -> list[str]:
+    return [r[0] for r in _rows(database_url, "SELECT phone FROM elder_phones WHERE is_primary "
+                                              f"ORDER BY elder_id LIMIT {int(limit)}")]
+
+
+def run_soak(database_url: str, workdir: Path, schedulers: int = 2, wall_s: float = 40,
+             speed: float = 60, orders: int = 20, report=None) -> SoakOutcome:
+    """`schedulers` processes tick one PostgreSQL on an accelerated clock while orders are booked;
+    the lease holder is killed once; then the rows are checked for duplicate and missed work.
+
+    Every order's offers run out unanswered (each expiry is due work), then it goes to an operator.
+    """
+    from dispatcher.clock import AcceleratedClock
+    from telephony.simulator import FlaskTransport
+
+    prepare_database(database_url, workdir)
+    anchor, start = time.time(), CLOCK_START
+    env = {**os.environ, "VNH_DATABASE_URL": database_url, "TWILIO_AUTH_TOKEN": TOKEN,
+           "VNH_TELEPHONY": "local", "VNH_TICK_S": "0.5", "VNH_CLOCK_START": start,
+           "VNH_CLOCK_ANCHOR": str(anchor), "VNH_CLOCK_SPEED": str(speed)}
+    env.pop("VNH_FAULT", None)
+    log = (workdir / "soak.log").open("ab")
+    processes = {}
+    for _ in range(schedulers):
+        process = subprocess.Popen(vnh("scheduler"), env=env, stdout=log, stderr=log,
+                                   start_new_session=True)
+        processes[process.pid] = process
+    clock = AcceleratedClock(datetime.fromisoformat(start), anchor, speed)
+    app = _booking_app(database_url, clock)
+    phone = Phone(FlaskTransport(app.test_client()), TOKEN)
+    elders = _elder_phones(database_url, orders)
+    holders: set[int] = set()
+    killed = takeover_s = None
+    began = time.monotonic()
+    try:
+        for n, elder in enumerate(elders):
+            # Bookings spread over the first 60% of the soak; the holder dies at 40%.
+            while time.monotonic() - began < 0.6 * wall_s * n / len(elders):
+                time.sleep(0.1)
+            phone.call_hotline(elder, BOOKING)
+            holder = lease_holder(database_url)
+            if holder:
+                holders.add(holder)
+            if killed is None and time.monotonic() - began >= 0.4 * wall_s and holder in processes:
+                killed = holder
+                os.killpg(holder, signal.SIGKILL)
+                processes.pop(holder).wait(10)
+                died = time.monotonic()
+                while takeover_s is None and time.monotonic() - died < 60:
+                    successor = lease_holder(database_url)
+                    if successor and successor != killed:
+                        takeover_s = time.monotonic() - died
+                        holders.add(successor)
+                    time.sleep(0.1)
+                if report:
+                    report(f"killed the lease holder (pid {killed}); another took over in "
+                           f"{takeover_s if takeover_s is None else round(takeover_s, 1)} s")
+        while time.monotonic() - began < wall_s:
+            time.sleep(0.2)
+        try:
+            _wait_until_quiet(database_url, wall_s)
+        except RuntimeError:
+            pass  # reported below as missed work
+        holder = lease_holder(database_url)
+        if holder:
+            holders.add(holder)
+    finally:
+        for pid, process in processes.items():
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(10)
+        app.extensions["vnh.engine"].dispose()
+    wall = time.monotonic() - began
+    return SoakOutcome(
+        schedulers, wall, wall * speed, killed, takeover_s, holders, count_rows(database_url),
+        {name: _rows(database_url, sql)[0][0] for name, sql in SOAK_DUPLICATES.items()},
+        {name: _rows(database_url, sql)[0][0] for name, sql in SOAK_MISSED.items()})
+
+
+def run_soak_undisturbed(database_url: str, workdir: Path, orders: int = 20) -> dict[str, int]:
+    """The same bookings in one process, its clock stepped by hand: what the soak must end with."""
+    from dispatcher.clock import FakeClock
+    from dispatcher.sweepers import run_due_work
+    from telephony.simulator import FlaskTransport
+
+    prepare_database(database_url, workdir)
+    clock = FakeClock(datetime.fromisoformat(CLOCK_START))
+    app = _booking_app(database_url, clock)
+    try:
+        phone = Phone(FlaskTransport(app.test_client()), TOKEN)
+        for elder in _elder_phones(database_url, orders):
+            phone.call_hotline(elder, BOOKING)
+            run_due_work(app, clock.advance(60))
+        for _ in range(1000):
+            run_due_work(app, clock.advance(30))
+            if not any(_rows(database_url, sql)[0][0] for sql in SOAK_MISSED.values()):
+                break
+    finally:
+        app.extensions["vnh.engine"].dispose()
+    return count_rows(database_url)
+
+
+def _wait_until_quiet(database_url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not any(_rows(database_url, sql)[0][0] for sql in SOAK_MISSED.values()):
+            return
+        time.sleep(0.5)
+    raise RuntimeError("work still due at the end of the soak")
 
 
 class PrivateCluster:

@@ -46,7 +46,10 @@ def health_report(session: Session, now: datetime) -> dict:
 def _scheduler_holder(session: Session) -> str:
     if session.get_bind().dialect.name != "postgresql":
         return "the single vnh serve process (SQLite)"
-    pid = session.scalar(text(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": ADVISORY_LOCK_KEY})
-    return f"postgres backend pid {pid}" if pid else "nobody holds the scheduler lock"
+    row = session.execute(text(
+        "SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted "
+        "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"), {"key": ADVISORY_LOCK_KEY}).first()
+    if row is None:
+        return "nobody holds the scheduler lock"
+    return f"postgres backend pid {row.pid} ({row.application_name or 'unnamed'})"

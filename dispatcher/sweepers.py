@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from datetime import datetime
 
 from flask import Flask
@@ -22,6 +24,7 @@ log = logging.getLogger("vnh.scheduler")
 # Automated calls to elders, which never ring in the quiet hours.
 ELDER_CALLS = frozenset({"review", "wellbeing"})
 ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
+LEASE_NAME = "vnh scheduler"
 
 
 def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
@@ -134,7 +137,9 @@ class SchedulerLease:
             except Exception:
                 self.release()
         if self.engine is None:
-            self.engine = create_engine(self.url, poolclass=NullPool)
+            # Named, so that health (and the fault tests) can tell which process holds the lease.
+            self.engine = create_engine(self.url, poolclass=NullPool, connect_args={
+                "application_name": f"{LEASE_NAME} {socket.gethostname()} {os.getpid()}"})
         connection = self.engine.connect()
         if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}):
             connection.commit()

@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import click
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
@@ -30,6 +32,8 @@ from telephony.simulator import HttpTransport, Phone
 
 ELDER = "+8613900000001"  # the demo district's first elder, near several providers
 BOOKING = ["2", "1", "1", "1"]  # 家政保洁 → the first item → as soon as possible → confirm
+# Every scenario: the elder books by phone; the provider is texted, accepts, checks in and out by
+# SMS; the review call is placed and answered.
 TOKEN = "chaos-auth-token"
 # 09:00 on a Wednesday in Asia/Shanghai: every provider of the demo district is working.
 CLOCK_START = "2026-11-25T01:00:00+00:00"
@@ -45,6 +49,9 @@ SCENARIOS = [
     ("web killed after the acceptance commits", "web", "after_commit:visits"),
     ("web killed before the check-out posting commits", "web", "before_commit:ledger_postings"),
     ("web killed after the check-out posting commits", "web", "after_commit:ledger_postings"),
+    ("scheduler killed before the review call is placed", "scheduler", "before_send:call"),
+    ("scheduler killed after Twilio placed the review call, before recording it", "scheduler",
+     "after_send:call"),
 ]
 
 COUNTS = {
@@ -55,6 +62,7 @@ COUNTS = {
     "outbox": "SELECT count(*) FROM outbox_messages",
     "outbox_sent": "SELECT count(*) FROM outbox_messages WHERE sid IS NOT NULL",
     "outbound_calls": "SELECT count(*) FROM outbox_messages WHERE kind = 'call'",
+    "reviews_verified": "SELECT count(*) FROM callback_reviews WHERE state = 'verified'",
     "operator_tasks": "SELECT count(*) FROM operator_tasks",
     "network_sends": "SELECT count(*) FROM local_network_sends",
     "sent_twice": "SELECT count(*) FROM (SELECT key FROM local_network_sends GROUP BY key "
@@ -88,6 +96,7 @@ class Stack:
     scheduler: subprocess.Popen | None = None
     restarts: int = 0
     extra_env: dict = field(default_factory=dict)
+    crashes: list[str] = field(default_factory=list)
 
     @property
     def base_url(self) -> str:
@@ -100,7 +109,8 @@ class Stack:
         env = {**os.environ, "VNH_DATABASE_URL": self.database_url, "TWILIO_AUTH_TOKEN": TOKEN,
                "VNH_TELEPHONY": "local", "VNH_TICK_S": "0.3", "VNH_AFTER_HOURS": "",
                "VNH_PUBLIC_URL": self.base_url, "VNH_CLOCK_START": CLOCK_START,
-               "VNH_CLOCK_ANCHOR": str(self.anchor), "VNH_CLOCK_SPEED": "1", "VNH_DB_WAIT_S": "2"}
+               "VNH_CLOCK_ANCHOR": str(self.anchor), "VNH_CLOCK_SPEED": "1", "VNH_DB_WAIT_S": "2",
+               "VNH_REVIEW_DELAY_S": "1", "VNH_REVIEW_SAMPLE": "0"}
         for name in ("VNH_FAULT", "TWILIO_ACCOUNT_SID"):
             env.pop(name, None)
         if fault:
@@ -116,14 +126,17 @@ class Stack:
         self.scheduler = subprocess.Popen(
             vnh("scheduler"), env=self.env(fault if fault_in == "scheduler" else None),
             stdout=log, stderr=log, start_new_session=True)
+        # Ready when a worker answers with the app loaded, not when the port merely listens.
+        transport = HttpTransport(self.base_url, timeout=2)
         deadline = time.monotonic() + STEP_TIMEOUT_S
         while time.monotonic() < deadline:
             try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError(f"vnh serve did not listen on {self.port}; see {self.workdir}/processes.log")
+                if transport.get_json("/healthz").get("ok"):
+                    return
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"vnh serve did not answer on {self.port}; see {self.workdir}/processes.log")
 
     def kill(self) -> None:
         """SIGKILL every process of the stack, as a power cut would."""
@@ -187,24 +200,26 @@ class Dispatch:
         self.phone = Phone(HttpTransport(stack.base_url, timeout=STEP_TIMEOUT_S), TOKEN)
 
     def run(self) -> None:
-        self._step(self._book)
-        code = self._step(self._offer_code)
-        provider = self._step(lambda: self._offer(code)["to"])
-        self._step(lambda: self._reply(provider, f"{code} 接", "已接单", "visits"))
-        self._step(lambda: self._reply(provider, f"{code}到", "已签到", None))
-        self._step(lambda: self._reply(provider, f"{code}完", "已签退", "ledger_postings"))
-        self._step(self._drained)
+        self._step("book", self._book)
+        code = self._step("offer sent", self._offer_code)
+        provider = self._step("offer sent", lambda: self._offer(code)["to"])
+        self._step("accept", lambda: self._reply(provider, f"{code} 接", "已接单", "visits"))
+        self._step("check in", lambda: self._reply(provider, f"{code}到", "已签到", None))
+        self._step("check out", lambda: self._reply(provider, f"{code}完", "已签退", "ledger_postings"))
+        self._step("review call", self._review)
+        self._step("drained", self._drained)
 
-    def _step(self, action):
+    def _step(self, label: str, action):
         for _ in range(3):
             try:
                 self.stack.check_alive()
                 return action()
             except (Crashed, OSError, ValueError, RuntimeError) as exc:
                 # OSError: the connection dropped with the killed worker; others: a wrong or no reply.
+                self.stack.crashes.append(f"{label}: {type(exc).__name__}: {exc}")
                 self.stack.restart()
                 last = exc
-        raise RuntimeError(f"the step failed three times: {last}")
+        raise RuntimeError(f"{label} failed three times: {last}")
 
     def _book(self) -> None:
         # An elder whose call dropped calls again, unless the order is there (an operator sees it).
@@ -215,15 +230,8 @@ class Dispatch:
             raise ValueError(f"the call ended with {call.ended_with}")
 
     def _offer(self, code: str | None = None) -> dict:
-        deadline = time.monotonic() + STEP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            self.stack.check_alive()
-            offers = [m for m in self.phone.outbox() if m["purpose"] == "offer" and _done(m)
-                      and (code is None or f"工单号:{code}" in m["body"])]
-            if offers:
-                return offers[0]
-            time.sleep(0.2)
-        raise Crashed("no offer SMS was sent in time")
+        return self._wait_for(lambda m: m["purpose"] == "offer"
+                              and (code is None or f"工单号:{code}" in m["body"]))
 
     def _offer_code(self) -> str:
         return re.search(r"工单号:(\d+)", self._offer()["body"]).group(1)
@@ -232,6 +240,25 @@ class Dispatch:
         reply = self.phone.send_sms(provider, body)
         if expected not in reply and not ("已" in reply and table):
             raise ValueError(f"the reply to {body!r} was {reply!r}")
+
+    def _review(self) -> None:
+        """Answer the callback-review call: the worker came (1), very satisfied (5)."""
+        call = self._wait_for(lambda m: m["purpose"] == "review" and m["kind"] == "call")
+        if _rows(self.stack.database_url, "SELECT id FROM callback_reviews WHERE state = 'verified'"):
+            return
+        answered = self.phone.answer_call(call, ["1", "5"])
+        if "感谢" not in answered.text:
+            raise ValueError(f"the review call said {answered.text!r}")
+
+    def _wait_for(self, wanted) -> dict:
+        deadline = time.monotonic() + STEP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            self.stack.check_alive()
+            found = [m for m in self.phone.outbox() if wanted(m) and _done(m)]
+            if found:
+                return found[0]
+            time.sleep(0.2)
+        raise Crashed("the message was not sent in time")
 
     def _drained(self) -> None:
         deadline = time.monotonic() + STEP_TIMEOUT_S
@@ -252,6 +279,7 @@ class Outcome:
     name: str
     counts: dict[str, int]
     restarts: int
+    crashes: list[str] = field(default_factory=list)
 
 
 def run_scenario(name: str, fault_in: str | None, fault: str | None, database_url: str,
@@ -263,7 +291,7 @@ def run_scenario(name: str, fault_in: str | None, fault: str | None, database_ur
         Dispatch(stack).run()
     finally:
         stack.kill()
-    return Outcome(name, count_rows(database_url), stack.restarts)
+    return Outcome(name, count_rows(database_url), stack.restarts, stack.crashes)
 
 
 class Databases:
@@ -638,3 +666,117 @@ class PrivateCluster:
         except RuntimeError:
             pass
         shutil.rmtree(self.home, ignore_errors=True)
+
+
+def _counts_text(counts: dict[str, int]) -> str:
+    return " ".join(f"{name}={value}" for name, value in counts.items())
+
+
+@click.command("chaos")
+@click.option("--database-url", default=None,
+              help="Run on this PostgreSQL database, which is WIPED for each scenario. Default: "
+                   "temporary SQLite files, and a private throwaway PostgreSQL cluster for the "
+                   "PostgreSQL scenarios when its binaries are installed.")
+@click.option("--only", multiple=True, help="Only the crash scenarios with this name or fault point.")
+@click.option("--crashes/--no-crashes", default=True, show_default=True,
+              help="kill -9 of vnh serve / vnh scheduler at named points of a dispatch.")
+@click.option("--outage/--no-outage", default=True, show_default=True,
+              help="The database away for 10 s under a stream of webhooks.")
+@click.option("--soak/--no-soak", default=True, show_default=True,
+              help="Two and three schedulers on one PostgreSQL, the lease holder killed once.")
+@click.option("--soak-seconds", default=35.0, show_default=True, help="Wall time of each soak.")
+def chaos_command(database_url, only, crashes, outage, soak, soak_seconds):
+    """Kill, cut off and crowd real vnh processes; print the counts from the rows.
+
+    Every scenario must end with the same counts as its undisturbed run; the exit status is 1 if
+    one does not.
+    """
+    failures = 0
+
+    def verdict(same: bool) -> str:
+        nonlocal failures
+        failures += not same
+        return "ok" if same else "DIFFERS"
+
+    with tempfile.TemporaryDirectory(prefix="vnh-chaos-") as tmp:
+        workdir = Path(tmp)
+        if crashes:
+            click.echo("== kill -9 at named points of a dispatch (counts must equal the undisturbed run's)")
+            databases = Databases(workdir, database_url)
+            baseline = None
+            for name, fault_in, fault in SCENARIOS:
+                if only and fault is not None and fault not in only and name not in only:
+                    continue
+                outcome = run_scenario(name, fault_in, fault, databases.fresh(), workdir)
+                baseline = baseline or outcome.counts
+                same = outcome.counts == baseline and not outcome.counts["sent_twice"]
+                click.echo(f"{verdict(same):8} {name} [{fault or '-'}] restarts={outcome.restarts}\n"
+                           f"         {_counts_text(outcome.counts)}")
+                for crash in outcome.crashes:
+                    click.echo(f"         restarted after {crash}")
+        cluster = None
+        if database_url is None and (outage or soak) and PrivateCluster.binaries() is not None:
+            cluster = PrivateCluster()
+            cluster.init()
+        try:
+            if outage:
+                click.echo("== the database away for 10 s under a stream of webhooks")
+                targets = [("SQLite, locked by another writer", None)]
+                if cluster is not None:
+                    targets.append(("PostgreSQL, stopped and started (private cluster)", cluster))
+                elif database_url:
+                    click.echo("skipped on --database-url: only a private cluster is stopped")
+                for label, pg in targets:
+                    click.echo(_outage_line(label, pg, workdir, verdict))
+            if soak:
+                url = database_url or (cluster.url if cluster else None)
+                if url is None:
+                    click.echo("== soak skipped: needs PostgreSQL (--database-url or initdb installed)")
+                else:
+                    click.echo(f"== schedulers sharing one PostgreSQL, {soak_seconds:.0f} s each at 60x")
+                    expected = run_soak_undisturbed(url, workdir)
+                    click.echo(f"one process:  {_counts_text(expected)}")
+                    for schedulers in (2, 3):
+                        o = run_soak(url, workdir, schedulers=schedulers, wall_s=soak_seconds)
+                        same = (o.counts == expected and not any(o.duplicates.values())
+                                and not any(o.missed.values()) and o.takeover_s is not None)
+                        click.echo(
+                            f"{verdict(same):8} {schedulers} schedulers, {o.simulated_s / 60:.0f} simulated "
+                            f"minutes, holder pid {o.killed} killed, taken over in "
+                            f"{o.takeover_s if o.takeover_s is None else round(o.takeover_s, 1)} s\n"
+                            f"         {_counts_text(o.counts)}\n"
+                            f"         duplicates: {_counts_text(o.duplicates)}\n"
+                            f"         missed: {_counts_text(o.missed)}")
+        finally:
+            if cluster is not None:
+                cluster.destroy()
+    if failures:
+        raise SystemExit(1)
+
+
+def _outage_line(label: str, cluster: PrivateCluster | None, workdir: Path, verdict) -> str:
+    if cluster is None:
+        (workdir / "outage").mkdir(exist_ok=True)
+        databases = Databases(workdir / "outage")
+        undisturbed = run_outage(databases.fresh(), workdir)
+        url = databases.fresh()
+        blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            outcome = run_outage(url, workdir, away=lambda: blocker.execute("BEGIN IMMEDIATE"),
+                                 back=lambda: blocker.execute("ROLLBACK"))
+        finally:
+            blocker.close()
+    else:
+        prepare_database(cluster.url, workdir)
+        undisturbed = run_outage(cluster.url, workdir)
+        prepare_database(cluster.url, workdir)
+        outcome = run_outage(cluster.url, workdir, away=cluster.stop, back=cluster.start)
+    during, after = outcome.during(), outcome.after()
+    slowest = max(a.took_s for a in outcome.answers)
+    same = (outcome.counts == undisturbed.counts and during and all(a.safe for a in during)
+            and after and not any(a.safe for a in after) and outcome.processes_alive)
+    return (f"{verdict(bool(same)):8} {label}: {len(during)} webhooks while away, "
+            f"{sum(a.safe for a in during)} answered safely; slowest answer {slowest:.2f} s; "
+            f"{len(after)} after, {sum(not a.safe for a in after)} answered normally; "
+            f"processes restarted: {outcome.restarts}\n"
+            f"         {_counts_text(outcome.counts)}")

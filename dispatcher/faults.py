@@ -1,7 +1,7 @@
 """Crash on purpose at a named point, for the fault tests; inert unless VNH_FAULT is set.
 
 `VNH_FAULT=before_send` kills the process (SIGKILL, as `kill -9` would) when it reaches
-`crash_point("before_send")`. Commit points name a table a transaction inserted into:
+`crash_point("before_send", kind)`; `VNH_FAULT=before_send:call` only when sending a call. Commit points name a table a transaction inserted into:
 `VNH_FAULT=after_commit:orders` dies just after the first commit that created an order.
 """
 
@@ -12,12 +12,13 @@ import signal
 
 ENV = "VNH_FAULT"
 # The named points: where the fault tests kill a process.
-POINTS = ("before_commit:TABLE", "after_commit:TABLE", "before_send", "after_send")
+POINTS = ("before_commit:TABLE", "after_commit:TABLE", "before_send[:sms|call]", "after_send[:sms|call]")
 
 
-def crash_point(name: str) -> None:
-    """Die at once, with no cleanup, when VNH_FAULT names this point."""
-    if os.environ.get(ENV) == name:
+def crash_point(name: str, detail: str | None = None) -> None:
+    """Die at once, with no cleanup, when VNH_FAULT names this point (or `name:detail`)."""
+    wanted = os.environ.get(ENV)
+    if wanted and (wanted == name or wanted == f"{name}:{detail}"):
         os.kill(os.getpid(), signal.SIGKILL)
 
 

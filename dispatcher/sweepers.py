@@ -90,14 +90,14 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
                 job = outbox.mark_sending(message, now)
         if job is None:
             continue
-        crash_point("before_send")
+        crash_point("before_send", job.kind)
         pacer.wait(job.kind)
         sid, error = None, None
         try:
             sid = outbox.send(job, telephony, status_callback(job))
         except DeliveryError as exc:
             error = exc
-        crash_point("after_send")
+        crash_point("after_send", job.kind)
         with session_scope(app) as session:
             message = session.get(OutboxMessage, job.id)
             if sid is not None:

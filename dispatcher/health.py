@@ -20,8 +20,10 @@ def health_report(session: Session, now: datetime) -> dict:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         return {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+    # A claim not yet recorded ("sending" without a SID) is still waiting to be settled.
     backlog = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.sid.is_(None), OutboxMessage.status.in_(("queued", "sending"))))
     failed = session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
     due = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
@@ -119,17 +120,19 @@ class SchedulerLease:
     """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection.
 
     The connection is outside the pool, so closing it (or the process dying) frees the lock and
-    another process takes over at its next tick.
+    another process takes over at its next tick. On SQLite the lease is an exclusive lock on a
+    file beside the database, so a stray second `vnh scheduler` waits instead of sending too.
     """
 
     def __init__(self, app: Flask):
         self.url = app.extensions["vnh.engine"].url
         self.engine = None
         self.connection = None
+        self.lock_file = None
 
     def acquire(self) -> bool:
         if is_sqlite(self.url):
-            return True
+            return self._acquire_file()
         if self.connection is not None:
             try:
                 self.connection.execute(text("SELECT 1"))
@@ -148,7 +151,25 @@ class SchedulerLease:
         connection.close()
         return False
 
+    def _acquire_file(self) -> bool:
+        if self.lock_file is not None:
+            return True
+        path = self.url.database
+        if not path or path == ":memory:":
+            return True
+        lock_file = open(f"{path}.scheduler-lease", "a")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock_file.close()
+            return False
+        self.lock_file = lock_file
+        return True
+
     def release(self) -> None:
+        if self.lock_file is not None:
+            self.lock_file.close()  # closing frees the flock
+            self.lock_file = None
         if self.connection is not None:
             try:
                 self.connection.close()

@@ -354,7 +354,7 @@ class OutageOutcome:
 
     def during(self) -> list[Answer]:
         """The answers to webhooks sent while the database was away."""
-        return [a for a in self.answers if self.away_s + 0.5 <= a.at_s and a.at_s + a.took_s <= self.back_s]
+        return [a for a in self.answers if self.away_s <= a.at_s and a.at_s + a.took_s <= self.back_s]
 
     def after(self, settle_s: float = 2) -> list[Answer]:
         return [a for a in self.answers if a.at_s >= self.back_s + settle_s]
@@ -412,13 +412,15 @@ def run_outage(database_url: str, workdir: Path, away=None, back=None, gap_s: fl
             raise RuntimeError(f"the booking call ended with {call.ended_with}")
         with WebhookStream(phone, ELDER) as stream:
             time.sleep(1)
-            away_s = time.monotonic() - stream.origin
+            began = time.monotonic()
             if away is not None:
                 away()
-            time.sleep(gap_s)
+            # "During" runs from when the database is surely gone until it may be back.
+            away_s = time.monotonic() - stream.origin
+            time.sleep(max(0.0, gap_s - (time.monotonic() - began)))
+            back_s = time.monotonic() - stream.origin
             if back is not None:
                 back()
-            back_s = time.monotonic() - stream.origin
             time.sleep(5)
         _wait_until_settled(database_url)
         alive = stack.web.poll() is None and stack.scheduler.poll() is None

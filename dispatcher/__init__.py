@@ -11,7 +11,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from billing.views import bp as bureau_bp
     from dispatcher import auth, db, views, visit_views
     from dispatcher.catalogue import CatalogueCache
-    from dispatcher.clock import SystemClock
+    from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.hotline import views as hotline_views
     from providers import api as provider_api
@@ -25,7 +25,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     if test_config:
         app.config.from_mapping(test_config)
     check_settings(app.config)
-    app.extensions["vnh.clock"] = app.config.get("CLOCK") or SystemClock(app.config.get("CLOCK_OFFSET_S", 0))
+    app.extensions["vnh.clock"] = app.config.get("CLOCK") or clock_from_env()
     app.extensions["vnh.policy"] = load_policy(app.config.get("POLICY_FILE") or None)
     if app.config.get("TRUSTED_PROXIES"):
         from werkzeug.middleware.proxy_fix import ProxyFix

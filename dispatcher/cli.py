@@ -143,6 +143,7 @@ def bench():
 def _register_commands() -> None:
     from billing.bench import bench_report
     from billing.commands import month, report
+    from dispatcher.chaos import chaos_command
     from dispatcher.enrollment_bench import bench_import
     from dispatcher.enrollment_commands import import_command
     from dispatcher.hotline.bench import bench_ivr, bench_webhooks
@@ -159,6 +160,7 @@ def _register_commands() -> None:
     bench.add_command(bench_webhooks)
     bench.add_command(bench_match)
     main.add_command(provider)
+    main.add_command(chaos_command)
 
 
 @main.command("init-db")

@@ -65,7 +65,6 @@ def settings_from_env(env: dict | None = None) -> dict:
         "REVIEW_SAMPLE": _float(env, "VNH_REVIEW_SAMPLE", 0.1),
         "SUSPEND_BELOW": _float(env, "VNH_SUSPEND_BELOW", 3.0),
         "WELLBEING_RETRY_S": _int(env, "VNH_WELLBEING_RETRY_S", 1800),
-        "CLOCK_OFFSET_S": _int(env, "VNH_CLOCK_OFFSET_S", 0),
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),

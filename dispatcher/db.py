@@ -11,6 +11,8 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from dispatcher import faults
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -84,6 +86,7 @@ def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], app.config.get("DB_WAIT_S", 30))
     app.extensions["vnh.engine"] = engine
     app.extensions["vnh.sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
+    faults.watch_commits(app.extensions["vnh.sessionmaker"])
     app.teardown_appcontext(_close_session)
 
 

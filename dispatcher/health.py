@@ -20,8 +20,10 @@ def health_report(session: Session, now: datetime) -> dict:
         session.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
         return {"ok": False, "database": f"unreachable: {type(exc).__name__}"}
+    # A claim not yet recorded ("sending" without a SID) is still waiting to be settled.
     backlog = session.scalar(
-        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "queued"))
+        select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.sid.is_(None), OutboxMessage.status.in_(("queued", "sending"))))
     failed = session.scalar(
         select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "failed"))
     due = [
@@ -46,7 +48,10 @@ def health_report(session: Session, now: datetime) -> dict:
 def _scheduler_holder(session: Session) -> str:
     if session.get_bind().dialect.name != "postgresql":
         return "the single vnh serve process (SQLite)"
-    pid = session.scalar(text(
-        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-        "AND ((classid::bigint << 32) | objid::bigint) = :key"), {"key": ADVISORY_LOCK_KEY})
-    return f"postgres backend pid {pid}" if pid else "nobody holds the scheduler lock"
+    row = session.execute(text(
+        "SELECT l.pid, a.application_name FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE l.locktype = 'advisory' AND l.granted "
+        "AND ((l.classid::bigint << 32) | l.objid::bigint) = :key"), {"key": ADVISORY_LOCK_KEY}).first()
+    if row is None:
+        return "nobody holds the scheduler lock"
+    return f"postgres backend pid {row.pid} ({row.application_name or 'unnamed'})"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import socket
 from datetime import datetime
 
 from flask import Flask
@@ -12,13 +15,17 @@ from sqlalchemy.pool import NullPool
 from dispatcher import orders, reviews, visits, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
+from dispatcher.faults import crash_point
 from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from telephony import outbox
+from telephony.models import OutboxMessage
+from telephony.ports import DeliveryError
 
 log = logging.getLogger("vnh.scheduler")
 # Automated calls to elders, which never ring in the quiet hours.
 ELDER_CALLS = frozenset({"review", "wellbeing", "visit_notice", "visit_reminder"})
 ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
+LEASE_NAME = "vnh scheduler"
 
 
 def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
@@ -43,15 +50,32 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
 
 
 def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
-    """Send due outbox messages one transaction each, so a crash repeats at most one send."""
+    """Send due outbox messages exactly once, even across a crash during the send.
+
+    Each message is claimed ("sending", committed) before the phone network is asked, and its
+    outcome is recorded in a second transaction. A claim left behind by a crash is settled first:
+    the network is asked whether it carried the message, and its SID is adopted if so.
+    Only the ticking process delivers, one message at a time, so at the start of a pass no claim
+    of its own is in flight.
+    """
     telephony = app.extensions["vnh.telephony"]
     settings = Settings(app.config)
+    on_twilio = app.config["TELEPHONY"] == "twilio"
 
-    def status_callback(kind: str) -> str | None:
-        if app.config["TELEPHONY"] != "twilio":
-            return None
-        return settings.url(f"/telephony/status/{kind}")
+    def status_callback(job: outbox.Send) -> str | None:
+        return settings.url(f"/telephony/status/{job.kind}?outbox={job.id}") if on_twilio else None
 
+    def failed(session):
+        return lambda message: _failed_task(session, message, now)
+
+    recovered = 0
+    with session_scope(app) as session:
+        left = outbox.abandoned(session)
+    for job, claimed_at in left:
+        # Asked outside any transaction: the network may be slow, and may be this database.
+        answer = outbox.ask_network(job, claimed_at, telephony)
+        with session_scope(app) as session:
+            recovered += outbox.settle(session.get(OutboxMessage, job.id), answer, now)
     pacer = app.extensions["vnh.pacer"]
     quiet = parse_quiet_hours(settings.quiet_hours)
     sent = 0
@@ -60,16 +84,32 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
             message = outbox.claim_next(session, now)
             if message is None:
                 break
-            if message.kind == "call" and message.purpose in ELDER_CALLS:
-                later = outside_quiet_hours(now, quiet)
-                if later != now:
-                    # Late (an outage, a backlog) into the night: wait for the morning.
-                    message.next_attempt_at = later
-                    continue
-            pacer.wait(message.kind)
-            outbox.deliver(message, telephony, now, status_callback,
-                           lambda failed, session=session: _failed_task(session, failed, now))
-            sent += message.status == "sent"
+            job = None
+            later = outside_quiet_hours(now, quiet)
+            if message.kind == "call" and message.purpose in ELDER_CALLS and later != now:
+                # Late (an outage, a backlog) into the night: wait for the morning.
+                message.next_attempt_at = later
+            else:
+                job = outbox.mark_sending(message, now)
+        if job is None:
+            continue
+        crash_point("before_send", job.kind)
+        pacer.wait(job.kind)
+        sid, error = None, None
+        try:
+            sid = outbox.send(job, telephony, status_callback(job))
+        except DeliveryError as exc:
+            error = exc
+        crash_point("after_send", job.kind)
+        with session_scope(app) as session:
+            message = session.get(OutboxMessage, job.id)
+            if sid is not None:
+                outbox.record_sent(message, sid, now)
+                sent += 1
+            else:
+                outbox.record_error(message, error, now, failed(session))
+    if recovered:
+        log.info("adopted %d sends a crash had left unrecorded", recovered)
     return sent
 
 
@@ -82,17 +122,19 @@ class SchedulerLease:
     """Only one process ticks: on PostgreSQL the holder of an advisory lock on its own connection.
 
     The connection is outside the pool, so closing it (or the process dying) frees the lock and
-    another process takes over at its next tick.
+    another process takes over at its next tick. On SQLite the lease is an exclusive lock on a
+    file beside the database, so a stray second `vnh scheduler` waits instead of sending too.
     """
 
     def __init__(self, app: Flask):
         self.url = app.extensions["vnh.engine"].url
         self.engine = None
         self.connection = None
+        self.lock_file = None
 
     def acquire(self) -> bool:
         if is_sqlite(self.url):
-            return True
+            return self._acquire_file()
         if self.connection is not None:
             try:
                 self.connection.execute(text("SELECT 1"))
@@ -100,7 +142,9 @@ class SchedulerLease:
             except Exception:
                 self.release()
         if self.engine is None:
-            self.engine = create_engine(self.url, poolclass=NullPool)
+            # Named, so that health (and the fault tests) can tell which process holds the lease.
+            self.engine = create_engine(self.url, poolclass=NullPool, connect_args={
+                "application_name": f"{LEASE_NAME} {socket.gethostname()} {os.getpid()}"})
         connection = self.engine.connect()
         if connection.scalar(text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}):
             connection.commit()
@@ -109,7 +153,25 @@ class SchedulerLease:
         connection.close()
         return False
 
+    def _acquire_file(self) -> bool:
+        if self.lock_file is not None:
+            return True
+        path = self.url.database
+        if not path or path == ":memory:":
+            return True
+        lock_file = open(f"{path}.scheduler-lease", "a")  # noqa: SIM115 - held for the process's life
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            lock_file.close()
+            return False
+        self.lock_file = lock_file
+        return True
+
     def release(self) -> None:
+        if self.lock_file is not None:
+            self.lock_file.close()  # closing frees the flock
+            self.lock_file = None
         if self.connection is not None:
             try:
                 self.connection.close()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from flask import Flask
 
 
-def build_telephony(config):
-    """Return the adapter the configuration asks for."""
+def build_telephony(config, engine=None):
+    """Return the adapter the configuration asks for (the local network records on `engine`)."""
     from telephony.ports import LocalTelephony, TwilioTelephony
 
     if config["TELEPHONY"] == "twilio":
         return TwilioTelephony(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
-    return LocalTelephony()
+    return LocalTelephony(engine)
 
 
 def init_app(app: Flask) -> None:
@@ -25,7 +25,8 @@ def init_app(app: Flask) -> None:
         "sms": app.config.get("SMS_PER_S", 10.0 if paced else 0),
     })
     if "vnh.telephony" not in app.extensions:
-        app.extensions["vnh.telephony"] = app.config.get("TELEPHONY_ADAPTER") or build_telephony(app.config)
+        app.extensions["vnh.telephony"] = app.config.get("TELEPHONY_ADAPTER") or build_telephony(
+            app.config, app.extensions.get("vnh.engine"))
     app.register_blueprint(views.bp)
     if app.config["TELEPHONY"] == "local":
         app.register_blueprint(views.simulator_bp)

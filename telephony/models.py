@@ -31,6 +31,8 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(300))
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # When the sender claimed it ("sending"): a crash after this may or may not have sent it.
+    claimed_at: Mapped[datetime | None]
     review_id: Mapped[int | None] = mapped_column(ForeignKey("callback_reviews.id"))
 
 
@@ -62,3 +64,20 @@ class CallRecord(Base):
     duration_s: Mapped[int | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class LocalNetworkSend(Base):
+    """What the local phone network carried, one row per send (a resend shows as a second row).
+
+    It stands for Twilio's own records: after a crash the outbox asks it whether a message went.
+    """
+
+    __tablename__ = "local_network_sends"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    sid: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    to_number: Mapped[str] = mapped_column(String(20))
+    from_number: Mapped[str] = mapped_column(String(20))
+    sent_at: Mapped[datetime]

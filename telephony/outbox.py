@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from telephony.models import OutboxMessage
@@ -71,18 +72,24 @@ def claim_next(session: Session, now: datetime) -> OutboxMessage | None:
     """Lock the oldest due message; other schedulers skip it (FOR UPDATE SKIP LOCKED).
 
     A message waits while an earlier one to the same number is still queued (say, backing off
-    after an error), so every recipient gets their messages in the order they were written.
+    after an error) or being sent, so every recipient gets their messages in the order they
+    were written, and at most one of them is ever in flight.
     """
     earlier = aliased(OutboxMessage)
     return session.scalar(
         select(OutboxMessage)
         .where(OutboxMessage.status == "queued", OutboxMessage.next_attempt_at <= now,
                ~exists().where(earlier.to_number == OutboxMessage.to_number,
-                               earlier.status == "queued", earlier.id < OutboxMessage.id))
+                               _unsent(earlier), earlier.id < OutboxMessage.id))
         .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
         .limit(1)
         .with_for_update(skip_locked=True)
     )
+
+
+def _unsent(message):
+    # "sending" with a SID is Twilio's own status of a sent SMS; without one it is our claim.
+    return or_(message.status == "queued", and_(message.status == "sending", message.sid.is_(None)))
 
 
 def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
@@ -91,33 +98,97 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> timedelta:
     return timedelta(seconds=(rng or random).uniform(ceiling / 2, ceiling))
 
 
-def deliver(
-    message: OutboxMessage,
-    telephony: Telephony,
-    now: datetime,
-    status_callback: Callable[[str], str | None],
-    on_failed: Callable[[OutboxMessage], None],
-) -> None:
-    """Send one claimed message and record what happened."""
+@dataclass(frozen=True)
+class Send:
+    """What a send needs, read from a claimed message before its transaction ends."""
+
+    id: int
+    kind: str
+    to: str
+    from_: str
+    body: str | None
+    url: str | None
+
+    @property
+    def key(self) -> str:
+        """The stable idempotency key the phone network is asked about after a crash."""
+        return f"outbox-{self.id}"
+
+    @classmethod
+    def of(cls, message: OutboxMessage) -> Send:
+        return cls(message.id, message.kind, message.to_number, message.from_number,
+                   message.body, message.url)
+
+
+def mark_sending(message: OutboxMessage, now: datetime) -> Send:
+    """Claim a message for one send attempt; commit this before the send itself."""
+    message.status = "sending"
+    message.claimed_at = now
     message.attempts += 1
-    try:
-        if message.kind == "sms":
-            sid = telephony.send_sms(to=message.to_number, from_=message.from_number,
-                                     body=message.body or "", status_callback=status_callback("sms"))
-        else:
-            sid = telephony.place_call(to=message.to_number, from_=message.from_number,
-                                       url=message.url or "", status_callback=status_callback("call"))
-    except DeliveryError as exc:
-        message.last_error = str(exc)[:300]
-        if exc.permanent or message.attempts >= MAX_ATTEMPTS:
-            message.status = "failed"
-            on_failed(message)
-        else:
-            message.next_attempt_at = now + retry_delay(message.attempts)
-        return
+    return Send.of(message)
+
+
+def send(job: Send, telephony: Telephony, status_callback: str | None) -> str:
+    """Hand one message to the phone network; return its SID or raise DeliveryError."""
+    if job.kind == "sms":
+        return telephony.send_sms(to=job.to, from_=job.from_, body=job.body or "",
+                                  status_callback=status_callback, key=job.key)
+    return telephony.place_call(to=job.to, from_=job.from_, url=job.url or "",
+                                status_callback=status_callback, key=job.key)
+
+
+def record_sent(message: OutboxMessage, sid: str, now: datetime) -> None:
     message.sid = sid
     message.status = "sent"
     message.sent_at = now
+
+
+def record_error(message: OutboxMessage, exc: DeliveryError, now: datetime,
+                 on_failed: Callable[[OutboxMessage], None]) -> None:
+    """A failed send: try again later with backoff, or give up and tell an operator."""
+    message.last_error = str(exc)[:300]
+    if exc.permanent or message.attempts >= MAX_ATTEMPTS:
+        message.status = "failed"
+        on_failed(message)
+    else:
+        message.status = "queued"
+        message.next_attempt_at = now + retry_delay(message.attempts)
+
+
+def abandoned(session: Session) -> list[tuple[Send, datetime]]:
+    """Claims whose sender died (or lost the database) before recording: each send and its claim time."""
+    return [(Send.of(m), m.claimed_at or m.created_at) for m in session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == "sending", OutboxMessage.sid.is_(None))
+        .order_by(OutboxMessage.id))]
+
+
+def ask_network(job: Send, claimed_at: datetime, telephony: Telephony) -> str | DeliveryError | None:
+    """Ask the network whether it carried an abandoned claim: its SID, None, or why it cannot tell."""
+    try:
+        return telephony.find_sent(key=job.key, kind=job.kind, to=job.to, from_=job.from_,
+                                   body=job.body, since=claimed_at)
+    except DeliveryError as exc:
+        return exc
+
+
+def settle(message: OutboxMessage, answer: str | DeliveryError | None, now: datetime) -> bool:
+    """Settle an abandoned claim: adopt the SID if the network carried it, else queue it again.
+
+    Returns True when it had been sent. When the network could not tell (Twilio down too), the
+    message stays claimed, blocking only its recipient, and the next pass asks again.
+    """
+    if message.status != "sending" or message.sid is not None:
+        return False
+    if isinstance(answer, DeliveryError):
+        message.last_error = f"after a crash, could not tell whether it was sent: {answer}"[:300]
+        return False
+    if answer is not None:
+        record_sent(message, answer, message.claimed_at or now)
+        return True
+    message.status = "queued"
+    message.next_attempt_at = now
+    return False
 
 
 def record_status(session: Session, sid: str, status: str) -> OutboxMessage | None:

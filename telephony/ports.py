@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
+
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
 
 class DeliveryError(Exception):
@@ -15,53 +19,112 @@ class DeliveryError(Exception):
 
 
 class Telephony(Protocol):
-    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None) -> str:
-        """Send an SMS and return its MessageSid."""
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None, key: str) -> str:
+        """Send an SMS and return its MessageSid; `key` names the outbox message it carries."""
 
-    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None) -> str:
+    def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None, key: str) -> str:
         """Place a call that fetches TwiML from `url` when answered; return its CallSid."""
+
+    def find_sent(self, *, key: str, kind: str, to: str, from_: str, body: str | None,
+                  since: datetime) -> str | None:
+        """Return the SID of the send of `key` made at or after `since`, or None if none went out.
+
+        Asked after a crash left a message claimed but unrecorded: adopting the SID instead of
+        sending again makes delivery exactly-once. Raises DeliveryError when it cannot tell.
+        """
 
 
 class LocalTelephony:
     """The app as its own phone network: nothing leaves the machine.
 
-    What was sent is the outbox itself (`GET /simulator/outbox`); this adapter only hands out SIDs.
+    What the app meant to send is the outbox (`GET /simulator/outbox`); what the network carried
+    is a row per send in `local_network_sends`, written on a connection of its own as Twilio
+    would keep its records, so that `find_sent` can answer after a crash.
     """
 
-    def send_sms(self, *, to, from_, body, status_callback):
-        return "SM" + uuid.uuid4().hex
+    def __init__(self, engine=None):
+        self.sessionmaker = sessionmaker(engine) if engine is not None else None
 
-    def place_call(self, *, to, from_, url, status_callback):
-        return "CA" + uuid.uuid4().hex
+    def send_sms(self, *, to, from_, body, status_callback, key):
+        return self._carry("sms", "SM", to, from_, key)
+
+    def place_call(self, *, to, from_, url, status_callback, key):
+        return self._carry("call", "CA", to, from_, key)
+
+    def find_sent(self, *, key, kind, to, from_, body, since):
+        if self.sessionmaker is None:
+            return None
+        from telephony.models import LocalNetworkSend
+
+        with self.sessionmaker() as session, session.begin():
+            # A key names one outbox message, so any send carrying it is that message's.
+            return session.scalar(select(LocalNetworkSend.sid).where(LocalNetworkSend.key == key)
+                                  .order_by(LocalNetworkSend.id).limit(1))
+
+    def _carry(self, kind, prefix, to, from_, key) -> str:
+        sid = prefix + uuid.uuid4().hex
+        if self.sessionmaker is not None:
+            from telephony.models import LocalNetworkSend
+
+            with self.sessionmaker() as session, session.begin():
+                session.add(LocalNetworkSend(key=key, sid=sid, kind=kind, to_number=to,
+                                             from_number=from_, sent_at=datetime.now(UTC)))
+        return sid
 
 
 # Twilio error codes that no retry will fix: invalid or unreachable numbers, blocked content.
 _PERMANENT_CODES = {21211, 21214, 21217, 21219, 21401, 21407, 21408, 21421, 21610, 21612, 21614, 30003, 30005, 30006, 30007}
 
 
+# How long a Twilio API request may take before it counts as a network error (and is retried).
+TWILIO_TIMEOUT_S = 15
+# Twilio's clock and ours disagree a little; look this much earlier than the claim for a send.
+CLOCK_SKEW = timedelta(seconds=120)
+
+
 class TwilioTelephony:
     """Send through Twilio's REST API; the client is built once, in create_app."""
 
-    def __init__(self, account_sid: str, auth_token: str, client=None):
+    def __init__(self, account_sid: str, auth_token: str, client=None, http_client=None):
         if client is None:
+            from twilio.http.http_client import TwilioHttpClient
             from twilio.rest import Client
 
-            client = Client(account_sid, auth_token)
+            client = Client(account_sid, auth_token,
+                            http_client=http_client or TwilioHttpClient(timeout=TWILIO_TIMEOUT_S))
         self.client = client
 
-    def send_sms(self, *, to, from_, body, status_callback):
+    def send_sms(self, *, to, from_, body, status_callback, key):
         kwargs = {"to": to, "from_": from_, "body": body}
         if status_callback:
             kwargs["status_callback"] = status_callback
         return self._call(lambda: self.client.messages.create(**kwargs)).sid
 
-    def place_call(self, *, to, from_, url, status_callback):
+    def place_call(self, *, to, from_, url, status_callback, key):
         # Answering machines are told apart, so a voicemail counts as "not reached".
         kwargs = {"to": to, "from_": from_, "url": url, "machine_detection": "Enable"}
         if status_callback:
             kwargs["status_callback"] = status_callback
             kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
         return self._call(lambda: self.client.calls.create(**kwargs)).sid
+
+    def find_sent(self, *, key, kind, to, from_, body, since):
+        """Ask Twilio for our latest messages (or calls) to `to` created since the claim.
+
+        An SMS matches by its body; a call by recipient and time alone, which is enough because
+        the outbox sends one message at a time to each recipient (per-recipient order). No date
+        filter is sent: an SMS Twilio accepted but has not yet sent has no `date_sent`.
+        """
+        after = since - CLOCK_SKEW
+        if kind == "sms":
+            found = self._call(lambda: self.client.messages.list(to=to, from_=from_, limit=20))
+            found = [m for m in found if m.body == body]
+        else:
+            found = self._call(lambda: self.client.calls.list(to=to, from_=from_, limit=20))
+        found = [r for r in found if r.date_created is not None and r.date_created >= after]
+        # The first one after the claim is the send the crash interrupted.
+        found.sort(key=lambda r: r.date_created)
+        return found[0].sid if found else None
 
     @staticmethod
     def _call(send):

@@ -1,6 +1,6 @@
 """Issue 5 from outside: a month of visits for elders of every subsidy class, reported and closed.
 
-The server's clock is set into October 2026 (VNH_CLOCK_OFFSET_S) so that the month can be closed
+The server's clock is set into October 2026 (VNH_CLOCK_START) so that the month can be closed
 from the command line, whose clock is the real one. Every visit is booked by phone, accepted and
 checked in and out by the provider's SMS replies, and reviewed by answering the app's call.
 
@@ -12,6 +12,7 @@ The expected amounts below are worked by hand from billing/policy.toml (version 
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -60,7 +61,7 @@ VISITS = [
     (H, HAIRCUT, "LC02", "19.99", "19.99", "0.00", "denied"),      # "2": withheld, not payable
 ]
 MONEY = ("price", "subsidy", "copay", "payable", "withheld", "pending")
-REAL_CLOCK = {"VNH_CLOCK_OFFSET_S": "0"}
+REAL_CLOCK = {"VNH_CLOCK_START": "", "VNH_CLOCK_ANCHOR": ""}
 
 
 def _yuan(text: str) -> Decimal:
@@ -77,8 +78,9 @@ def _expected_standing(subsidy: str, review: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def month(start_server):
     """Drive October from outside; return the server and C's review call, left unanswered."""
-    offset = int((SERVER_START - datetime.now(UTC)).total_seconds())
-    server = start_server(VNH_CLOCK_OFFSET_S=str(offset), VNH_REVIEW_DELAY_S="0")
+    # Every process of the server (and each `vnh` command) reads the same moment at the same anchor.
+    server = start_server(VNH_CLOCK_START=SERVER_START.isoformat(), VNH_CLOCK_ANCHOR=str(time.time()),
+                          VNH_REVIEW_DELAY_S="0")
     server.enroll([A, B, C, D, E, F, G, H], [P1, P2])
     for elder, keys, *_ in VISITS:
         _, job_code = server.book(elder.phone, *keys)

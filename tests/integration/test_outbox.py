@@ -26,13 +26,16 @@ class FlakyTelephony:
         self.tries: list[dict] = []
         self.sent: list[dict] = []
 
-    def send_sms(self, *, to, from_, body, status_callback):
+    def send_sms(self, *, to, from_, body, status_callback, key):
         return self._send({"kind": "sms", "to": to, "from": from_, "body": body,
-                           "status_callback": status_callback})
+                           "status_callback": status_callback, "key": key})
 
-    def place_call(self, *, to, from_, url, status_callback):
+    def place_call(self, *, to, from_, url, status_callback, key):
         return self._send({"kind": "call", "to": to, "from": from_, "url": url,
-                           "status_callback": status_callback})
+                           "status_callback": status_callback, "key": key})
+
+    def find_sent(self, *, key, kind, to, from_, body, since):
+        return next((s["sid"] for s in self.sent if s["key"] == key), None)
 
     def _send(self, record: dict) -> str:
         self.tries.append(record)
@@ -238,7 +241,7 @@ def test_a_recipients_messages_go_out_in_the_order_they_were_written(app, sessio
         def __init__(self):
             self.sent, self.failed = [], False
 
-        def send_sms(self, *, to, from_, body, status_callback):
+        def send_sms(self, *, to, from_, body, status_callback, key):
             if body == "first" and not self.failed:
                 self.failed = True
                 raise DeliveryError("twilio 503", permanent=False)
@@ -277,3 +280,124 @@ def test_calls_are_paced_to_the_configured_rate():
         pacer.wait("call")
         pacer.wait("sms")
     assert slept == [1.0, 1.0]
+
+
+def _network_sends(app, key: str) -> list[str]:
+    from telephony.models import LocalNetworkSend
+
+    with app.extensions["vnh.sessionmaker"]() as s:
+        return list(s.scalars(select(LocalNetworkSend.sid).where(LocalNetworkSend.key == key)))
+
+
+def _claim_then_crash(app, clock, *, carried: bool) -> outbox.Send:
+    """What a sender killed mid-send leaves behind: a committed claim, and maybe a send."""
+    with app.extensions["vnh.sessionmaker"]() as s, s.begin():
+        job = outbox.mark_sending(outbox.claim_next(s, clock.now()), clock.now())
+    if carried:
+        outbox.send(job, app.extensions["vnh.telephony"], None)
+    return job
+
+
+def test_a_message_the_network_carried_before_a_crash_adopts_its_sid_and_is_not_sent_again(
+    app, session, clock
+):
+    message = _sms(session, clock)
+    job = _claim_then_crash(app, clock, carried=True)
+    (carried,) = _network_sends(app, job.key)
+
+    clock.advance(30)
+    deliver_outbox(app, clock.now())
+    deliver_outbox(app, clock.advance(600))
+
+    assert _network_sends(app, job.key) == [carried]
+    done = _fresh(session, message)
+    assert (done.status, done.sid, done.attempts) == ("sent", carried, 1)
+
+
+def test_a_message_claimed_but_not_carried_before_a_crash_is_sent_once_on_recovery(app, session, clock):
+    message = _sms(session, clock)
+    job = _claim_then_crash(app, clock, carried=False)
+    assert _fresh(session, message).status == "sending"
+
+    clock.advance(30)
+    assert deliver_outbox(app, clock.now()) == 1
+    deliver_outbox(app, clock.advance(600))
+
+    (sid,) = _network_sends(app, job.key)
+    assert (_fresh(session, message).status, _fresh(session, message).sid) == ("sent", sid)
+
+
+def test_a_claim_left_by_a_crash_holds_back_that_recipients_later_messages_until_settled(
+    app, session, clock, use_telephony
+):
+    class Unsure(FlakyTelephony):
+        """Twilio down after the crash: it can say neither whether it sent nor send."""
+
+        def __init__(self):
+            super().__init__()
+            self.down = True
+
+        def find_sent(self, **kwargs):
+            if self.down:
+                raise DeliveryError("twilio unreachable: timed out", permanent=False)
+            return super().find_sent(**kwargs)
+
+    first = _sms(session, clock, key="offer:1", body="first")
+    second = _sms(session, clock, key="offer:2", body="second")
+    other = _sms(session, clock, key="offer:3", to="+8613800000002", body="other")
+    fake = use_telephony(Unsure())
+    _claim_then_crash(app, clock, carried=False)
+
+    deliver_outbox(app, clock.advance(30))
+    assert [t["body"] for t in fake.sent] == ["other"]
+    assert _fresh(session, first).status == "sending" and _fresh(session, second).status == "queued"
+    assert "could not tell" in _fresh(session, first).last_error
+
+    fake.down = False
+    deliver_outbox(app, clock.advance(30))
+    assert [t["body"] for t in fake.sent] == ["other", "first", "second"]
+    assert {_fresh(session, m).status for m in (first, second, other)} == {"sent"}
+
+
+def test_twilio_failing_with_errors_timeouts_and_429_loses_nothing_and_keeps_each_recipients_order(
+    app, session, clock, use_telephony
+):
+    class Outage(FlakyTelephony):
+        """Fails every send while `down`, cycling through the ways Twilio fails."""
+
+        errors = ["twilio 429 20429: Too Many Requests", "twilio unreachable: Read timed out.",
+                  "twilio 503 20500: Service Unavailable", "twilio unreachable: Connection refused"]
+
+        def __init__(self):
+            super().__init__()
+            self.down = True
+
+        def _send(self, record):
+            self.tries.append(record)
+            if self.down:
+                raise DeliveryError(self.errors[len(self.tries) % len(self.errors)], permanent=False)
+            sid = f"SM{len(self.sent) + 1:032d}"
+            self.sent.append({**record, "sid": sid})
+            return sid
+
+    fake = use_telephony(Outage())
+    recipients = [f"+86138000000{n:02d}" for n in range(1, 6)]
+    written = []
+    for n in range(20):
+        to = recipients[n % len(recipients)]
+        _sms(session, clock, key=f"k{n}", to=to, body=f"{to}#{n}")
+        written.append((to, f"{to}#{n}"))
+
+    for _ in range(12):  # about two minutes of failures
+        deliver_outbox(app, clock.advance(10))
+    assert fake.sent == [] and len(fake.tries) >= 5
+    fake.down = False
+    for _ in range(30):
+        deliver_outbox(app, clock.advance(600))
+
+    assert sorted((s["to"], s["body"]) for s in fake.sent) == sorted(written)
+    for to in recipients:
+        assert [s["body"] for s in fake.sent if s["to"] == to] == [b for t, b in written if t == to]
+    with app.extensions["vnh.sessionmaker"]() as s:
+        assert {m.status for m in s.scalars(select(OutboxMessage))} == {"sent"}
+        assert s.scalar(select(func.count()).select_from(OperatorTask)) == 0

@@ -54,3 +54,46 @@ def test_sms_statuses_rank_in_the_order_they_happen():
 def test_every_final_status_outranks_every_passing_one(final):
     passing = ["queued", "sending", "sent", "initiated", "ringing", "in-progress", "answered"]
     assert all(STATUS_RANK[final] > STATUS_RANK[s] for s in passing)
+
+
+def _claimed():
+    from datetime import UTC, datetime
+
+    from telephony.models import OutboxMessage
+
+    claimed = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+    return OutboxMessage(id=7, kind="sms", status="sending", sid=None, attempts=1, to_number="+8613912340001",
+                         from_number="+869312345678", body="您好", claimed_at=claimed,
+                         next_attempt_at=claimed, created_at=claimed)
+
+
+def test_an_abandoned_claim_the_network_carried_adopts_its_sid_as_sent_at_the_claim():
+    from telephony.outbox import settle
+
+    message = _claimed()
+    assert settle(message, "SM" + "1" * 32, message.claimed_at + timedelta(minutes=5)) is True
+    assert (message.status, message.sid, message.sent_at) == ("sent", "SM" + "1" * 32, message.claimed_at)
+
+
+def test_an_abandoned_claim_the_network_never_carried_is_queued_again_at_once():
+    from telephony.outbox import settle
+
+    message = _claimed()
+    later = message.claimed_at + timedelta(minutes=5)
+    assert settle(message, None, later) is False
+    assert (message.status, message.sid, message.next_attempt_at) == ("queued", None, later)
+
+
+def test_an_abandoned_claim_stays_claimed_while_the_network_cannot_say():
+    from telephony.outbox import settle
+    from telephony.ports import DeliveryError
+
+    message = _claimed()
+    assert settle(message, DeliveryError("twilio 503", permanent=False), message.claimed_at) is False
+    assert (message.status, message.sid) == ("sending", None) and "503" in message.last_error
+
+
+def test_the_idempotency_key_names_the_outbox_message():
+    from telephony.outbox import Send
+
+    assert Send.of(_claimed()).key == "outbox-7"

@@ -20,7 +20,7 @@ from telephony.simulator import FlaskTransport, Phone
 PUBLIC = {"static", "auth.login", "auth.logout", "views.healthz", "provider_api.openapi",
           "simulator.outbox", "simulator.simulator_page", "simulator.simulator_post", "portal.login"}
 # Twilio's webhooks: refused without its signature (403).
-SIGNED_PREFIXES = ("hotline.", "telephony.")
+SIGNED_PREFIXES = ("hotline.", "telephony.", "visit_calls.")
 # The provider API: refused without a bearer token (401); a staff session is no token.
 TOKEN_PREFIXES = ("provider_api.",)
 CONSOLE = {"operator", "supervisor"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.cookiejar
 import re
+import time
 import urllib.parse
 import urllib.request
 from datetime import UTC, date, datetime, timedelta
@@ -95,11 +96,12 @@ def test_a_provider_rated_badly_again_and_again_drops_out_of_matching(server):
 
 def test_an_elder_living_alone_who_misses_the_wellbeing_call_twice_has_their_contact_texted(server):
     def wellbeing_call(attempt: int) -> dict:
-        calls = server.wait_for(lambda m: m["kind"] == "call" and m["purpose"] == "wellbeing"
-                                and m["to"] == W.phone and m["status"] != "queued",
-                                f"wellbeing call {attempt}", timeout=30)
-        if len(calls) < attempt:
-            return wellbeing_call(attempt)
+        placed = lambda m: (m["kind"] == "call" and m["purpose"] == "wellbeing"  # noqa: E731
+                            and m["to"] == W.phone and m["sid"])  # placed: the network gave it a SID
+        deadline = time.monotonic() + 30
+        while len(calls := server.wait_for(placed, f"wellbeing call {attempt}", timeout=30)) < attempt:
+            assert time.monotonic() < deadline, f"wellbeing call {attempt} was not placed"
+            time.sleep(0.15)
         return calls[attempt - 1]
 
     def alarms() -> list[dict]:

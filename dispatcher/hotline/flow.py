@@ -73,10 +73,18 @@ class Turn:
 
 def find_elder_by_phone(session: Session, phone: str) -> Elder | None:
     """The elder a caller ID belongs to (their own number or a family number)."""
-    return session.scalar(
-        select(Elder).join(ElderPhone).where(ElderPhone.phone == phone)
-        .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1)
-    )
+    return session.scalar(_elder_by_phone(phone))
+
+
+def _elder_by_phone(phone: str):
+    return (select(Elder).join(ElderPhone).where(ElderPhone.phone == phone)
+            .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1))
+
+
+def _open_order_of(elder_id):
+    """The elder's open order with the latest window, if any (its id)."""
+    return (select(Order.id).where(Order.elder_id == elder_id, Order.state.in_(OPEN_STATES))
+            .order_by(Order.window_start_at.desc()).limit(1))
 
 
 class Hotline:
@@ -86,35 +94,52 @@ class Hotline:
                  catalogue: CatalogueSnapshot):
         self.session, self.settings, self.policy, self.now = session, settings, policy, now
         self.catalogue = catalogue
+        # Held here, not only in the session's weak identity map, so a turn reads each once.
+        self._caller: Elder | None = None
+        self._open: Order | None = None
+        self._open_known = False
 
     # -- the turn --------------------------------------------------------------------------
     def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render) -> str:
         """Return the TwiML for turn `seq` of the call, computing it only once."""
-        call = self.session.scalar(
-            select(HotlineCall).where(HotlineCall.call_sid == call_sid).with_for_update()
-        )
-        if call is None:
+        # One statement: the call, locked, and the answer already given to this turn, if any.
+        # A copy of the webhook that waited for the lock may not see the answer the other copy
+        # stored; the turn's unique key then refuses its answer and the view asks again.
+        stored_twiml = (select(HotlineTurn.twiml)
+                        .where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
+                        .scalar_subquery())
+        found = self.session.execute(
+            select(HotlineCall, stored_twiml).where(HotlineCall.call_sid == call_sid)
+            .with_for_update(of=HotlineCall)
+        ).first()
+        if found is None:
             call = self._start(call_sid, caller)
             reply = self._greet(call)
+            # Added once its first step is known: one INSERT, no UPDATE after it.
+            self.session.add(call)
         else:
-            stored = self.session.scalar(
-                select(HotlineTurn.twiml).where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
-            )
+            call, stored = found
             if stored is not None:
                 return stored
             reply = self._advance(call, turn)
-        call.updated_at = self.now
+            call.updated_at = self.now
         twiml = render(reply, seq + 1)
         # Core inserts: these rows are written once and never read back in this request.
         self.session.execute(insert(HotlineTurn).values(call_sid=call_sid, seq=seq, twiml=twiml))
         return twiml
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
-        elder = find_elder_by_phone(self.session, caller)
-        call = HotlineCall(call_sid=call_sid, caller=caller, elder_id=elder.id if elder else None,
+        found = self.session.execute(
+            _elder_by_phone(caller).add_columns(_open_order_of(Elder.id).scalar_subquery())
+        ).first()
+        if found is not None:
+            self._caller, open_id = found
+            self._open_known = True
+            self._open = self.session.get(Order, open_id) if open_id is not None else None
+        call = HotlineCall(call_sid=call_sid, caller=caller,
+                           elder_id=self._caller.id if self._caller else None,
                            step="category", data={"page": 0, "failures": 0},
                            created_at=self.now, updated_at=self.now)
-        self.session.add(call)
         self.session.execute(insert(CallRecord).values(
             call_sid=call_sid, direction="inbound", from_number=caller,
             to_number=self.settings.hotline_number, status="in-progress",
@@ -439,15 +464,18 @@ class Hotline:
 
     # -- data -------------------------------------------------------------------------------
     def _elder(self, call: HotlineCall) -> Elder:
-        return self.session.get(Elder, call.elder_id)
+        if self._caller is None or self._caller.id != call.elder_id:
+            self._caller = self.session.get(Elder, call.elder_id)
+        return self._caller
 
     def _open_order(self, call: HotlineCall) -> Order | None:
         if call.elder_id is None:
             return None
-        return self.session.scalar(
-            select(Order).where(Order.elder_id == call.elder_id, Order.state.in_(OPEN_STATES))
-            .order_by(Order.window_start_at.desc()).limit(1)
-        )
+        if not self._open_known:
+            open_id = self.session.scalar(_open_order_of(call.elder_id))
+            self._open = self.session.get(Order, open_id) if open_id is not None else None
+            self._open_known = True
+        return self._open
 
     def _categories(self, call: HotlineCall) -> list[CategoryEntry]:
         """Categories, those the caller has booked most often first (worked out once a call)."""
@@ -471,7 +499,7 @@ class Hotline:
         return self.catalogue.category(call.data["category"]).items[:MENU_SIZE]
 
     def _item(self, code: str) -> Item:
-        return self.session.scalar(select(Item).where(Item.code == code))
+        return self.session.get(Item, self.catalogue.item(code).id)
 
     def _phrases(self):
         return phrases_for([(i.code, i.name, list(i.synonyms))

@@ -48,18 +48,32 @@ def _spoken(transcript) -> str:
     return "".join(transcript.said)
 
 
-def _keys_for(app, item_code: str) -> list[str]:
+def _keys_for(app, phone, caller: str, item_code: str) -> list[str]:
+    """The keys that book `item_code`, read from the category menu this caller hears (the menu
+    puts the categories the caller books most first, so it changes as the bench books)."""
     from sqlalchemy import select
 
-    from dispatcher.hotline.flow import MENU_SIZE, MORE_KEY
-    from dispatcher.models import Category, Item
+    from dispatcher.models import Item
 
     with app.extensions["vnh.sessionmaker"]() as session:
         item = session.scalar(select(Item).where(Item.code == item_code))
-        categories = session.scalars(select(Category).order_by(Category.position)).all()
-        index = [c.id for c in categories].index(item.category_id)
-        keys = [MORE_KEY] * (index // MENU_SIZE) + [str(index % MENU_SIZE + 1)]
-        return keys + [str(item.position), "1", "1"]
+        category, position = item.category.name, item.position
+    _, greeting = phone.post("/telephony/voice", {"CallSid": "CA" + uuid.uuid4().hex, "From": caller,
+                                                  "To": phone.hotline_number})
+    for line in _says(greeting, gathered_only=True):
+        if line.startswith(f"{category}按"):
+            return [line.removeprefix(f"{category}按")[0], str(position), "1", "1"]
+    raise click.ClickException(f"{category} is not on the first page of the menu: {_says(greeting)}")
+
+
+def _booked_item(app) -> str:
+    from sqlalchemy import select
+
+    from dispatcher.models import Item, Order
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        return session.scalar(select(Item.code).join(Order, Order.item_id == Item.id)
+                              .order_by(Order.id.desc()).limit(1))
 
 
 def _naive_prompt(app) -> tuple[str, str]:
@@ -97,10 +111,12 @@ def bench_ivr():
                    f"{'flat menu s':>11} {'goodbye s':>9}")
         worst_keys, worst_full, worst_barge = 0, 0.0, 0.0
         for code in COMMON_ITEMS:
-            keys = _keys_for(app, code)
+            keys = _keys_for(app, phone, caller, code)
             call = phone.call_hotline(caller, keys)
             if call.ended_with != "hangup" or "工单号" not in _spoken(call):
                 raise click.ClickException(f"booking {code} did not complete: {_spoken(call)[-80:]}")
+            if _booked_item(app) != code:
+                raise click.ClickException(f"keys {keys} booked {_booked_item(app)}, not {code}")
             full, barge = _heard_before_booking(call.responses, keys)
             goodbye = sum(map(len, _says(call.responses[-1]))) / CHARS_PER_SECOND
             flat = full - _menu_chars(call.responses) + len(naive_menu) + len(naive_items[code[:2]])

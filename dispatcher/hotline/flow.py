@@ -38,6 +38,7 @@ OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 MAX_FAILURES = 2
 MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "slot_later", "confirm",
                         "after_hours"})
+SPEECH_STEPS = frozenset({"category", "item"})
 # Steps that end the call, or wait for Twilio to report on a <Dial> or <Record>.
 FINAL_STEPS = frozenset({"done"})
 
@@ -153,7 +154,7 @@ class Hotline:
         if call.elder_id is None:
             return self._to_operator(call, "unknown_caller", "未登记的来电号码",
                                      "您好，这里是虚拟养老院服务热线。正在为您转接话务员，请稍候。")
-        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。请按键或直接说。"
+        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。"
         if self._open_order(call) is not None:
             call.step = "open_order"
         return self._prompt(call, prefix=greeting)
@@ -176,7 +177,9 @@ class Hotline:
         if digits.startswith(REPEAT_KEY):
             return self._prompt(call)
         if turn.is_silent and call.step != "after_hours":
-            return self._fail(call, "没有听到您的选择。", "silence", "连续两次无输入")
+            # The greeting no longer says that speech works; the menus that take it say so here.
+            hint = "请按键，也可以直接说。" if call.step in SPEECH_STEPS else ""
+            return self._fail(call, "没有听到您的选择。" + hint, "silence", "连续两次无输入")
         return getattr(self, f"_on_{call.step}")(call, turn)
 
     # -- booking ----------------------------------------------------------------------------
@@ -287,8 +290,8 @@ class Hotline:
         elif order.state == "unassigned":
             after = "暂时没有服务商可以接单，话务员会尽快给您回电安排。"
         else:
-            after = "服务商接单后，我们会短信或电话通知您。"
-        return Reply(say=[f"已为您下单，工单号{code}。{after}感谢您的来电，再见。"], hangup=True)
+            after = "服务商接单后会通知您。"
+        return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
 
     # -- a worker checks in or out from the elder's phone ----------------------------------------
     def _worker_starts(self, call: HotlineCall) -> Reply:
@@ -406,7 +409,7 @@ class Hotline:
             categories = self._category_page(call)
             lines += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
             if self._has_more_categories(call):
-                lines.append(f"更多服务按{MORE_KEY}。")
+                lines.append(f"更多按{MORE_KEY}。")
             lines.append("其他服务请按0转人工。")
             reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
         elif step == "item":
@@ -418,7 +421,7 @@ class Hotline:
             lines.append(f"您要的是{self.catalogue.item(call.data['item']).name}吗？是按1，不是按2。")
             reply.speech = False
         elif step == "slot":
-            lines += ["什么时候上门？", "尽快按1，其他时间按2。"]
+            lines.append("尽快上门按1，另约时间按2。")
             reply.speech = False
         elif step == "slot_later":
             lines += [f"{s.label}按{i}。" for i, s in enumerate(_later_slots(self.now), 1)]
@@ -480,11 +483,16 @@ class Hotline:
     def _categories(self, call: HotlineCall) -> list[CategoryEntry]:
         """Categories, those the caller has booked most often first (worked out once a call)."""
         if not call.data.get("menu"):
-            used = dict(self.session.execute(
-                select(Item.category_id, func.count()).join(Order, Order.item_id == Item.id)
-                .where(Order.elder_id == call.elder_id).group_by(Item.category_id)
-            ).all()) if call.elder_id else {}
-            ordered = sorted(self.catalogue.categories, key=lambda c: (-used.get(c.id, 0), c.position))
+            by_item = self.session.execute(
+                select(Order.item_id, func.count()).where(Order.elder_id == call.elder_id)
+                .group_by(Order.item_id)
+            ).all() if call.elder_id else []
+            category_of = {i.id: c.code for c in self.catalogue.categories for i in c.items}
+            used: dict[str, int] = {}
+            for item_id, count in by_item:
+                code = category_of.get(item_id)
+                used[code] = used.get(code, 0) + count
+            ordered = sorted(self.catalogue.categories, key=lambda c: (-used.get(c.code, 0), c.position))
             call.data = {**call.data, "menu": [c.code for c in ordered]}
         return [self.catalogue.category(code) for code in call.data["menu"]]
 

@@ -101,18 +101,15 @@ class Hotline:
         self._open_known = False
 
     # -- the turn --------------------------------------------------------------------------
-    def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render) -> str:
-        """Return the TwiML for turn `seq` of the call, computing it only once."""
-        # One statement: the call, locked, and the answer already given to this turn, if any.
-        # A copy of the webhook that waited for the lock may not see the answer the other copy
-        # stored; the turn's unique key then refuses its answer and the view asks again.
-        stored_twiml = (select(HotlineTurn.twiml)
-                        .where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
-                        .scalar_subquery())
-        found = self.session.execute(
-            select(HotlineCall, stored_twiml).where(HotlineCall.call_sid == call_sid)
-            .with_for_update(of=HotlineCall)
-        ).first()
+    def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render, *,
+                expect_new: bool = False) -> str:
+        """Return the TwiML for turn `seq` of the call, computing it only once.
+
+        With `expect_new` (a call's first webhook, on the first try) the call is not looked
+        up: it is inserted, and a second delivery fails on the CallSid's unique key, which the
+        caller answers by asking again without `expect_new`.
+        """
+        found = None if expect_new else self._find(call_sid, seq)
         if found is None:
             call = self._start(call_sid, caller)
             reply = self._greet(call)
@@ -128,6 +125,20 @@ class Hotline:
         # Core inserts: these rows are written once and never read back in this request.
         self.session.execute(insert(HotlineTurn).values(call_sid=call_sid, seq=seq, twiml=twiml))
         return twiml
+
+    def _find(self, call_sid: str, seq: int):
+        """The call, locked, and the answer already given to turn `seq`, in one statement.
+
+        A copy of the webhook that waited for the lock may not see the answer the other copy
+        stored; the turn's unique key then refuses its answer and the view asks again.
+        """
+        stored_twiml = (select(HotlineTurn.twiml)
+                        .where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
+                        .scalar_subquery())
+        return self.session.execute(
+            select(HotlineCall, stored_twiml).where(HotlineCall.call_sid == call_sid)
+            .with_for_update(of=HotlineCall)
+        ).first()
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
         found = self.session.execute(

@@ -82,9 +82,9 @@ def _elder_by_phone(phone: str):
             .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1))
 
 
-def _open_order_of(elder_id):
-    """The elder's open order with the latest window, if any (its id)."""
-    return (select(Order.id).where(Order.elder_id == elder_id, Order.state.in_(OPEN_STATES))
+def _latest_open_order(elder_id, what=Order):
+    """The elder's open order with the latest window, if any (or `what` of it)."""
+    return (select(what).where(Order.elder_id == elder_id, Order.state.in_(OPEN_STATES))
             .order_by(Order.window_start_at.desc()).limit(1))
 
 
@@ -142,7 +142,7 @@ class Hotline:
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
         found = self.session.execute(
-            _elder_by_phone(caller).add_columns(_open_order_of(Elder.id).scalar_subquery())
+            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery())
         ).first()
         if found is not None:
             self._caller, open_id = found
@@ -486,8 +486,7 @@ class Hotline:
         if call.elder_id is None:
             return None
         if not self._open_known:
-            open_id = self.session.scalar(_open_order_of(call.elder_id))
-            self._open = self.session.get(Order, open_id) if open_id is not None else None
+            self._open = self.session.scalar(_latest_open_order(call.elder_id))
             self._open_known = True
         return self._open
 

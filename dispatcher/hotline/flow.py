@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from billing.policy import Policy
 from dispatcher import orders, texts
@@ -147,7 +147,9 @@ class Hotline:
         if found is not None:
             self._caller, open_id = found
             self._open_known = True
-            self._open = self.session.get(Order, open_id) if open_id is not None else None
+            # Its status names the item: loaded with it, in one statement.
+            self._open = (None if open_id is None else
+                          self.session.get(Order, open_id, options=[joinedload(Order.item)]))
         call = HotlineCall(call_sid=call_sid, caller=caller,
                            elder_id=self._caller.id if self._caller else None,
                            step="category", data={"page": 0, "failures": 0},

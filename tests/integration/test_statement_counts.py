@@ -98,3 +98,18 @@ def test_no_turn_reads_the_catalogue(app, phone, warm):
 
     read = [s for s in greeting + category + item if "FROM categories" in s or "FROM items" in s]
     assert read == []
+
+
+def test_a_caller_with_an_open_order_is_greeted_with_its_status_in_five_statements(
+    app, phone, warm, make_provider
+):
+    make_provider(offerings={"HK01": 4800}, latitude=36.0590, longitude=103.8280)
+    booked = phone.call_hotline(ELDER, ["2", "1", "1", "1"])
+    assert "工单号" in booked.text
+
+    body, seen = _turn(phone, app, "CA" + uuid.uuid4().hex)
+
+    assert "您有一个工单：居室保洁" in body
+    # the caller with their open order's id, the order with its item, then the call record,
+    # the call and its answer written (no menu yet: the caller first decides about the order)
+    assert len(seen) == 5, "\n".join(seen)

@@ -182,6 +182,15 @@ def _status_kb(field: str) -> int | None:
     return None
 
 
+def _reads() -> tuple[int, int]:
+    """Bytes and read calls this process has read so far (from the page cache or the disk)."""
+    try:
+        fields = dict(line.split(":") for line in Path("/proc/self/io").read_text().splitlines())
+        return int(fields["rchar"]), int(fields["syscr"])
+    except (OSError, KeyError, ValueError):
+        return 0, 0
+
+
 def _child(url: str, how: str, fmt: str, path: Path, conn) -> None:
     from sqlalchemy.orm import sessionmaker
 
@@ -196,6 +205,7 @@ def _child(url: str, how: str, fmt: str, path: Path, conn) -> None:
     base = _status_kb("VmRSS")
     if not exact or base is None:
         tracemalloc.start()
+    read_before = _reads()
     started = time.perf_counter()
     with sessionmaker(engine)() as session:
         if how == "streaming":
@@ -203,18 +213,21 @@ def _child(url: str, how: str, fmt: str, path: Path, conn) -> None:
         else:
             rows = naive_export(session, MONTH, fmt, path)
     elapsed = time.perf_counter() - started
+    read_mb, read_calls = ((after - before) for after, before in zip(_reads(), read_before,
+                                                                      strict=True))
     if exact and base is not None:
         peak_mb = (_status_kb("VmHWM") - base) / 1024
         method = "peak RSS above the start"
     else:
         peak_mb = tracemalloc.get_traced_memory()[1] / 2**20
         method = "tracemalloc peak"
-    conn.send((rows, elapsed, peak_mb, method))
+    conn.send((rows, elapsed, peak_mb, method, read_mb / 2**20, read_calls))
     conn.close()
 
 
-def measure(url: str, how: str, fmt: str, path: Path) -> tuple[int, float, float, str]:
-    """Run one export in a fresh forked process; return rows, seconds, peak MB and the method."""
+def measure(url: str, how: str, fmt: str, path: Path) -> tuple[int, float, float, str, float, int]:
+    """Run one export in a fresh forked process; return rows, seconds, peak MB, the method, and
+    the MB and read calls it read."""
     context = multiprocessing.get_context("fork")
     receive, send = context.Pipe(duplex=False)
     process = context.Process(target=_child, args=(url, how, fmt, path, send))
@@ -255,15 +268,16 @@ def bench_report(elders, visits, seed, keep):
     for fmt in ("csv", "xlsx"):
         for how in ("streaming", "naive"):
             path = workdir / f"subsidy-{how}.{fmt}"
-            results[how, fmt] = rows, seconds, peak, method = measure(url, how, fmt, path)
+            results[how, fmt] = rows, seconds, peak, method, read_mb, reads = measure(
+                url, how, fmt, path)
             click.echo(f"{fmt:4} {how:9} {rows} rows  {seconds:6.2f} s  peak {peak:7.1f} MB "
-                       f"({method})")
+                       f"({method}); read {read_mb:6.1f} MB in {reads} calls")
     same = (workdir / "subsidy-streaming.csv").read_bytes() == \
         (workdir / "subsidy-naive.csv").read_bytes()
     click.echo(f"the two CSV files are {'identical' if same else 'DIFFERENT'}")
     for fmt in ("csv", "xlsx"):
-        _, ours_s, ours_mb, _ = results["streaming", fmt]
-        _, naive_s, naive_mb, _ = results["naive", fmt]
+        _, ours_s, ours_mb, *_ = results["streaming", fmt]
+        _, naive_s, naive_mb, *_ = results["naive", fmt]
         click.echo(f"{fmt}: naive/streaming time {naive_s / ours_s:.2f}x, "
                    f"peak memory {naive_mb / max(ours_mb, 0.1):.1f}x")
     if keep is None:

@@ -23,6 +23,11 @@ class LedgerPosting(Base):
         UniqueConstraint("txn_key", "account"),
         Index("ix_ledger_postings_month_account", "month", "account"),
         Index("ix_ledger_postings_elder_service_month", "elder_id", "service_month"),
+        # The reports sum each visit's postings: these two let SQLite answer from the indexes
+        # alone, without reading a table row per posting.
+        Index("ix_ledger_postings_month_visit", "month", "visit_id"),
+        Index("ix_ledger_postings_visit_amounts", "visit_id", "month", "account", "kind",
+              "amount_fen", "service_month", "elder_class"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

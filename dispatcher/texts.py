@@ -20,9 +20,11 @@ def honorific(surname: str, gender: str, age: int) -> str:
 
 
 def yuan_words(fen: int) -> str:
-    """Say an amount: 4800 → 48元, 1650 → 16.50元."""
+    """Say an amount as it is spoken: 4800 → 48元, 1650 → 16.5元, 1605 → 16.05元."""
     text = fen_to_yuan(fen)
-    return (text[:-3] if text.endswith(".00") else text) + "元"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text + "元"
 
 
 def charge_words(price_fen: int, subsidy_fen: int, copay_fen: int) -> str:

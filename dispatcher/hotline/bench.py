@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import statistics
@@ -48,18 +49,32 @@ def _spoken(transcript) -> str:
     return "".join(transcript.said)
 
 
-def _keys_for(app, item_code: str) -> list[str]:
+def _keys_for(app, phone, caller: str, item_code: str) -> list[str]:
+    """The keys that book `item_code`, read from the category menu this caller hears (the menu
+    puts the categories the caller books most first, so it changes as the bench books)."""
     from sqlalchemy import select
 
-    from dispatcher.hotline.flow import MENU_SIZE, MORE_KEY
-    from dispatcher.models import Category, Item
+    from dispatcher.models import Item
 
     with app.extensions["vnh.sessionmaker"]() as session:
         item = session.scalar(select(Item).where(Item.code == item_code))
-        categories = session.scalars(select(Category).order_by(Category.position)).all()
-        index = [c.id for c in categories].index(item.category_id)
-        keys = [MORE_KEY] * (index // MENU_SIZE) + [str(index % MENU_SIZE + 1)]
-        return keys + [str(item.position), "1", "1"]
+        category, position = item.category.name, item.position
+    _, greeting = phone.post("/telephony/voice", {"CallSid": "CA" + uuid.uuid4().hex, "From": caller,
+                                                  "To": phone.hotline_number})
+    for line in _says(greeting, gathered_only=True):
+        if line.startswith(f"{category}按"):
+            return [line.removeprefix(f"{category}按")[0], str(position), "1", "1"]
+    raise click.ClickException(f"{category} is not on the first page of the menu: {_says(greeting)}")
+
+
+def _booked_item(app) -> str:
+    from sqlalchemy import select
+
+    from dispatcher.models import Item, Order
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        return session.scalar(select(Item.code).join(Order, Order.item_id == Item.id)
+                              .order_by(Order.id.desc()).limit(1))
 
 
 def _naive_prompt(app) -> tuple[str, str]:
@@ -97,10 +112,12 @@ def bench_ivr():
                    f"{'flat menu s':>11} {'goodbye s':>9}")
         worst_keys, worst_full, worst_barge = 0, 0.0, 0.0
         for code in COMMON_ITEMS:
-            keys = _keys_for(app, code)
+            keys = _keys_for(app, phone, caller, code)
             call = phone.call_hotline(caller, keys)
             if call.ended_with != "hangup" or "工单号" not in _spoken(call):
                 raise click.ClickException(f"booking {code} did not complete: {_spoken(call)[-80:]}")
+            if _booked_item(app) != code:
+                raise click.ClickException(f"keys {keys} booked {_booked_item(app)}, not {code}")
             full, barge = _heard_before_booking(call.responses, keys)
             goodbye = sum(map(len, _says(call.responses[-1]))) / CHARS_PER_SECOND
             flat = full - _menu_chars(call.responses) + len(naive_menu) + len(naive_items[code[:2]])
@@ -294,6 +311,44 @@ def _prepare(database_url: str) -> list[str]:
     return phones
 
 
+def _statements_per_turn(database_url: str, callers: list[str]) -> tuple[int, int]:
+    """SQL statements of a greeting and of a key pressed in the menu, counted in this process
+    on the same database (transaction control and the pool's ping not counted)."""
+    from sqlalchemy import event
+
+    from dispatcher import create_app
+    from telephony.simulator import FlaskTransport, Phone
+
+    app = create_app({"DATABASE_URL": database_url, "TELEPHONY": "local", "SECRET_KEY": "bench",
+                      "TWILIO_AUTH_TOKEN": BENCH_TOKEN, "AFTER_HOURS": ""})
+    phone = Phone(FlaskTransport(app.test_client()), BENCH_TOKEN, "+869312345678")
+    seen: list[str] = []
+
+    def collect(_conn, _cursor, statement, *_):
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK", "PRAGMA")):
+            seen.append(statement)
+
+    engine = app.extensions["vnh.engine"]
+    logger = logging.getLogger("vnh")
+    level = logger.level
+    logger.setLevel(logging.WARNING)  # a line per webhook would land in the table
+    counts = []
+    for caller in callers[-2:]:  # the first call warms the catalogue snapshot
+        sid = "CA" + uuid.uuid4().hex
+        seen.clear()
+        event.listen(engine, "before_cursor_execute", collect)
+        phone.post("/telephony/voice", {"CallSid": sid, "From": caller, "To": phone.hotline_number})
+        greeting = len(seen)
+        seen.clear()
+        phone.post("/telephony/voice?seq=1", {"CallSid": sid, "From": caller,
+                                              "To": phone.hotline_number, "Digits": "2"})
+        event.remove(engine, "before_cursor_execute", collect)
+        counts = [greeting, len(seen)]
+    logger.setLevel(level)
+    engine.dispose()
+    return counts[0], counts[1]
+
+
 @click.command("webhooks")
 @click.option("--rates", default="20,50,100", show_default=True, help="Requests a second to offer.")
 @click.option("--seconds", default=10.0, show_default=True, help="How long each rate runs.")
@@ -316,8 +371,10 @@ def bench_webhooks(rates, seconds, workers, postgres_url):
                        "the load generator shares the same cores")
             click.echo(f"{'database':10} {'rate/s':>6} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
                        f"{'trivial p50':>12} {'trivial p99':>12}")
+            statements = {}
             for name, url in targets:
                 callers = _prepare(url)
+                statements[name] = _statements_per_turn(url, callers)
                 port = _free_port()
                 server = _serve_vnh(url, port, workers)
                 try:
@@ -341,4 +398,7 @@ def bench_webhooks(rates, seconds, workers, postgres_url):
         finally:
             trivial.terminate()
             trivial.wait(10)
+    for name, (greeting, key) in statements.items():
+        click.echo(f"{name}: SQL statements per turn (counted in-process, without BEGIN/COMMIT and "
+                   f"the pool's ping): greeting {greeting}, a key pressed in the menu {key}")
     click.echo("goal: vnh p99 ≤ 100 ms at 100 requests/s; no webhook calls the Twilio REST API inline")

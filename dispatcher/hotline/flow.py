@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from billing.policy import Policy
 from dispatcher import orders, texts
@@ -38,6 +38,7 @@ OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 MAX_FAILURES = 2
 MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "slot_later", "confirm",
                         "after_hours"})
+SPEECH_STEPS = frozenset({"category", "item"})
 # Steps that end the call, or wait for Twilio to report on a <Dial> or <Record>.
 FINAL_STEPS = frozenset({"done"})
 
@@ -73,10 +74,18 @@ class Turn:
 
 def find_elder_by_phone(session: Session, phone: str) -> Elder | None:
     """The elder a caller ID belongs to (their own number or a family number)."""
-    return session.scalar(
-        select(Elder).join(ElderPhone).where(ElderPhone.phone == phone)
-        .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1)
-    )
+    return session.scalar(_elder_by_phone(phone))
+
+
+def _elder_by_phone(phone: str):
+    return (select(Elder).join(ElderPhone).where(ElderPhone.phone == phone)
+            .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1))
+
+
+def _latest_open_order(elder_id, what=Order):
+    """The elder's open order with the latest window, if any (or `what` of it)."""
+    return (select(what).where(Order.elder_id == elder_id, Order.state.in_(OPEN_STATES))
+            .order_by(Order.window_start_at.desc()).limit(1))
 
 
 class Hotline:
@@ -86,35 +95,65 @@ class Hotline:
                  catalogue: CatalogueSnapshot):
         self.session, self.settings, self.policy, self.now = session, settings, policy, now
         self.catalogue = catalogue
+        # Held here, not only in the session's weak identity map, so a turn reads each once.
+        self._caller: Elder | None = None
+        self._open: Order | None = None
+        self._open_known = False
 
     # -- the turn --------------------------------------------------------------------------
-    def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render) -> str:
-        """Return the TwiML for turn `seq` of the call, computing it only once."""
-        call = self.session.scalar(
-            select(HotlineCall).where(HotlineCall.call_sid == call_sid).with_for_update()
-        )
-        if call is None:
+    def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render, *,
+                expect_new: bool = False) -> str:
+        """Return the TwiML for turn `seq` of the call, computing it only once.
+
+        With `expect_new` (a call's first webhook, on the first try) the call is not looked
+        up: it is inserted, and a second delivery fails on the CallSid's unique key, which the
+        caller answers by asking again without `expect_new`.
+        """
+        found = None if expect_new else self._find(call_sid, seq)
+        if found is None:
             call = self._start(call_sid, caller)
             reply = self._greet(call)
+            # Added once its first step is known: one INSERT, no UPDATE after it.
+            self.session.add(call)
         else:
-            stored = self.session.scalar(
-                select(HotlineTurn.twiml).where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
-            )
+            call, stored = found
             if stored is not None:
                 return stored
             reply = self._advance(call, turn)
-        call.updated_at = self.now
+            call.updated_at = self.now
         twiml = render(reply, seq + 1)
         # Core inserts: these rows are written once and never read back in this request.
         self.session.execute(insert(HotlineTurn).values(call_sid=call_sid, seq=seq, twiml=twiml))
         return twiml
 
+    def _find(self, call_sid: str, seq: int):
+        """The call, locked, and the answer already given to turn `seq`, in one statement.
+
+        A copy of the webhook that waited for the lock may not see the answer the other copy
+        stored; the turn's unique key then refuses its answer and the view asks again.
+        """
+        stored_twiml = (select(HotlineTurn.twiml)
+                        .where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
+                        .scalar_subquery())
+        return self.session.execute(
+            select(HotlineCall, stored_twiml).where(HotlineCall.call_sid == call_sid)
+            .with_for_update(of=HotlineCall)
+        ).first()
+
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
-        elder = find_elder_by_phone(self.session, caller)
-        call = HotlineCall(call_sid=call_sid, caller=caller, elder_id=elder.id if elder else None,
+        found = self.session.execute(
+            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery())
+        ).first()
+        if found is not None:
+            self._caller, open_id = found
+            self._open_known = True
+            # Its status names the item: loaded with it, in one statement.
+            self._open = (None if open_id is None else
+                          self.session.get(Order, open_id, options=[joinedload(Order.item)]))
+        call = HotlineCall(call_sid=call_sid, caller=caller,
+                           elder_id=self._caller.id if self._caller else None,
                            step="category", data={"page": 0, "failures": 0},
                            created_at=self.now, updated_at=self.now)
-        self.session.add(call)
         self.session.execute(insert(CallRecord).values(
             call_sid=call_sid, direction="inbound", from_number=caller,
             to_number=self.settings.hotline_number, status="in-progress",
@@ -128,7 +167,7 @@ class Hotline:
         if call.elder_id is None:
             return self._to_operator(call, "unknown_caller", "未登记的来电号码",
                                      "您好，这里是虚拟养老院服务热线。正在为您转接话务员，请稍候。")
-        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。请按键或直接说。"
+        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。"
         if self._open_order(call) is not None:
             call.step = "open_order"
         return self._prompt(call, prefix=greeting)
@@ -151,7 +190,9 @@ class Hotline:
         if digits.startswith(REPEAT_KEY):
             return self._prompt(call)
         if turn.is_silent and call.step != "after_hours":
-            return self._fail(call, "没有听到您的选择。", "silence", "连续两次无输入")
+            # The greeting no longer says that speech works; the menus that take it say so here.
+            hint = "请按键，也可以直接说。" if call.step in SPEECH_STEPS else ""
+            return self._fail(call, "没有听到您的选择。" + hint, "silence", "连续两次无输入")
         return getattr(self, f"_on_{call.step}")(call, turn)
 
     # -- booking ----------------------------------------------------------------------------
@@ -262,8 +303,8 @@ class Hotline:
         elif order.state == "unassigned":
             after = "暂时没有服务商可以接单，话务员会尽快给您回电安排。"
         else:
-            after = "服务商接单后，我们会短信或电话通知您。"
-        return Reply(say=[f"已为您下单，工单号{code}。{after}感谢您的来电，再见。"], hangup=True)
+            after = "服务商接单后会通知您。"
+        return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
 
     # -- a worker checks in or out from the elder's phone ----------------------------------------
     def _worker_starts(self, call: HotlineCall) -> Reply:
@@ -381,7 +422,7 @@ class Hotline:
             categories = self._category_page(call)
             lines += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
             if self._has_more_categories(call):
-                lines.append(f"更多服务按{MORE_KEY}。")
+                lines.append(f"更多按{MORE_KEY}。")
             lines.append("其他服务请按0转人工。")
             reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
         elif step == "item":
@@ -393,7 +434,7 @@ class Hotline:
             lines.append(f"您要的是{self.catalogue.item(call.data['item']).name}吗？是按1，不是按2。")
             reply.speech = False
         elif step == "slot":
-            lines += ["什么时候上门？", "尽快按1，其他时间按2。"]
+            lines.append("尽快上门按1，另约时间按2。")
             reply.speech = False
         elif step == "slot_later":
             lines += [f"{s.label}按{i}。" for i, s in enumerate(_later_slots(self.now), 1)]
@@ -439,24 +480,31 @@ class Hotline:
 
     # -- data -------------------------------------------------------------------------------
     def _elder(self, call: HotlineCall) -> Elder:
-        return self.session.get(Elder, call.elder_id)
+        if self._caller is None or self._caller.id != call.elder_id:
+            self._caller = self.session.get(Elder, call.elder_id)
+        return self._caller
 
     def _open_order(self, call: HotlineCall) -> Order | None:
         if call.elder_id is None:
             return None
-        return self.session.scalar(
-            select(Order).where(Order.elder_id == call.elder_id, Order.state.in_(OPEN_STATES))
-            .order_by(Order.window_start_at.desc()).limit(1)
-        )
+        if not self._open_known:
+            self._open = self.session.scalar(_latest_open_order(call.elder_id))
+            self._open_known = True
+        return self._open
 
     def _categories(self, call: HotlineCall) -> list[CategoryEntry]:
         """Categories, those the caller has booked most often first (worked out once a call)."""
         if not call.data.get("menu"):
-            used = dict(self.session.execute(
-                select(Item.category_id, func.count()).join(Order, Order.item_id == Item.id)
-                .where(Order.elder_id == call.elder_id).group_by(Item.category_id)
-            ).all()) if call.elder_id else {}
-            ordered = sorted(self.catalogue.categories, key=lambda c: (-used.get(c.id, 0), c.position))
+            by_item = self.session.execute(
+                select(Order.item_id, func.count()).where(Order.elder_id == call.elder_id)
+                .group_by(Order.item_id)
+            ).all() if call.elder_id else []
+            category_of = {i.id: c.code for c in self.catalogue.categories for i in c.items}
+            used: dict[str, int] = {}
+            for item_id, count in by_item:
+                code = category_of.get(item_id)
+                used[code] = used.get(code, 0) + count
+            ordered = sorted(self.catalogue.categories, key=lambda c: (-used.get(c.code, 0), c.position))
             call.data = {**call.data, "menu": [c.code for c in ordered]}
         return [self.catalogue.category(code) for code in call.data["menu"]]
 
@@ -471,7 +519,7 @@ class Hotline:
         return self.catalogue.category(call.data["category"]).items[:MENU_SIZE]
 
     def _item(self, code: str) -> Item:
-        return self.session.scalar(select(Item).where(Item.code == code))
+        return self.session.get(Item, self.catalogue.item(code).id)
 
     def _phrases(self):
         return phrases_for([(i.code, i.name, list(i.synonyms))

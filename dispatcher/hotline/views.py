@@ -82,12 +82,14 @@ def incoming_call():
         try:
             catalogue = current_app.extensions["vnh.catalogue"].get(session)
             hotline = Hotline(session, settings, current_app.extensions["vnh.policy"], _now(), catalogue)
-            body = hotline.respond(call_sid, caller, seq,
-                                   turn, lambda r, n: render_reply(r, n, settings))
+            body = hotline.respond(call_sid, caller, seq, turn,
+                                   lambda r, n: render_reply(r, n, settings),
+                                   expect_new=seq == 0 and attempt == 0)
             session.commit()
             return current_app.response_class(body, mimetype="text/xml")
         except IntegrityError:
-            # The same webhook, delivered twice at once: the other delivery's answer stands.
+            # The same webhook delivered twice (at once, or a call's first webhook again): the
+            # other delivery's answer stands.
             session.rollback()
             if attempt:
                 raise

@@ -36,7 +36,9 @@ def test_age_counts_only_birthdays_already_reached(birth, today, age):
     ("fen", "words"),
     [
         (4800, "48元"),
-        (1650, "16.50元"),
+        (1650, "16.5元"),
+        (1605, "16.05元"),
+        (1000, "10元"),
         (5, "0.05元"),
         (0, "0元"),
         (100000, "1000元"),
@@ -56,7 +58,7 @@ def test_a_fully_subsidised_service_costs_the_elder_nothing():
 
 
 def test_a_co_paid_service_names_the_elders_share():
-    assert charge_words(3300, 1650, 1650) == "本次服务33元，政府补贴16.50元，您自付16.50元。"
+    assert charge_words(3300, 1650, 1650) == "本次服务33元，政府补贴16.5元，您自付16.5元。"
 
 
 def test_the_visit_time_is_said_in_local_time():

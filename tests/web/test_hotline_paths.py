@@ -183,7 +183,7 @@ def test_unsure_speech_is_read_back_for_the_caller_to_confirm(app, phone, elder_
     call = phone.call_hotline(ELDER, ["1"], speech={0: "家里太脏了"})
 
     assert "您要的是厨房深度清洁吗" in call.text
-    assert "什么时候上门" in call.text
+    assert "尽快上门按1" in call.text
 
 
 def test_speech_that_means_nothing_twice_reaches_an_operator(app, phone, elder_and_provider):
@@ -255,3 +255,21 @@ def test_a_caller_can_choose_a_later_half_day_in_two_keys(app, phone, elder_and_
     assert "明天下午上门" in call.text and call.ended_with == "hangup"
     (order,) = _rows(app, select(Order))
     assert order.slot_code == "tomorrow_pm"
+
+
+def test_a_common_booking_is_heard_in_full_within_45_seconds_at_four_characters_a_second(
+    phone, elder_and_provider
+):
+    call = phone.call_hotline(ELDER, ["2", "1", "1", "1"])
+
+    before_booking = [
+        "".join(say.text or "" for say in ET.fromstring(response).iter("Say"))
+        for response in call.responses[:-1]
+    ]
+    greeting, items, slots, read_back = before_booking
+    assert greeting.startswith("王奶奶您好") and "其他服务请按0转人工" in greeting
+    assert "按0转人工" in items and "尽快上门按1" in slots
+    assert read_back.startswith("居室保洁，尽快上门。本次服务48元，政府补贴48元，您无需付费。")
+    assert "服务商接单后会通知您" in call.said[-1]
+    # `vnh bench ivr` speaks at four characters a second; 45 s is the goal for a common booking.
+    assert sum(map(len, before_booking)) <= 45 * 4

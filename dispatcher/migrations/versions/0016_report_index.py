@@ -1,13 +1,13 @@
 """report index: the reports read each visit's postings from two covering indexes
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0014
 """
 
 from alembic import op
 
 revision = "0016"
-down_revision = "0011"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 

@@ -1,12 +1,12 @@
 """report index: the reports read each visit's postings from two covering indexes
 
-Revision ID: 0016
+Revision ID: 0015
 Revises: 0014
 """
 
 from alembic import op
 
-revision = "0016"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

@@ -104,6 +104,18 @@ def candidate_by_id(
     return None if row is None or row[12] is None else Candidate(*row)
 
 
+def _booked_between(start: str, end: str):
+    """How many booked orders a provider has starting between the two bound times."""
+    return (
+        select(func.count())
+        .where(Order.provider_id == Provider.id,
+               Order.window_start_at >= bindparam(start, type_=Order.window_start_at.type),
+               Order.window_start_at < bindparam(end, type_=Order.window_start_at.type),
+               Order.state.in_([state.value for state in BOOKED_STATES]))
+        .scalar_subquery()
+    )
+
+
 def _candidate_columns():
     # Correlated subqueries keep `providers` the only table scanned, so the planner takes the
     # position index and looks the offering and the day's bookings up for the few rows left.
@@ -112,22 +124,8 @@ def _candidate_columns():
         .where(Offering.provider_id == Provider.id, Offering.item_id == bindparam("item_id"))
         .scalar_subquery()
     )
-    booked = (
-        select(func.count())
-        .where(Order.provider_id == Provider.id,
-               Order.window_start_at >= bindparam("day_start", type_=Order.window_start_at.type),
-               Order.window_start_at < bindparam("day_end", type_=Order.window_start_at.type),
-               Order.state.in_([state.value for state in BOOKED_STATES]))
-        .scalar_subquery()
-    )
-    booked_in_slot = (
-        select(func.count())
-        .where(Order.provider_id == Provider.id,
-               Order.window_start_at >= bindparam("slot_start", type_=Order.window_start_at.type),
-               Order.window_start_at < bindparam("slot_end", type_=Order.window_start_at.type),
-               Order.state.in_([state.value for state in BOOKED_STATES]))
-        .scalar_subquery()
-    )
+    booked = _booked_between("day_start", "day_end")
+    booked_in_slot = _booked_between("slot_start", "slot_end")
     # Counted only for providers with a limit per slot.
     booked_in_slot = case((Provider.capacity_per_slot.is_(None), 0), else_=booked_in_slot)
     day_off = exists().where(ProviderDayOff.provider_id == Provider.id,

@@ -9,7 +9,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from dispatcher.models import CallbackReview
+from dispatcher.month_end import MonthEndReminder
 from dispatcher.sweepers import ADVISORY_LOCK_KEY
+from dispatcher.visits import VisitDeadline
+from dispatcher.wellbeing import WellbeingCall, WellbeingSchedule
 from providers.models import Offer
 from telephony.models import OutboxMessage
 
@@ -33,6 +36,14 @@ def health_report(session: Session, now: datetime) -> dict:
                        .where(Offer.status == "offered", Offer.expires_at <= now)),
         session.scalar(select(func.min(CallbackReview.due_at))
                        .where(CallbackReview.state == "scheduled", CallbackReview.due_at <= now)),
+        session.scalar(select(func.min(VisitDeadline.due_at))
+                       .where(VisitDeadline.state == "scheduled", VisitDeadline.due_at <= now)),
+        session.scalar(select(func.min(WellbeingSchedule.next_due_at))
+                       .where(WellbeingSchedule.is_active, WellbeingSchedule.next_due_at <= now)),
+        session.scalar(select(func.min(WellbeingCall.due_at))
+                       .where(WellbeingCall.state == "scheduled", WellbeingCall.due_at <= now)),
+        session.scalar(select(func.min(MonthEndReminder.due_at))
+                       .where(MonthEndReminder.state == "scheduled", MonthEndReminder.due_at <= now)),
     ]
     oldest = min((d for d in due if d is not None), default=None)
     return {

@@ -4,6 +4,7 @@ import billing.models  # noqa: F401
 import dispatcher.audit  # noqa: F401
 import dispatcher.enrollment_models  # noqa: F401
 import dispatcher.models  # noqa: F401
+import dispatcher.month_end  # noqa: F401
 import dispatcher.supervision  # noqa: F401
 import dispatcher.visits  # noqa: F401
 import dispatcher.wellbeing  # noqa: F401

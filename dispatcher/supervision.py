@@ -16,7 +16,7 @@ from dispatcher.states import OrderEvent, next_state
 from telephony.outbox import enqueue_call
 
 SUPERVISOR_KINDS = ("dispute", "review_unreachable", "low_rating", "review_sample", "complaint",
-                    "wellbeing_alarm")
+                    "wellbeing_alarm", "month_close")
 
 
 class Complaint(Base):

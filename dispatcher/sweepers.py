@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher import orders, reviews, visits, wellbeing
+from dispatcher import month_end, orders, reviews, visits, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from dispatcher.faults import crash_point
@@ -45,6 +45,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["wellbeing_calls"] = wellbeing.start_due_calls(session, settings, now)
     with session_scope(app) as session:
         counts["visit_deadlines"] = visits.sweep_due_deadlines(session, settings, now)
+    with session_scope(app) as session:
+        counts["month_end_reminders"] = month_end.sweep_due_reminders(session, now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import click
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from dispatcher.server import free_port, wait_until_healthy
 from telephony.simulator import HttpTransport, Phone
 
 ELDER = "+8613900000001"  # the demo district's first elder, near several providers
@@ -73,12 +73,6 @@ COUNTS = {
 
 class Crashed(Exception):
     """A process of the stack died (or stopped answering) in the middle of a step."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def vnh(*args: str) -> list[str]:
@@ -127,17 +121,10 @@ class Stack:
         self.scheduler = subprocess.Popen(
             vnh("scheduler"), env=self.env(fault if fault_in == "scheduler" else None),
             stdout=log, stderr=log, start_new_session=True)
-        # Ready when a worker answers with the app loaded, not when the port merely listens.
-        transport = HttpTransport(self.base_url, timeout=2)
-        deadline = time.monotonic() + STEP_TIMEOUT_S
-        while time.monotonic() < deadline:
-            try:
-                if transport.get_json("/healthz").get("ok"):
-                    return
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"vnh serve did not answer on {self.port}; see {self.workdir}/processes.log")
+        try:
+            wait_until_healthy(self.base_url, STEP_TIMEOUT_S)
+        except TimeoutError:
+            raise RuntimeError(f"vnh serve did not answer on {self.port}; see {self.workdir}/processes.log") from None
 
     def kill(self) -> None:
         """SIGKILL every process of the stack, as a power cut would."""

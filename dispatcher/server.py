@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 from gunicorn.app.base import BaseApplication
 
@@ -54,3 +59,28 @@ def serve(host: str, port: int, workers: int, threads: int, with_scheduler: bool
         WebServer(options).run()
     finally:
         stop_ticker()
+
+
+def free_port() -> int:
+    """A localhost port nothing listens on now: for a server a bench, a test or `vnh chaos` starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_healthy(base_url: str, timeout_s: float = 30, process: subprocess.Popen | None = None) -> None:
+    """Wait until the `vnh serve` at `base_url` answers `/healthz` with ok (its app is loaded, its
+    database reachable), not merely until its port listens; raise TimeoutError otherwise, or
+    RuntimeError at once if `process` exits first."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"vnh serve exited with status {process.returncode}")
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=2) as response:
+                if json.loads(response.read().decode()).get("ok"):
+                    return
+        except (OSError, ValueError, urllib.error.URLError):
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"vnh serve at {base_url} was not healthy within {timeout_s:g} s")

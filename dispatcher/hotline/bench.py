@@ -20,6 +20,8 @@ from pathlib import Path
 
 import click
 
+from dispatcher.server import free_port
+
 # Slow, clear Mandarin for elders: about four characters a second (a newsreader speaks five).
 CHARS_PER_SECOND = 4.0
 # The items elders ask for most in home-care hotlines of this kind: cleaning, meals, bathing,
@@ -199,12 +201,6 @@ Trivial({"bind": f"127.0.0.1:{sys.argv[1]}", "workers": int(sys.argv[2]), "worke
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait_for(port: int, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -362,7 +358,7 @@ def bench_webhooks(rates, seconds, workers, postgres_url):
         targets = [("sqlite", f"sqlite:///{Path(directory) / 'bench.sqlite'}")]
         if postgres_url:
             targets.append(("postgresql", postgres_url))
-        trivial_port = _free_port()
+        trivial_port = free_port()
         trivial = subprocess.Popen([sys.executable, "-c", _TRIVIAL_APP, str(trivial_port), str(workers)],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -375,7 +371,7 @@ def bench_webhooks(rates, seconds, workers, postgres_url):
             for name, url in targets:
                 callers = _prepare(url)
                 statements[name] = _statements_per_turn(url, callers)
-                port = _free_port()
+                port = free_port()
                 server = _serve_vnh(url, port, workers)
                 try:
                     _wait_for(port)

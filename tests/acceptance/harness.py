@@ -10,23 +10,19 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from twilio.request_validator import RequestValidator
+from dispatcher.server import free_port, wait_until_healthy
+from telephony.simulator import HttpTransport, Phone
 
 PG_URL = os.environ.get("VNH_TEST_DATABASE_URL", "").strip()
 AUTH_TOKEN = "acceptance-auth-token"
@@ -212,7 +208,7 @@ class Server:
 
     def __init__(self, tmp: Path, database_url: str, env: dict):
         self.tmp, self.database_url = tmp, database_url
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, "VNH_DATABASE_URL": database_url, "VNH_TELEPHONY": "local",
                     "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "VNH_HOTLINE_NUMBER": HOTLINE,
@@ -223,7 +219,7 @@ class Server:
                     **env}
         for name in ("TWILIO_ACCOUNT_SID", "VNH_TEST_DATABASE_URL", "VNH_EMERGENCY_FALLBACK_NUMBER"):
             self.env.pop(name, None)
-        self.validator = RequestValidator(AUTH_TOKEN)
+        self.phone = Phone(HttpTransport(self.base_url, timeout=15), AUTH_TOKEN, HOTLINE)
         self.process: subprocess.Popen | None = None
         self.log = open(tmp / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
 
@@ -232,17 +228,10 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "dispatcher.cli", "serve", "--port", str(self.port), "--workers", "2"],
             env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.tmp, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"vnh serve exited:\n{self.log_text()}"
-            try:
-                with urllib.request.urlopen(self.base_url + "/healthz", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.URLError):
-                pass
-            time.sleep(0.2)
-        raise AssertionError(f"vnh serve did not answer within 60 s:\n{self.log_text()}")
+        try:
+            wait_until_healthy(self.base_url, 60, self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            raise AssertionError(f"{exc}:\n{self.log_text()}") from None
 
     def restart(self, **env: str) -> None:
         """Stop the server and start it again on the same port and database with changed settings."""
@@ -286,16 +275,13 @@ class Server:
 
     # -- HTTP ------------------------------------------------------------------------------
     def post_signed(self, url: str, form: dict) -> tuple[int, str]:
-        absolute = url if url.startswith("http") else self.base_url + url
-        headers = {"X-Twilio-Signature": self.validator.compute_signature(absolute, form)}
-        return http_post(absolute, form, headers)
+        return self.phone.post(url, form)
 
     def get_json(self, path: str):
-        with urllib.request.urlopen(self.base_url + path, timeout=10) as response:
-            return json.loads(response.read().decode())
+        return self.phone.transport.get_json(path)
 
     def outbox(self) -> list[dict]:
-        return self.get_json("/simulator/outbox")
+        return self.phone.outbox()
 
     def wait_for(self, predicate, what: str, timeout: float = WAIT_S) -> list[dict]:
         """Poll the outbox until some messages match; return the matches (oldest first)."""
@@ -379,26 +365,10 @@ class Server:
             assert expect in reply and job_code in reply, reply
 
 
-def http_post(url: str, form: dict, headers: dict) -> tuple[int, str]:
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), headers=headers,
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 def read_csv(path: Path) -> list[dict]:
     text = path.read_text(encoding="utf-8")
     assert text.startswith("\ufeff"), "CSV for Excel starts with a BOM"
     return list(csv.DictReader(io.StringIO(text[1:])))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def fresh_database(tmp: Path) -> str:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 import pytest
 from twilio.request_validator import RequestValidator
 
-from .harness import AUTH_TOKEN, OPERATORS, ElderRow, ProviderRow, http_post
+from .harness import AUTH_TOKEN, OPERATORS, ElderRow, ProviderRow
 
 pytestmark = pytest.mark.acceptance
 
@@ -139,6 +139,7 @@ def test_every_webhook_rejects_a_missing_or_wrong_signature(server):
     form = {"CallSid": "CA" + "1" * 32, "From": DEFU.phone, "To": "+869312345678"}
     for path in ("/telephony/voice", "/telephony/sms", "/telephony/status/call"):
         url = server.base_url + path
-        assert http_post(url, form, {})[0] == 403
+        unsigned = server.phone.transport  # posts without signing, unlike the Phone
+        assert unsigned.post(url, form, {})[0] == 403
         wrong = RequestValidator(AUTH_TOKEN + "x").compute_signature(url, form)
-        assert http_post(url, form, {"X-Twilio-Signature": wrong})[0] == 403
+        assert unsigned.post(url, form, {"X-Twilio-Signature": wrong})[0] == 403

@@ -5,25 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from dispatcher.server import free_port, wait_until_healthy
 from telephony.simulator import HttpTransport, Phone
 
 pytestmark = pytest.mark.browser
 
 TOKEN = "browser-token"
 PASSWORD = "operator-pw-123"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cli(env, *args):
@@ -90,21 +84,14 @@ def server_env(tmp_path_factory):
 @pytest.fixture(scope="module")
 def server(server_env):
     env, database_url = server_env
-    port = _free_port()
+    port = free_port()
     _cli(env, "demo-data", "--elders", "30", "--providers", "6", "--no-staff")
     _cli(env, "user", "add", "xiaoli", "--role", "operator", "--name", "话务员小李", "--password", PASSWORD)
     elder = _bookable(database_url)
     process = subprocess.Popen([sys.executable, "-m", "dispatcher.cli", "serve", "--port", str(port),
                                 "--workers", "2"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "vnh serve did not start"
-                time.sleep(0.2)
+        wait_until_healthy(f"http://127.0.0.1:{port}", 30, process)
         yield f"http://127.0.0.1:{port}", elder
     finally:
         process.terminate()

@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
+from dispatcher.server import free_port, wait_until_healthy
 from telephony.simulator import HttpTransport, Phone
 
 pytestmark = pytest.mark.skipif(bool(os.environ.get("VNH_TEST_DATABASE_URL")),
                                 reason="runs once, on its own SQLite file")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_vnh_serve_answers_webhooks_and_its_scheduler_delivers_the_outbox(tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "VNH_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.sqlite'}",
            "TWILIO_AUTH_TOKEN": "serve-token", "VNH_TELEPHONY": "local", "VNH_TICK_S": "0.5",
            "VNH_AFTER_HOURS": ""}
@@ -34,13 +28,8 @@ def test_vnh_serve_answers_webhooks_and_its_scheduler_delivers_the_outbox(tmp_pa
                                "--workers", "2"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT)
     try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", 30, server)
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                time.sleep(0.2)
         phone = Phone(HttpTransport(f"http://127.0.0.1:{port}"), "serve-token")
         call = phone.call_hotline("+8613900000001", ["9"])  # the emergency path texts the contacts
         assert "虚拟养老院" in call.text and call.ended_with == "dial"

@@ -66,10 +66,12 @@ def _standing(kind: str):
                          (and_(on_pending, LP.kind == REVERSE + kind), -1), else_=0))
 
 
-def visit_amounts(month: str):
-    """Per visit with postings booked in the month: its amounts booked in the month, in fen,
-    and its review outcome as booked up to the month's end."""
+def visit_amounts(month: str, provider_id: int | None = None):
+    """Per visit with postings booked in the month (of one provider, if given): its amounts
+    booked in the month, in fen, and its review outcome as booked up to the month's end."""
     touched = select(LP.visit_id).where(LP.month == month)
+    if provider_id is not None:
+        touched = touched.where(LP.visit_id.in_(select(Visit.id).where(Visit.provider_id == provider_id)))
     return (
         select(
             LP.visit_id,
@@ -95,10 +97,10 @@ def _result(verified: int, denied: int) -> str:
     return "denied" if denied > 0 else "pending"
 
 
-def subsidy_rows(session: Session, month: str) -> Iterator[tuple]:
-    """The subsidy detail: one row per visit booked in the month, values in SUBSIDY_COLUMNS
-    order, amounts in fen."""
-    a = visit_amounts(month)
+def subsidy_rows(session: Session, month: str, provider_id: int | None = None) -> Iterator[tuple]:
+    """The subsidy detail: one row per visit booked in the month (of one provider, if given),
+    values in SUBSIDY_COLUMNS order, amounts in fen."""
+    a = visit_amounts(month, provider_id)
     stmt = (
         select(a.c.price, a.c.copay, a.c.pending, a.c.payable, a.c.withheld, a.c.verified,
                a.c.denied, a.c.service_month, a.c.elder_class, Visit.checked_out_at,
@@ -178,8 +180,8 @@ class _KeyedRow:
     keys: dict
 
 
-def _keyed_rows(session: Session, month: str) -> Iterator[_KeyedRow]:
-    a = visit_amounts(month)
+def _keyed_rows(session: Session, month: str, provider_id: int | None = None) -> Iterator[_KeyedRow]:
+    a = visit_amounts(month, provider_id)
     stmt = (
         select(a, Elder.id, Elder.street, Elder.community, Category.code, Category.name,
                Provider.code, Provider.name)
@@ -204,10 +206,10 @@ def _keyed_rows(session: Session, month: str) -> Iterator[_KeyedRow]:
                         })
 
 
-def tallies(session: Session, month: str) -> dict[str, dict[tuple[str, str], Tally]]:
-    """One pass over the month: a tally per group of each dimension."""
+def tallies(session: Session, month: str, provider_id: int | None = None) -> dict[str, dict[tuple[str, str], Tally]]:
+    """One pass over the month (one provider's visits, if given): a tally per group of each dimension."""
     found: dict[str, dict[tuple[str, str], Tally]] = {d: {} for d in DIMENSIONS}
-    for row in _keyed_rows(session, month):
+    for row in _keyed_rows(session, month, provider_id):
         for dimension, key in row.keys.items():
             found[dimension].setdefault(key, Tally()).add(row)
     return found
@@ -225,9 +227,9 @@ def summary_tables(session: Session, month: str) -> list[Table]:
     ]
 
 
-def settlement_tables(session: Session, month: str) -> list[Table]:
-    """Per provider: visits and their outcomes, and what the bureau owes for the month."""
-    by = tallies(session, month)["provider"]
+def settlement_tables(session: Session, month: str, provider_id: int | None = None) -> list[Table]:
+    """Per provider (or the one given): visits and their outcomes, and what the bureau owes for the month."""
+    by = tallies(session, month, provider_id)["provider"]
     return [Table.from_records(f"服务商结算 {month}", SETTLEMENT, [
         {"month": month, "provider_code": code, "provider_name": name, **tally.as_row()}
         for (code, name), tally in sorted(by.items())

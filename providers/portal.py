@@ -44,7 +44,6 @@ ORDER_STATES = {"accepted": "待上门", "in_progress": "服务中", "completed"
                 "verified": "已回访核实", "disputed": "回访有争议", "cancelled": "已取消",
                 "offered": "派单中", "unassigned": "待人工派单", "new": "新建"}
 WORKER_REF_MAX = 20
-_PROVIDER_COLUMN = SUBSIDY_COLUMNS.index("provider_code")
 
 
 def provider_staff(view):
@@ -208,10 +207,9 @@ def settlement():
         flash(f"月份“{month}”无效，已显示本月。")
         month = month_of(now)
     provider = session.get(Provider, g.portal_provider_id)
-    (table,) = settlement_tables(session, month)
-    totals = next((r for r in table.records() if r["provider_code"] == provider.code), None)
-    visits = [dict(zip(SUBSIDY_COLUMNS, row, strict=True)) for row in subsidy_rows(session, month)
-              if row[_PROVIDER_COLUMN] == provider.code]
+    (table,) = settlement_tables(session, month, provider.id)
+    totals = next(iter(table.records()), None)
+    visits = [dict(zip(SUBSIDY_COLUMNS, row, strict=True)) for row in subsidy_rows(session, month, provider.id)]
     return render_template("portal/settlement.html", provider=provider, month=month,
                            months=months_ending(month_of(now), 6), totals=totals, visits=visits,
                            closed=closed_month(session, month))

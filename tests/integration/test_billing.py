@@ -15,7 +15,13 @@ from billing.charges import correct_visit
 from billing.closing import PendingReviewsBlockClose, close_month
 from billing.models import ClosedMonth, LedgerIsAppendOnly, LedgerPosting
 from billing.months import MonthError
-from billing.reports import report_tables, subsidy_csv_lines
+from billing.reports import (
+    SUBSIDY_COLUMNS,
+    report_tables,
+    settlement_tables,
+    subsidy_csv_lines,
+    subsidy_rows,
+)
 from billing.verify import verify_month
 from dispatcher import orders
 from dispatcher.models import CallbackReview, Item, Order, Visit
@@ -510,3 +516,21 @@ def test_under_a_rollover_version_novembers_unused_allowance_is_quoted_and_charg
         select(LedgerPosting).where(LedgerPosting.visit_id == december.id))}
     assert (charged[ledger.SUBSIDY_PENDING], charged[ledger.ELDER_COPAY]) == (7200, 5600)
     assert november.id != december.id
+
+
+def test_one_providers_settlement_and_detail_are_its_rows_of_the_whole_months(
+    session, policy, settings, clock, make_elder, make_provider
+):
+    cleaning = make_provider(latitude=NEAR[0], longitude=NEAR[1], offerings={"HK01": 4800}, code="P1")
+    bathing = make_provider(latitude=NEAR[0], longitude=NEAR[1], offerings={"HK06": 12800}, code="P2")
+    for code in ("HK01", "HK06", "HK06"):
+        _answer(session, _visit(session, policy, settings, clock, make_elder(), code), True, clock)
+
+    (whole,) = settlement_tables(session, "2026-11")
+    everything = list(subsidy_rows(session, "2026-11"))
+    column = SUBSIDY_COLUMNS.index("provider_code")
+    for provider, visits in ((cleaning, 1), (bathing, 2)):
+        (own,) = settlement_tables(session, "2026-11", provider.id)
+        assert list(own.records()) == [r for r in whole.records() if r["provider_code"] == provider.code]
+        rows = list(subsidy_rows(session, "2026-11", provider.id))
+        assert len(rows) == visits and rows == [r for r in everything if r[column] == provider.code]

@@ -109,7 +109,7 @@ _serial = itertools.count(1)
 
 
 def _id_number(birth: date, serial: int) -> str:
-    from dispatcher.identity import check_digit
+    from dispatcher.enrollment.identity import check_digit
 
     first17 = f"620102{birth:%Y%m%d}{serial % 1000:03d}"
     return first17 + check_digit(first17)

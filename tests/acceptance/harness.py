@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from dispatcher.server import free_port, wait_until_healthy
+from dispatcher.operations.server import free_port, wait_until_healthy
 from telephony.simulator import HttpTransport, Phone
 
 PG_URL = os.environ.get("VNH_TEST_DATABASE_URL", "").strip()

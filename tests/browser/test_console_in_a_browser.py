@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from dispatcher.server import free_port, wait_until_healthy
+from dispatcher.operations.server import free_port, wait_until_healthy
 from telephony.simulator import HttpTransport, Phone
 
 pytestmark = pytest.mark.browser
@@ -28,11 +28,12 @@ def _bookable(database_url: str) -> tuple[str, str, str]:
     """An elder (name, phone) and an item someone near them can do tomorrow morning."""
     from sqlalchemy import select
 
-    from dispatcher import create_app, orders
+    from dispatcher import create_app
     from dispatcher.clock import SystemClock
     from dispatcher.db import session_scope
+    from dispatcher.lifecycle import ranking
+    from dispatcher.lifecycle.slots import slot_for
     from dispatcher.models import Elder, Item
-    from dispatcher.slots import slot_for
 
     app = create_app({"DATABASE_URL": database_url, "SECRET_KEY": "x"})
     try:
@@ -42,7 +43,7 @@ def _bookable(database_url: str) -> tuple[str, str, str]:
             for elder in session.scalars(select(Elder).order_by(Elder.id)):
                 primary = next(p.phone for p in elder.phones if p.is_primary)
                 for item in items:
-                    if orders.rank_for(session, elder, item, slot.start, top=1):
+                    if ranking.rank_for(session, elder, item, slot.start, top=1):
                         return elder.name, primary, item.code
     finally:
         app.extensions["vnh.engine"].dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import PG_URL
 
-from dispatcher import chaos
+from dispatcher.operations import chaos
 
 FAULTS = [s for s in chaos.SCENARIOS if s[2] is not None]
 

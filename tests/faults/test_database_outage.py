@@ -12,7 +12,7 @@ import sqlite3
 import pytest
 from conftest import PG_URL
 
-from dispatcher import chaos
+from dispatcher.operations import chaos
 
 DB_WAIT_S = 2
 # The answer must come within the bounded wait plus the request itself, well under Twilio's 15 s.

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-PROGRAM = "from dispatcher.faults import crash_point; crash_point('after_send', 'call'); print('alive')"
+PROGRAM = "from dispatcher.operations.faults import crash_point; crash_point('after_send', 'call'); print('alive')"
 
 
 @pytest.mark.parametrize("fault, killed", [

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import PG_URL
 
-from dispatcher.sweepers import SchedulerLease
+from dispatcher.operations.sweepers import SchedulerLease
 
 pytestmark = pytest.mark.skipif(bool(PG_URL), reason="PostgreSQL's lease is tested in tests/web/test_health.py")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from conftest import PG_URL
 
-from dispatcher import chaos
+from dispatcher.operations import chaos
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="the scheduler lease is PostgreSQL's advisory lock")
 SPEED = 60  # a simulated minute per wall second

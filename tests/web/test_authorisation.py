@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from dispatcher.auth import ROLES, add_user
+from dispatcher.consoles.auth import ROLES, add_user
 from telephony.simulator import FlaskTransport, Phone
 
 # Open to anyone: the sign-in page, liveness, static files, the API's own description, and (in

@@ -45,7 +45,7 @@ def test_a_keypad_booking_travels_to_a_payable_subsidy_in_the_report(
     clock.advance(3600)
     assert "已签退" in phone.send_sms(near.dispatch_phone, f"{code}：完")
 
-    from dispatcher.sweepers import run_due_work
+    from dispatcher.operations.sweepers import run_due_work
 
     clock.advance(app.config["REVIEW_DELAY_S"])
     assert run_due_work(app)["reviews_started"] == 1

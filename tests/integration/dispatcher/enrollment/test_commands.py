@@ -1,0 +1,141 @@
+"""`vnh import` from the command line: summary, FILE.errors.csv, exit codes, settings."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from dispatcher.cli import main
+from dispatcher.enrollment.rows import ELDER_COLUMNS
+from dispatcher.models import Elder, ElderPhone
+
+from .test_importer import elder_row
+
+
+@pytest.fixture
+def vnh(database_url, app):
+    """Run `vnh …` on the test database with the offline gazetteer; return the result."""
+
+    def run(*args, **env):
+        environment = {
+            "VNH_DATABASE_URL": database_url, "VNH_TELEPHONY": "local", "TWILIO_ACCOUNT_SID": "",
+            "TWILIO_AUTH_TOKEN": "", "VNH_GEOCODER": "", "VNH_DEFAULT_AREA_CODE": "",
+        } | env  # fmt: skip
+        return CliRunner().invoke(main, list(args), env=environment, catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def elders_file(tmp_path):
+    def write(rows, name="elders.csv"):
+        path = tmp_path / name
+        with path.open("w", encoding="gb18030", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(ELDER_COLUMNS))
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    return write
+
+
+def elders(session) -> int:
+    session.expire_all()
+    return session.scalar(select(func.count()).select_from(Elder))
+
+
+def test_a_good_file_is_imported_and_summarised(vnh, elders_file, session):
+    path = elders_file([elder_row(1), elder_row(2, latitude="", longitude="")])
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 0, result.output
+    assert "elders.csv (CSV, GB18030, header on row 1): 2 rows" in result.output
+    assert "geocoded 1 addresses (gazetteer): 1 to a known address" in result.output
+    assert "elders: added 2, updated 0, unchanged 0, refused 0 rows" in result.output
+    assert elders(session) == 2
+
+
+def test_bad_rows_are_listed_beside_the_file_and_nothing_is_imported(vnh, elders_file, session):
+    rows = [elder_row(1), elder_row(2, phone="12345"), elder_row(3, gender="X", elder_class="五保")]
+    path = elders_file(rows)
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 1
+    assert "row 3, phone: not a valid phone number" in result.output
+    assert "2 bad rows: nothing was imported" in result.output
+    with (path.parent / "elders.csv.errors.csv").open(encoding="utf-8-sig") as f:
+        listed = list(csv.DictReader(f))
+    assert [(r["row"], r["column"]) for r in listed] == [
+        ("3", "phone"), ("4", "gender"), ("4", "elder_class"),
+    ]  # fmt: skip
+    assert elders(session) == 0
+
+
+def test_skipping_bad_rows_imports_the_rest_and_exits_zero(vnh, elders_file, session):
+    path = elders_file([elder_row(1), elder_row(2, phone="12345")])
+
+    result = vnh("import", "elders", str(path), "--skip-bad-rows")
+
+    assert result.exit_code == 0
+    assert "added 1, updated 0, unchanged 0, refused 1 rows" in result.output
+    assert elders(session) == 1
+
+
+def test_a_dry_run_reports_and_writes_nothing(vnh, elders_file, session):
+    result = vnh("import", "elders", str(elders_file([elder_row(1)])), "--dry-run")
+
+    assert result.exit_code == 0
+    assert "would add 1" in result.output
+    assert elders(session) == 0
+
+
+def test_a_file_that_cannot_be_read_is_named_and_listed(vnh, tmp_path, session):
+    path = tmp_path / "empty.csv"
+    path.write_bytes(b"")
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 1
+    assert "the file is empty; nothing was imported" in result.output
+    assert "the file is empty" in (tmp_path / "empty.csv.errors.csv").read_text(
+        encoding="utf-8-sig"
+    )
+
+
+def test_a_stale_errors_file_is_removed_once_the_file_imports(vnh, elders_file):
+    bad = elders_file([elder_row(1, phone="12345")])
+    vnh("import", "elders", str(bad))
+    good = elders_file([elder_row(1)])
+
+    result = vnh("import", "elders", str(good))
+
+    assert result.exit_code == 0
+    assert not (good.parent / "elders.csv.errors.csv").exists()
+
+
+def test_the_default_area_code_comes_from_the_environment(vnh, elders_file, session):
+    path = elders_file([elder_row(1, phone="65230001", other_phones="")])
+
+    result = vnh("import", "elders", str(path), VNH_DEFAULT_AREA_CODE="0512")
+
+    assert result.exit_code == 0, result.output
+    assert session.scalar(select(ElderPhone.phone).where(ElderPhone.is_primary)) == "+8651265230001"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"VNH_DEFAULT_AREA_CODE": "931x"}, "VNH_DEFAULT_AREA_CODE must be an area code"),
+        ({"VNH_GEOCODER": "baidu"}, "geocoder: VNH_GEOCODER=baidu needs VNH_GEOCODER_KEY"),
+    ],
+)
+def test_bad_settings_are_named_before_anything_is_read(vnh, elders_file, env, message):
+    result = vnh("import", "elders", str(elders_file([elder_row(1)])), **env)
+
+    assert result.exit_code == 1
+    assert message in result.output

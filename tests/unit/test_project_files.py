@@ -1,0 +1,30 @@
+"""The README's promises about the project's own files."""
+
+from __future__ import annotations
+
+import configparser
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _declared() -> set[str]:
+    config = configparser.ConfigParser()
+    config.read(ROOT / "setup.cfg", encoding="utf-8")
+    lines = config["options"]["install_requires"].split() + config["options.extras_require"]["test"].split()
+    return {re.split(r"[<>=!~;]", line, maxsplit=1)[0] for line in lines if line and line[0].isalpha()}
+
+
+def _in_readme() -> set[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Dependencies and what each is for", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for row in table.splitlines():
+        if row.startswith("| `"):
+            names |= set(re.findall(r"`([^`]+)`", row.split("|")[1].split("(extra")[0]))
+    return names
+
+
+def test_the_readme_names_every_declared_dependency_and_no_other():
+    assert _in_readme() == _declared()

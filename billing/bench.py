@@ -23,7 +23,7 @@ from billing.money import fen_to_yuan
 from billing.policy import DISABILITY_LEVELS, load_policy, split_charge
 from billing.reports import DETAIL, SUBSIDY_COLUMNS, report_tables
 from dispatcher.clock import local
-from dispatcher.identity import check_digit, mask_id_number
+from dispatcher.enrollment.identity import check_digit, mask_id_number
 from dispatcher.models import Elder, Item, Order, Visit
 from providers.models import Provider
 

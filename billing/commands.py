@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher.cliapp import app_for_command, now_of
+from dispatcher.commands import app_for_command, now_of
 
 
 def _app():
@@ -136,3 +136,12 @@ def month_list():
             forced = f", forced with {closed.pending_reviews} reviews pending" if closed.is_forced else ""
             click.echo(f"{closed.month} closed {closed.closed_at:%Y-%m-%d %H:%M} UTC, policy "
                        f"{closed.policy_version}{forced}")
+
+
+def register(cli: click.Group) -> None:
+    from billing.bench import bench_report
+    from dispatcher.commands import subgroup
+
+    cli.add_command(report)
+    cli.add_command(month)
+    subgroup(cli, "bench").add_command(bench_report, "report")

@@ -27,7 +27,7 @@ from billing.ledger import (
 )
 from billing.models import LedgerPosting as LP
 from dispatcher.clock import local
-from dispatcher.identity import mask_id_number
+from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.models import Category, Elder, Item, Order, Visit
 from providers.models import Provider
 

@@ -24,7 +24,7 @@ from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
 from billing.reports import REPORTS, report_tables
 from billing.verify import expected_totals, verify_month
-from dispatcher.auth import role_required
+from dispatcher.consoles.auth import role_required
 from dispatcher.db import get_session
 
 bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")

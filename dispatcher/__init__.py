@@ -1,4 +1,4 @@
-"""The application: elders, orders, matching, the hotline, reviews, consoles and the CLI."""
+"""The application: its core (app factory, config, database, models) and its rooms, one subpackage a capability."""
 
 from __future__ import annotations
 
@@ -9,11 +9,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Build the web application from the environment, or from `test_config` on top of it."""
     from billing.policy import load_policy
     from billing.views import bp as bureau_bp
-    from dispatcher import auth, db, views, visit_views
+    from dispatcher import db
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
+    from dispatcher.consoles import auth, views
     from dispatcher.hotline import views as hotline_views
+    from dispatcher.hotline import visit_call as visit_views
     from providers import api as provider_api
     from providers import portal as provider_portal
     from telephony import init_app as init_telephony

@@ -80,7 +80,7 @@ def settings_from_env(env: dict | None = None) -> dict:
 
 def check_settings(config: dict) -> None:
     """Refuse a configuration that cannot run safely."""
-    from dispatcher.quiet_hours import parse_quiet_hours
+    from dispatcher.lifecycle.quiet_hours import parse_quiet_hours
 
     for key, name in (("QUIET_HOURS", "VNH_QUIET_HOURS"), ("AFTER_HOURS", "VNH_AFTER_HOURS")):
         try:

@@ -11,7 +11,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-from dispatcher import faults
+from dispatcher.operations import faults
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from dispatcher.db import Base
-from dispatcher.states import OPEN_STATES, OrderState
+from dispatcher.lifecycle.states import OPEN_STATES, OrderState
 
 _OPEN_STATES_SQL = "state IN (" + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATES)) + ")"
 

@@ -1,13 +1,13 @@
 """Every model, imported once, so the metadata is whole (for Alembic and init-db)."""
 
 import billing.models  # noqa: F401
-import dispatcher.audit  # noqa: F401
-import dispatcher.enrollment_models  # noqa: F401
+import dispatcher.consoles.audit  # noqa: F401
+import dispatcher.enrollment.models  # noqa: F401
+import dispatcher.lifecycle.visits  # noqa: F401
 import dispatcher.models  # noqa: F401
-import dispatcher.month_end  # noqa: F401
-import dispatcher.supervision  # noqa: F401
-import dispatcher.visits  # noqa: F401
-import dispatcher.wellbeing  # noqa: F401
+import dispatcher.programmes.month_end  # noqa: F401
+import dispatcher.programmes.supervision  # noqa: F401
+import dispatcher.programmes.wellbeing  # noqa: F401
 import providers.models  # noqa: F401
 import providers.quality  # noqa: F401
 import providers.tokens  # noqa: F401

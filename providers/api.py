@@ -1,6 +1,6 @@
 """The JSON API for providers' own systems (服务商接口), under /api/v1/, with bearer tokens.
 
-Each view is: authenticate → parse → call one service in `dispatcher.orders` → commit once →
+Each view is: authenticate → parse → call one service in `dispatcher.lifecycle.orders` → commit once →
 render JSON. Errors carry an English `error` code and a Chinese `message`.
 """
 
@@ -14,10 +14,10 @@ from datetime import datetime, timedelta
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
-from dispatcher import orders
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.db import get_session
+from dispatcher.lifecycle import attendance, orders
 from dispatcher.models import Order
 from providers import jobs
 from providers.jobs import JOB_STATES, JOBS_LISTED
@@ -256,7 +256,7 @@ def check_in(job_code: str):
     """Record the worker's arrival at the elder's home."""
     evidence = _evidence(_body())
     order = _own_job(job_code)
-    return _reply(orders.check_in(get_session(), order, g.api_provider_id, "api", _now(), evidence),
+    return _reply(attendance.check_in(get_session(), order, g.api_provider_id, "api", _now(), evidence),
                   job_code=job_code)
 
 
@@ -266,7 +266,7 @@ def check_out(job_code: str):
     evidence = _evidence(_body())
     order = _own_job(job_code)
     try:
-        outcome = orders.check_out(get_session(), order, g.api_provider_id, "api",
+        outcome = attendance.check_out(get_session(), order, g.api_provider_id, "api",
                                    current_app.extensions["vnh.policy"], Settings(current_app.config),
                                    _now(), evidence)
     except ValueError as exc:

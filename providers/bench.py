@@ -2,7 +2,7 @@
 
 Each size gets its own new SQLite database in a temporary folder (migrated, the catalogue loaded,
 providers, offerings, elders and a month of orders bulk-inserted); the user's database is not
-touched. Our path is the production one: `dispatcher.orders.rank_for`, that is the SQL bounding
+touched. Our path is the production one: `dispatcher.lifecycle.ranking.rank_for`, that is the SQL bounding
 box of `providers.queries.candidates_near` and then `providers.matching.rank_candidates`. The
 naive path loads every provider offering the item and measures each with geopy's geodesic.
 The city has ended contracts, capacities per slot, days off and communities served, so the
@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session
 from dispatcher.catalogue import load_catalogue
 from dispatcher.clock import LOCAL_TZ
 from dispatcher.db import make_engine
-from dispatcher.identity import check_digit
+from dispatcher.enrollment.identity import check_digit
+from dispatcher.lifecycle.ranking import rank_for
+from dispatcher.lifecycle.slots import half_day_bounds, local_day_bounds
 from dispatcher.migrate import upgrade
 from dispatcher.models import Elder, Item, Order
-from dispatcher.orders import rank_for
-from dispatcher.slots import half_day_bounds, local_day_bounds
 from providers.matching import Candidate, Ranked, rank_by_geodesic
 from providers.models import Offering, Provider, ProviderCommunity, ProviderDayOff
 from providers.queries import BOOKED_STATES

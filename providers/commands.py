@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dispatcher.cliapp import app_for_command, now_of
+from dispatcher.commands import app_for_command, now_of
 
 
 @click.group()
@@ -186,3 +186,11 @@ def price_command(code, item_code, price_yuan):
         click.echo(f"{found.code} sells {item_code} at {offering.price_fen / 100:.2f} yuan")
 
     _edit(code, change)
+
+
+def register(cli: click.Group) -> None:
+    from dispatcher.commands import subgroup
+    from providers.bench import bench_match
+
+    cli.add_command(provider)
+    subgroup(cli, "bench").add_command(bench_match)

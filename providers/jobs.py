@@ -12,9 +12,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatcher.lifecycle.slots import local_day_bounds
+from dispatcher.lifecycle.states import OrderState
 from dispatcher.models import Elder, Item, Order, Visit
-from dispatcher.slots import local_day_bounds
-from dispatcher.states import OrderState
 from providers.models import Offer
 
 JOB_STATES = (OrderState.ACCEPTED.value, OrderState.IN_PROGRESS.value, OrderState.COMPLETED.value)

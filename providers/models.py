@@ -39,7 +39,7 @@ class Provider(Base):
     contract_starts_on: Mapped[date | None]
     contract_ends_on: Mapped[date | None]
     contract_reason: Mapped[str | None] = mapped_column(String(200))
-    # None: no limit per half-day slot (dispatcher.slots.half_day_bounds), only per day.
+    # None: no limit per half-day slot (dispatcher.lifecycle.slots.half_day_bounds), only per day.
     capacity_per_slot: Mapped[int | None]
     quality_score: Mapped[float] = mapped_column(default=4.5)
     quality_parts: Mapped[dict | None] = mapped_column(JSON)

@@ -1,7 +1,7 @@
 """The provider portal (服务商门户): a provider's staff answer offers, check visits in and out, and
 see the month's settlement — their own company's only.
 
-Each action calls the same service in `dispatcher.orders` as an SMS reply or an API call does, and
+Each action calls the same service in `dispatcher.lifecycle.orders` as an SMS reply or an API call does, and
 commits once. Another company's offer or job is "not found" (404), as it is in the API.
 """
 
@@ -25,12 +25,12 @@ from flask import (
 from billing.closing import closed_month
 from billing.months import MonthError, check_started, month_of, months_ending
 from billing.reports import SUBSIDY_COLUMNS, settlement_tables, subsidy_rows
-from dispatcher import orders
-from dispatcher.auth import current_user, role_required
 from dispatcher.clock import local
 from dispatcher.config import Settings
+from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
-from dispatcher.identity import mask_id_number
+from dispatcher.enrollment.identity import mask_id_number
+from dispatcher.lifecycle import attendance, orders
 from dispatcher.models import Order
 from providers import jobs
 from providers.models import Offer, Provider
@@ -176,7 +176,7 @@ def check_in(order_id: int):
     if evidence is None:
         flash(f"服务人员工号不能超过{WORKER_REF_MAX}个字符，未签到。")
         return redirect(target, code=303)
-    outcome = orders.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence)
+    outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence)
     return _finish(outcome, target)
 
 
@@ -186,7 +186,7 @@ def check_out(order_id: int):
     order = _own_order(order_id)
     target = url_for("portal.job", order_id=order_id)
     try:
-        outcome = orders.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
+        outcome = attendance.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
                                    current_app.extensions["vnh.policy"], Settings(current_app.config),
                                    _now())
     except ValueError as exc:

@@ -76,7 +76,7 @@ class ProviderSuspension(Base):
 def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInputs:
     """Count the last 90 days of one provider's visits, reviews, complaints and no-shows."""
     from dispatcher.models import CallbackReview, Order, Visit
-    from dispatcher.supervision import Complaint
+    from dispatcher.programmes.supervision import Complaint
     from providers.models import Offer
 
     since = now - WINDOW

@@ -22,8 +22,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from dispatcher.clock import LOCAL_TZ
+from dispatcher.lifecycle.states import OrderState
 from dispatcher.models import Order
-from dispatcher.states import OrderState
 from providers.matching import Candidate
 from providers.models import Offering, Provider, ProviderCommunity, ProviderDayOff, ProviderPhone
 

@@ -13,7 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.money import yuan_to_fen
-from dispatcher.enrollment import _capacity, _date, _hours, _price_problem, _radius_m, phone_e164
+from dispatcher.enrollment.rows import (
+    parse_capacity,
+    parse_date,
+    parse_hours,
+    parse_radius_m,
+    phone_e164,
+    price_problem,
+)
 from dispatcher.models import Item
 from providers.models import Offering, Provider, ProviderCommunity, ProviderDayOff, ProviderPhone
 
@@ -36,7 +43,7 @@ def _parse(field: str, parse, text: str):
 
 
 def parse_day(field: str, text: str) -> date:
-    return _parse(field, _date, text)
+    return _parse(field, parse_date, text)
 
 
 def set_contract(provider: Provider, *, status: str, starts_on: str | None = None,
@@ -70,7 +77,7 @@ def set_area(session: Session, provider: Provider, *, radius_km: str | None = No
     (by the community's name as on the elder's record). `communities=[]` clears the list.
     """
     if radius_km is not None:
-        provider.service_radius_m = _parse("radius_km", _radius_m, radius_km)
+        provider.service_radius_m = _parse("radius_km", parse_radius_m, radius_km)
     if communities is not None:
         names = [name.strip() for name in communities if name.strip()]
         if len(set(names)) != len(names):
@@ -85,11 +92,11 @@ def set_area(session: Session, provider: Provider, *, radius_km: str | None = No
 
 def set_capacity(provider: Provider, *, per_day: str | None = None, per_slot: str | None = None) -> None:
     """Set the jobs a day and the jobs a half-day slot (`-` for no limit per slot)."""
-    day = provider.capacity_per_day if per_day is None else _parse("per_day", _capacity, per_day)
+    day = provider.capacity_per_day if per_day is None else _parse("per_day", parse_capacity, per_day)
     if per_slot is None:
         slot = provider.capacity_per_slot
     else:
-        slot = None if per_slot.strip() == "-" else _parse("per_slot", _capacity, per_slot)
+        slot = None if per_slot.strip() == "-" else _parse("per_slot", parse_capacity, per_slot)
     if slot is not None and slot > day:
         raise RegistryError("per_slot", f"{slot} jobs a slot is more than the {day} a day")
     provider.capacity_per_day, provider.capacity_per_slot = day, slot
@@ -97,7 +104,7 @@ def set_capacity(provider: Provider, *, per_day: str | None = None, per_slot: st
 
 def set_hours(provider: Provider, hours: str) -> None:
     """Set the opening hours, written like 08:00-18:00."""
-    provider.opens_at, provider.closes_at = _parse("hours", _hours, hours)
+    provider.opens_at, provider.closes_at = _parse("hours", parse_hours, hours)
 
 
 def add_day_off(session: Session, provider: Provider, day: str, reason: str = "") -> ProviderDayOff:
@@ -157,7 +164,7 @@ def set_price(session: Session, provider: Provider, item_code: str, price_yuan: 
         price_fen = yuan_to_fen(price_yuan.strip())
     except (ValueError, ArithmeticError):
         raise RegistryError("price_yuan", f"{price_yuan!r} is not an amount in yuan") from None
-    problem = _price_problem(price_fen, item)
+    problem = price_problem(price_fen, item)
     if problem:
         raise RegistryError("price_yuan", problem)
     offering = session.scalar(select(Offering).where(Offering.provider_id == provider.id,

@@ -47,8 +47,8 @@ def call_status():
 def _call_to_elder_ended(session, message, status: str) -> None:
     """Tell the review or wellbeing machinery how its call ended, so it can try again."""
     from dispatcher.config import Settings
-    from dispatcher.reviews import review_call_ended
-    from dispatcher.wellbeing import wellbeing_call_ended
+    from dispatcher.lifecycle.reviews import review_call_ended
+    from dispatcher.programmes.wellbeing import wellbeing_call_ended
 
     settings, now = Settings(current_app.config), current_app.extensions["vnh.clock"].now()
     if message.purpose == "review":

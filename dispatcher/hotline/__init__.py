@@ -1,1 +1,1 @@
-"""The hotline: the inbound call flow and the review calls."""
+"""The hotline: the inbound call flow, provider SMS replies, and the review, wellbeing and visit-notice calls."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher.server import free_port
+from dispatcher.operations.server import free_port
 
 # Slow, clear Mandarin for elders: about four characters a second (a newsreader speaks five).
 CHARS_PER_SECOND = 4.0
@@ -34,7 +34,7 @@ def _fresh_app(directory: Path, clock):
     from dispatcher import create_app
     from dispatcher.catalogue import load_catalogue
     from dispatcher.db import session_scope
-    from dispatcher.demo import build_demo_district
+    from dispatcher.demo.district import build_demo_district
     from dispatcher.migrate import upgrade
 
     app = create_app({"DATABASE_URL": f"sqlite:///{directory / 'bench.sqlite'}", "TELEPHONY": "local",
@@ -183,7 +183,7 @@ def _cancel_everything(app) -> None:
 _TRIVIAL_APP = """
 import sys
 from flask import Flask
-from dispatcher.server import WebServer
+from dispatcher.operations.server import WebServer
 
 class Trivial(WebServer):
     def load(self):
@@ -283,7 +283,7 @@ def _prepare(database_url: str) -> list[str]:
     from dispatcher import create_app
     from dispatcher.catalogue import load_catalogue
     from dispatcher.db import session_scope
-    from dispatcher.demo import build_demo_district
+    from dispatcher.demo.district import build_demo_district
     from dispatcher.migrate import upgrade
 
     app = create_app({"DATABASE_URL": database_url, "TELEPHONY": "local", "SECRET_KEY": "bench"})

@@ -19,15 +19,16 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from billing.policy import Policy
-from dispatcher import orders, texts
+from dispatcher import texts
 from dispatcher.catalogue import CatalogueSnapshot, CategoryEntry, ItemEntry
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
+from dispatcher.lifecycle import attendance, orders, ranking, tasks
+from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
+from dispatcher.lifecycle.slots import slot_for, slot_options
+from dispatcher.lifecycle.states import OPEN_STATES
 from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
-from dispatcher.quiet_hours import inside, parse_quiet_hours
-from dispatcher.slots import slot_for, slot_options
-from dispatcher.states import OPEN_STATES
 from providers.models import Provider
 from telephony.models import CallRecord
 from telephony.outbox import enqueue_sms
@@ -340,10 +341,10 @@ class Hotline:
         order = self.session.get(Order, call.data["order_id"])
         visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"]}
         if turn.digits == "1":
-            outcome = orders.check_in(self.session, order, order.provider_id, "phone", self.now,
+            outcome = attendance.check_in(self.session, order, order.provider_id, "phone", self.now,
                                       evidence=visit_by_phone)
         else:
-            outcome = orders.check_out(self.session, order, order.provider_id, "phone", self.policy,
+            outcome = attendance.check_out(self.session, order, order.provider_id, "phone", self.policy,
                                        self.settings, self.now, evidence=visit_by_phone)
         call.step = "done"
         return Reply(say=[outcome.message.replace("工单", "工单号") + "再见。"], hangup=True)
@@ -359,7 +360,7 @@ class Hotline:
 
     def _after_recording(self, call: HotlineCall, turn: Turn) -> Reply:
         call.step = "done"
-        task = orders.open_task(self.session, kind=call.data.get("voicemail_kind", "voicemail"),
+        task = tasks.open_task(self.session, kind=call.data.get("voicemail_kind", "voicemail"),
                                 reason=call.data.get("voicemail_reason", "留言"),
                                 dedupe_key=f"call:{call.call_sid}", elder_id=call.elder_id,
                                 call_sid=call.call_sid, caller=call.caller, now=self.now)
@@ -380,14 +381,14 @@ class Hotline:
     def _to_operator(self, call: HotlineCall, kind: str, reason: str, words: str) -> Reply:
         call.step = "dialling"
         call.data = {**call.data, "dial_kind": kind}
-        orders.open_task(self.session, kind=kind, reason=reason, dedupe_key=f"call:{call.call_sid}",
+        tasks.open_task(self.session, kind=kind, reason=reason, dedupe_key=f"call:{call.call_sid}",
                          elder_id=call.elder_id, call_sid=call.call_sid, caller=call.caller, now=self.now)
         return Reply(say=[words], dial=self.settings.operator_numbers)
 
     def _emergency(self, call: HotlineCall) -> Reply:
         call.step = "dialling"
         call.data = {**call.data, "dial_kind": "emergency", "emergency": True}
-        task = orders.open_task(self.session, kind="emergency", reason="老人按9紧急求助",
+        task = tasks.open_task(self.session, kind="emergency", reason="老人按9紧急求助",
                                 dedupe_key=f"call:{call.call_sid}", elder_id=call.elder_id,
                                 call_sid=call.call_sid, caller=call.caller, now=self.now)
         # An emergency outranks whatever this call was first queued for.
@@ -460,7 +461,7 @@ class Hotline:
     def _read_back(self, call: HotlineCall) -> str:
         item = self._item(call.data["item"])
         slot = slot_for(call.data["slot"], self.now)
-        charge = orders.quote(self.session, self._elder(call), item, slot, self.policy, self.now)
+        charge = ranking.quote(self.session, self._elder(call), item, slot, self.policy, self.now)
         booked = f"{item.name}，{slot.label}上门。"
         if charge is None:
             return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"

@@ -8,10 +8,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from dispatcher import orders
 from dispatcher.config import Settings
+from dispatcher.lifecycle import orders, reviews
+from dispatcher.lifecycle.reviews import refresh_provider_quality, review_call_ended
 from dispatcher.models import CallbackReview
-from dispatcher.reviews import refresh_provider_quality, review_call_ended
 from telephony.twiml import LANGUAGE, say
 
 
@@ -38,7 +38,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
                        "服务人员来了吗？来了请按1，没来请按2。")
     if step == "came":
         if digits in ("1", "2"):
-            orders.record_review_answer(session, review, digits == "1", now,
+            reviews.record_review_answer(session, review, digits == "1", now,
                                         settings.review_sample_share)
             refresh_provider_quality(session, review, settings, now)
             if digits == "2":
@@ -51,7 +51,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
                       "服务人员来了吗？来了请按1，没来请按2。")
     if step == "rating":
         if len(digits) == 1 and digits in "12345":
-            orders.record_review_rating(session, review, int(digits), now)
+            reviews.record_review_rating(session, review, int(digits), now)
             refresh_provider_quality(session, review, settings, now)
             say(response, "感谢您的评价。还有什么想说的，请在提示音后说，说完请挂机；没有请直接挂机。", voice)
             response.record(action=url(step="comment"), method="POST", max_length=60, timeout=4,

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing.policy import Policy
-from dispatcher import orders
 from dispatcher.config import Settings
+from dispatcher.lifecycle import attendance, orders
+from dispatcher.lifecycle.states import OrderState
 from dispatcher.models import Order
-from dispatcher.states import OrderState
 from providers.models import Offer, Provider
 from providers.queries import provider_by_phone
 from providers.replies import ProviderReply, parse_reply
@@ -90,5 +90,5 @@ def _visit_step(session, provider: Provider, parsed: ProviderReply, settings, po
             return f"您有多个工单（{codes}），请回复工单号加指令，如“{candidates[0].job_code} 到”。"
         order = candidates[0]
     if parsed.action == "check_in":
-        return orders.check_in(session, order, provider.id, "sms", now).message
-    return orders.check_out(session, order, provider.id, "sms", policy, settings, now).message
+        return attendance.check_in(session, order, provider.id, "sms", now).message
+    return attendance.check_out(session, order, provider.id, "sms", policy, settings, now).message

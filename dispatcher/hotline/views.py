@@ -175,7 +175,7 @@ def wellbeing_call(call_id: int):
 def bridge(task_id: int):
     """The supervisor answered their phone: connect them to the elder of the case."""
     from dispatcher.models import OperatorTask
-    from dispatcher.supervision import elder_number
+    from dispatcher.programmes.supervision import elder_number
 
     session = get_session()
     settings = Settings(current_app.config)

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from dispatcher import orders, wellbeing
 from dispatcher.config import Settings
+from dispatcher.lifecycle import orders
+from dispatcher.programmes import wellbeing
 from telephony.twiml import say
 
 

@@ -8,11 +8,11 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from dispatcher.lifecycle.visits import VisitDeadline
 from dispatcher.models import CallbackReview
-from dispatcher.month_end import MonthEndReminder
-from dispatcher.sweepers import ADVISORY_LOCK_KEY
-from dispatcher.visits import VisitDeadline
-from dispatcher.wellbeing import WellbeingCall, WellbeingSchedule
+from dispatcher.operations.sweepers import ADVISORY_LOCK_KEY
+from dispatcher.programmes.month_end import MonthEndReminder
+from dispatcher.programmes.wellbeing import WellbeingCall, WellbeingSchedule
 from providers.models import Offer
 from telephony.models import OutboxMessage
 

@@ -20,10 +20,10 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatcher.coords import DATUMS, to_wgs84
-from dispatcher.enrollment_models import GeocodeCacheEntry
+from dispatcher.enrollment.coords import DATUMS, to_wgs84
+from dispatcher.enrollment.models import GeocodeCacheEntry
 
-DEFAULT_GAZETTEER = Path(__file__).parent / "data" / "gazetteer.csv"
+DEFAULT_GAZETTEER = Path(__file__).parents[1] / "data" / "gazetteer.csv"
 GEOCODERS = ("gazetteer", "nominatim", "baidu", "google")
 # The datum each service answers in; Google answers GCJ-02 inside mainland China.
 SERVICE_DATUMS = {"nominatim": "wgs84", "baidu": "bd09", "google": "gcj02"}

@@ -9,9 +9,9 @@ from dispatcher import texts
 from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.db import get_session
+from dispatcher.lifecycle.slots import slot_label
+from dispatcher.lifecycle.visits import notice_words, reminder_words
 from dispatcher.models import Order
-from dispatcher.slots import slot_label
-from dispatcher.visits import notice_words, reminder_words
 from providers.models import Provider
 from telephony.signature import twilio_signed
 from telephony.twiml import say, twiml

@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.money import fen_to_yuan
 from dispatcher.clock import local
-from dispatcher.enrollment import ELDER_COLUMNS, OFFERING_COLUMNS, PROVIDER_COLUMNS
-from dispatcher.identity import check_digit
+from dispatcher.enrollment.identity import check_digit
+from dispatcher.enrollment.rows import ELDER_COLUMNS, OFFERING_COLUMNS, PROVIDER_COLUMNS
 from dispatcher.models import Category, Elder, ElderPhone, EmergencyContact, Item
 from providers.models import Offering, Provider
 from telephony.numbers import BadPhoneNumber, to_e164

@@ -11,8 +11,8 @@ from billing.charges import correct_visit
 from billing.policy import Policy
 from dispatcher.config import Settings
 from dispatcher.db import Base
+from dispatcher.lifecycle.states import OrderEvent, next_state
 from dispatcher.models import Elder, OperatorTask, Order, StaffUser
-from dispatcher.states import OrderEvent, next_state
 from telephony.outbox import enqueue_call
 
 SUPERVISOR_KINDS = ("dispute", "review_unreachable", "low_rating", "review_sample", "complaint",

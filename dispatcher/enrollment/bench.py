@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 
-from dispatcher.demo import CENTRE, FEMALE_NAMES, MALE_NAMES, STREETS, SURNAMES
-from dispatcher.enrollment import ELDER_COLUMNS
-from dispatcher.enrollment_files import CHINESE_HEADERS
-from dispatcher.identity import check_digit
+from dispatcher.demo.district import CENTRE, FEMALE_NAMES, MALE_NAMES, STREETS, SURNAMES
+from dispatcher.enrollment.files import CHINESE_HEADERS
+from dispatcher.enrollment.identity import check_digit
+from dispatcher.enrollment.rows import ELDER_COLUMNS
 
 _NOW = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 _CLASSES = ("特困", "低保", "优抚", "高龄", "普通")
@@ -134,8 +134,8 @@ def _database(path: Path):
 
 
 def _ours(db_path: Path, path: Path) -> tuple[float, float, str]:
-    from dispatcher.enrollment import import_file
-    from dispatcher.geocoding import Gazetteer, GazetteerGeocoder
+    from dispatcher.enrollment.geocoding import Gazetteer, GazetteerGeocoder
+    from dispatcher.enrollment.importer import import_file
 
     engine, sessions = _database(db_path)
     timings = []
@@ -158,8 +158,8 @@ def _naive(db_path: Path, path: Path, rows: int) -> float:
     """The obvious loader: read the file whole, and per row parse, query, add and commit."""
     from sqlalchemy import select
 
-    from dispatcher.enrollment import parse_elder
-    from dispatcher.geocoding import Gazetteer, GazetteerGeocoder, GeocodeQuery
+    from dispatcher.enrollment.geocoding import Gazetteer, GazetteerGeocoder, GeocodeQuery
+    from dispatcher.enrollment.rows import parse_elder
     from dispatcher.models import Elder, ElderPhone, EmergencyContact
     from telephony import numbers
 

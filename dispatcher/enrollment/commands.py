@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher.cliapp import app_for_command, now_of
+from dispatcher.commands import app_for_command, now_of
 
 SHOWN_ERRORS = 20
 _PRECISIONS = {"address": "to a known address", "community": "to their community's centre"}
@@ -29,8 +29,8 @@ def import_command(kind, path, dry_run, skip_bad_rows):
     --skip-bad-rows a file with any bad row changes nothing.
     """
     from dispatcher.db import session_scope
-    from dispatcher.enrollment import ImportFileError, import_file
-    from dispatcher.geocoding import CachedGeocoder
+    from dispatcher.enrollment.geocoding import CachedGeocoder
+    from dispatcher.enrollment.importer import ImportFileError, import_file
 
     app = app_for_command()
     area_code = _area_code(
@@ -96,7 +96,7 @@ def _area_code(raw: str) -> str:
 
 def _geocoder(app):
     """The app's geocoder if it has one, else the one VNH_GEOCODER names (built now, here)."""
-    from dispatcher.geocoding import build_geocoder, geocoder_settings
+    from dispatcher.enrollment.geocoding import build_geocoder, geocoder_settings
 
     if "vnh.geocoder" in app.extensions:
         return app.extensions["vnh.geocoder"]
@@ -135,3 +135,11 @@ class _Progress:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
             self.bar = None
+
+
+def register(cli: click.Group) -> None:
+    from dispatcher.commands import subgroup
+    from dispatcher.enrollment.bench import bench_import
+
+    cli.add_command(import_command)
+    subgroup(cli, "bench").add_command(bench_import, "import")

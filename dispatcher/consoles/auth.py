@@ -26,7 +26,7 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatcher import audit
+from dispatcher.consoles import audit
 from dispatcher.db import get_session
 from dispatcher.models import StaffUser
 

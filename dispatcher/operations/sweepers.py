@@ -12,11 +12,12 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher import month_end, orders, reviews, visits, wellbeing
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
-from dispatcher.faults import crash_point
-from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
+from dispatcher.lifecycle import orders, reviews, tasks, visits
+from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
+from dispatcher.operations.faults import crash_point
+from dispatcher.programmes import month_end, wellbeing
 from telephony import outbox
 from telephony.models import OutboxMessage
 from telephony.ports import DeliveryError
@@ -38,7 +39,7 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
     with session_scope(app) as session:
         counts["review_calls_unanswered"] = reviews.expire_silent_review_calls(session, settings, now)
     with session_scope(app) as session:
-        counts["reviews_started"] = orders.start_due_reviews(session, settings, now)
+        counts["reviews_started"] = reviews.start_due_reviews(session, settings, now)
     with session_scope(app) as session:
         counts["wellbeing_unanswered"] = wellbeing.expire_silent_calls(session, settings, now)
     with session_scope(app) as session:
@@ -116,7 +117,7 @@ def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
 
 
 def _failed_task(session, message, now: datetime) -> None:
-    orders.open_task(session, kind="failed_message", reason=f"发送失败：{message.last_error}",
+    tasks.open_task(session, kind="failed_message", reason=f"发送失败：{message.last_error}",
                      dedupe_key=f"outbox:{message.id}", caller=message.to_number, now=now)
 
 

@@ -15,10 +15,11 @@ from dispatcher import texts
 from dispatcher.clock import LOCAL_TZ, local
 from dispatcher.config import Settings
 from dispatcher.db import Base
+from dispatcher.lifecycle.quiet_hours import inside, outside_quiet_hours, parse_quiet_hours
+from dispatcher.lifecycle.slots import slot_label
+from dispatcher.lifecycle.states import OrderState
+from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder, Order
-from dispatcher.quiet_hours import inside, outside_quiet_hours, parse_quiet_hours
-from dispatcher.slots import slot_label
-from dispatcher.states import OrderState
 from telephony.numbers import is_mobile
 from telephony.outbox import enqueue_call, enqueue_sms
 
@@ -95,7 +96,7 @@ def tell_elder(session: Session, order: Order, provider_name: str, *, kind: str,
     """Tell the elder who is coming and when: by SMS to a mobile, else by a short call.
 
     `kind` is `notice` (just accepted) or `reminder` (the day before). The call's TwiML is
-    served by `dispatcher.visit_views` and says the same words.
+    served by `dispatcher.hotline.visit_call` and says the same words.
     """
     elder, item = order.elder, order.item
     when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
@@ -136,8 +137,6 @@ def sweep_due_deadlines(session: Session, settings: Settings, now: datetime, lim
     A row is claimed with `FOR UPDATE SKIP LOCKED` and marked done or skipped, so a second
     scheduler or a second run does nothing more. A reminder due in the quiet hours waits.
     """
-    from dispatcher.orders import open_task
-
     due = session.scalars(
         select(VisitDeadline).where(VisitDeadline.state == "scheduled", VisitDeadline.due_at <= now)
         .order_by(VisitDeadline.due_at, VisitDeadline.id).limit(limit).with_for_update(skip_locked=True)

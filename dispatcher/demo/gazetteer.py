@@ -1,6 +1,6 @@
-"""The gazetteer of the demo district, generated from dispatcher/demo.py's streets and communities.
+"""The gazetteer of the demo district, generated from dispatcher/demo/district.py's streets and communities.
 
-`python -m dispatcher.demo_gazetteer` rewrites dispatcher/data/gazetteer.csv; a test checks the
+`python -m dispatcher.demo.gazetteer` rewrites dispatcher/data/gazetteer.csv; a test checks the
 shipped file is what this module makes. Every community has its centre and buildings 1 to
 `BUILDINGS` (写作 …社区N号楼) at fixed points spread within 500 m of it.
 """
@@ -11,8 +11,8 @@ import csv
 import math
 from pathlib import Path
 
-from dispatcher.demo import CENTRE, STREETS
-from dispatcher.geocoding import DEFAULT_GAZETTEER
+from dispatcher.demo.district import CENTRE, STREETS
+from dispatcher.enrollment.geocoding import DEFAULT_GAZETTEER
 
 BUILDINGS = 24
 COLUMNS = ("street", "community", "address", "latitude", "longitude")

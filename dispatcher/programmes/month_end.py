@@ -17,6 +17,7 @@ from billing.closing import closed_month, pending_reviews
 from billing.months import first_day, month_of, next_month
 from dispatcher.clock import LOCAL_TZ
 from dispatcher.db import Base
+from dispatcher.lifecycle.tasks import open_task
 
 # The reminder is due at this local time on the first day of the next month.
 REMIND_AT = time(9, 0)
@@ -58,8 +59,6 @@ def sweep_due_reminders(session: Session, now: datetime) -> int:
     A due row is claimed with `FOR UPDATE SKIP LOCKED` and marked done, so it is handled once. A
     month already closed needs no reminder. The reminder is a case on the supervisors' queue.
     """
-    from dispatcher.orders import open_task
-
     schedule_reminder(session, month_of(now))
     due = session.scalars(
         select(MonthEndReminder).where(MonthEndReminder.state == "scheduled", MonthEndReminder.due_at <= now)

@@ -60,7 +60,7 @@ def run_simulation(*, seed: int, calls: int, fresh: bool, echo=print) -> Simulat
     from dispatcher import create_app
     from dispatcher.catalogue import load_catalogue
     from dispatcher.db import session_scope
-    from dispatcher.demo import build_demo_district
+    from dispatcher.demo.district import build_demo_district
     from dispatcher.migrate import upgrade
 
     clock = FakeClock(next_morning(SystemClock().now()))
@@ -96,8 +96,8 @@ class Simulation:
         self.result = SimulationResult()
 
     def run(self, calls: int) -> SimulationResult:
-        from dispatcher.orders import month_of
-        from dispatcher.sweepers import run_due_work
+        from billing.months import month_of
+        from dispatcher.operations.sweepers import run_due_work
 
         callers = self._callers()
         if not callers:

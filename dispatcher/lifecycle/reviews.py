@@ -1,4 +1,4 @@
-"""Callback reviews (回访): attempts, unanswered calls, low ratings and the supervisor's sample."""
+"""Callback reviews (回访): the call, the answers, attempts, unanswered calls, low ratings and the sample."""
 
 from __future__ import annotations
 
@@ -9,11 +9,15 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing import ledger
 from dispatcher.config import Settings
+from dispatcher.lifecycle.attendance import visit_ref
+from dispatcher.lifecycle.orders import lock_order, move_order
+from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
+from dispatcher.lifecycle.states import OrderEvent
+from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import CallbackReview
-from dispatcher.orders import open_task
-from dispatcher.quiet_hours import outside_quiet_hours, parse_quiet_hours
-from telephony.outbox import UNANSWERED_CALL
+from telephony.outbox import UNANSWERED_CALL, enqueue_call
 
 MAX_ATTEMPTS = 3
 # Wait this long before the second and the third attempt.
@@ -91,3 +95,49 @@ def refresh_provider_quality(session: Session, review: CallbackReview, settings:
 
     recompute(session, review.visit.provider_id, threshold=settings.suspend_below,
               hotline_number=settings.hotline_number, now=now)
+def start_due_reviews(session: Session, settings: Settings, now: datetime, limit: int = 50) -> int:
+    """Place the callback-review calls that are due; return how many."""
+    due = session.scalars(
+        select(CallbackReview).where(CallbackReview.state == "scheduled", CallbackReview.due_at <= now)
+        .order_by(CallbackReview.due_at).limit(limit).with_for_update(skip_locked=True)
+    ).all()
+    for review in due:
+        elder = review.order.elder
+        phone = next((p.phone for p in elder.phones if p.is_primary), None) or elder.phones[0].phone
+        review.attempts += 1
+        review.state, review.called_at = "calling", now
+        enqueue_call(session, to=phone, url=settings.url(f"/telephony/review/{review.id}"),
+                     purpose="review", dedupe_key=f"review:{review.id}:{review.attempts}",
+                     from_=settings.hotline_number, now=now, review_id=review.id)
+    return len(due)
+
+
+def record_review_answer(session: Session, review: CallbackReview, did_come: bool,
+                         now: datetime, sample_share: float = 0.1) -> None:
+    """Apply the elder's answer: a confirmed visit's subsidy becomes payable, a denied one withheld."""
+    order = lock_order(session, review.order_id)
+    session.refresh(review)
+    if review.did_worker_come is not None:
+        return
+    review.did_worker_come, review.answered_at = did_come, now
+    review.state = "verified" if did_come else "denied"
+    ref = visit_ref(order, review.visit)
+    if did_come:
+        move_order(order, OrderEvent.VERIFY, now)
+        ledger.post_verification(session, ref, now)
+        sample_for_supervisor(session, review, sample_share, now)
+    else:
+        move_order(order, OrderEvent.DENY, now)
+        ledger.post_withholding(session, ref, now)
+        open_task(session, kind="dispute", reason="回访中老人表示服务人员未上门",
+                  dedupe_key=f"dispute:{order.id}", order_id=order.id, elder_id=order.elder_id, now=now)
+
+
+def record_review_rating(session: Session, review: CallbackReview, rating: int,
+                         now: datetime) -> None:
+    """Keep the first rating given; a low one goes to a supervisor."""
+    if review.rating is None:
+        review.rating = rating
+        after_rating(session, review, now)
+
+

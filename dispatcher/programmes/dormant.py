@@ -11,7 +11,7 @@ from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from dispatcher.clock import local
-from dispatcher.identity import mask_id_number
+from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.models import CallbackReview, Elder, ElderPhone, HotlineCall, Order
 from telephony.numbers import mask_phone
 

@@ -11,8 +11,8 @@ from dispatcher import texts
 from dispatcher.clock import LOCAL_TZ, local
 from dispatcher.config import Settings
 from dispatcher.db import Base
+from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder
-from dispatcher.orders import open_task
 from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_sms
 
 SILENT_CALL_AFTER = timedelta(minutes=15)

@@ -1,7 +1,7 @@
 """The operator console's queries and actions: screen-pops, the queue, orders by hand, the board.
 
 Everything here takes a Session and flushes; the views commit. Pricing, matching and dispatch are
-the phone flow's own services (dispatcher.orders, billing.charges), called, not copied.
+the phone flow's own services (dispatcher.lifecycle.orders, billing.charges), called, not copied.
 """
 
 from __future__ import annotations
@@ -13,13 +13,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from billing import ledger
+from billing import ledger, months
 from billing.charges import carried_over
 from billing.policy import Charge, Policy
-from dispatcher import orders, texts
+from dispatcher import texts
 from dispatcher.clock import local
 from dispatcher.config import Settings
-from dispatcher.identity import mask_id_number
+from dispatcher.enrollment.identity import mask_id_number
+from dispatcher.lifecycle import orders, ranking
+from dispatcher.lifecycle.slots import Slot
+from dispatcher.lifecycle.states import OPEN_STATES, OrderState
 from dispatcher.models import (
     CallbackReview,
     Category,
@@ -31,8 +34,6 @@ from dispatcher.models import (
     Order,
     StaffUser,
 )
-from dispatcher.slots import Slot
-from dispatcher.states import OPEN_STATES, OrderState
 from providers.matching import Ranked
 from providers.models import Offer, Provider
 from telephony.numbers import BadPhoneNumber, mask_phone, to_e164
@@ -130,7 +131,7 @@ class ElderCard:
 
 
 def elder_card(session: Session, elder: Elder, policy: Policy, now: datetime, recent: int = 5) -> ElderCard:
-    month = orders.month_of(now)
+    month = months.month_of(now)
     try:
         allowance = (policy.version_for_month(month).allowance_fen(elder.elder_class, elder.disability_level)
                      + carried_over(session, elder, month, policy))
@@ -184,8 +185,8 @@ class Preview:
 
 def preview_order(session: Session, elder: Elder, item: Item, slot: Slot, policy: Policy) -> Preview:
     """Rank and price as the phone flow does (the same services), without changing anything."""
-    ranked = orders.rank_for(session, elder, item, slot.start)
-    charge = (orders.charge_for(session, elder, item, ranked[0].candidate.price_fen, policy, slot.start)
+    ranked = ranking.rank_for(session, elder, item, slot.start)
+    charge = (ranking.charge_for(session, elder, item, ranked[0].candidate.price_fen, policy, slot.start)
               if ranked else None)
     return Preview(elder, item, slot, ranked, charge)
 
@@ -266,7 +267,7 @@ class Candidates:
 
 def candidates_for(session: Session, order: Order, top: int = 8) -> Candidates:
     asked = list(session.scalars(select(Offer).where(Offer.order_id == order.id).order_by(Offer.rank)))
-    ranked = orders.rank_for(session, order.elder, order.item, order.window_start_at,
+    ranked = ranking.rank_for(session, order.elder, order.item, order.window_start_at,
                              excluded=frozenset(o.provider_id for o in asked), top=top)
     return Candidates(ranked, asked)
 

@@ -15,11 +15,11 @@ from flask import (
 )
 from sqlalchemy import select
 
-from dispatcher.auth import current_user, record_elder_view, role_required
 from dispatcher.clock import local
+from dispatcher.consoles.auth import current_user, record_elder_view, role_required
 from dispatcher.db import get_session
+from dispatcher.lifecycle.states import OPEN_STATES
 from dispatcher.models import OperatorTask, Order
-from dispatcher.states import OPEN_STATES
 
 bp = Blueprint("views", __name__)
 
@@ -33,7 +33,7 @@ def home():
 @bp.get("/healthz")
 def healthz():
     """Liveness and backlog for load balancers and monitoring; no personal data."""
-    from dispatcher.health import health_report
+    from dispatcher.operations.health import health_report
 
     report = health_report(get_session(), current_app.extensions["vnh.clock"].now())
     return jsonify(report), 200 if report["ok"] else 503
@@ -56,14 +56,14 @@ def _settings():
 @bp.app_template_global()
 def phone(number: str | None) -> str:
     """A phone number as this member of staff may see it."""
-    from dispatcher.console import phone_for
+    from dispatcher.consoles.operator import phone_for
 
     return phone_for(current_user().role, number)
 
 
 @bp.app_template_global()
 def id_number(number: str | None) -> str:
-    from dispatcher.console import id_number_for
+    from dispatcher.consoles.operator import id_number_for
 
     return id_number_for(current_user().role, number)
 
@@ -104,7 +104,7 @@ def _order_or_404(db, order_id: int) -> Order:
 @bp.get("/console")
 @role_required(*CONSOLE_ROLES)
 def console():
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     if request.args.get("partial") == "queue":
@@ -117,7 +117,7 @@ def console():
 @role_required(*CONSOLE_ROLES)
 def console_transfers():
     """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     return jsonify(transfers=[
@@ -134,7 +134,7 @@ def console_transfers():
 @role_required(*CONSOLE_ROLES)
 def console_card(task_id: int):
     """The screen-pop card of one transferred call: who is calling and why (an audited view)."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
     from dispatcher.models import Elder
 
     db = get_session()
@@ -152,7 +152,7 @@ def console_card(task_id: int):
 @bp.get("/console/elders")
 @role_required(*CONSOLE_ROLES)
 def console_search():
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     query = request.args.get("q", "")
     return render_template("console/search.html", q=query, elders=c.find_elders(get_session(), query))
@@ -162,9 +162,9 @@ def console_search():
 @role_required(*CONSOLE_ROLES)
 def console_elder(elder_id: int):
     """An elder's full record with the order form (an audited view)."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
+    from dispatcher.lifecycle.slots import slot_options
     from dispatcher.models import Category
-    from dispatcher.slots import slot_options
 
     db = get_session()
     elder = _elder_or_404(db, elder_id)
@@ -177,8 +177,8 @@ def console_elder(elder_id: int):
 
 
 def _order_form(db):
+    from dispatcher.lifecycle.slots import UnknownSlot, slot_for
     from dispatcher.models import Item
-    from dispatcher.slots import UnknownSlot, slot_for
 
     item = db.scalar(select(Item).where(Item.code == request.form.get("item_code", "")))
     if item is None:
@@ -194,7 +194,7 @@ def _order_form(db):
 @role_required(*CONSOLE_ROLES)
 def console_preview(elder_id: int):
     """Read the order back before placing it: provider, distance, price, subsidy and co-pay."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     elder = _elder_or_404(db, elder_id)
@@ -207,7 +207,7 @@ def console_preview(elder_id: int):
 @bp.post("/console/elders/<int:elder_id>/orders")
 @role_required(*CONSOLE_ROLES)
 def console_place(elder_id: int):
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     elder = _elder_or_404(db, elder_id)
@@ -222,7 +222,7 @@ def console_place(elder_id: int):
 
 
 def _sketch_of(elder, ranked):
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     if elder.latitude is None or elder.longitude is None:
         return None
@@ -235,7 +235,7 @@ def _sketch_of(elder, ranked):
 @role_required(*CONSOLE_ROLES)
 def console_order(order_id: int):
     """One order: its state, who was asked and why, and who could be asked now."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     order = _order_or_404(db, order_id)
@@ -247,7 +247,7 @@ def console_order(order_id: int):
 @bp.post("/console/orders/<int:order_id>/redispatch")
 @role_required(*CONSOLE_ROLES)
 def console_redispatch(order_id: int):
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     order = _order_or_404(db, order_id)
@@ -265,7 +265,7 @@ def console_redispatch(order_id: int):
 @bp.post("/console/orders/<int:order_id>/cancel")
 @role_required(*CONSOLE_ROLES)
 def console_cancel(order_id: int):
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     order = _order_or_404(db, order_id)
@@ -282,7 +282,7 @@ def console_cancel(order_id: int):
 @bp.post("/console/tasks/<int:task_id>/close")
 @role_required(*CONSOLE_ROLES)
 def console_close_task(task_id: int):
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     task = db.get(OperatorTask, task_id)
@@ -303,7 +303,7 @@ def console_close_task(task_id: int):
 @role_required(*CONSOLE_ROLES)
 def console_call(task_id: int):
     """Click-to-call: ring the operator's phone, then bridge to the elder (as the supervisor does)."""
-    from dispatcher.supervision import CaseError, call_elder_through
+    from dispatcher.programmes.supervision import CaseError, call_elder_through
 
     db = get_session()
     task = db.get(OperatorTask, task_id)
@@ -323,7 +323,7 @@ def console_call(task_id: int):
 @role_required(*CONSOLE_ROLES)
 def console_board():
     """Today's board: every open order and its state, by street and category."""
-    from dispatcher import console as c
+    from dispatcher.consoles import operator as c
 
     db = get_session()
     street, category = request.args.get("street", ""), request.args.get("category", "")
@@ -338,7 +338,7 @@ def console_board():
 @bp.get("/supervisor")
 @role_required("supervisor")
 def supervisor():
-    from dispatcher.supervision import supervisor_queue
+    from dispatcher.programmes.supervision import supervisor_queue
     from providers.models import Provider
 
     db = get_session()
@@ -367,7 +367,7 @@ def reinstate_provider(provider_id: int):
 def supervisor_act(task_id: int):
     """One action on a case: close it, settle a dispute, log a complaint, or call the elder."""
     from dispatcher.config import Settings
-    from dispatcher.supervision import (
+    from dispatcher.programmes.supervision import (
         CaseError,
         call_elder_through,
         close_case,

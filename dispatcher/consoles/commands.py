@@ -1,0 +1,44 @@
+"""`vnh user …`: staff accounts."""
+
+from __future__ import annotations
+
+import click
+
+from dispatcher.commands import app_for_command, now_of
+
+
+@click.group()
+def user():
+    """Staff accounts."""
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["operator", "supervisor", "provider", "bureau", "admin"]))
+@click.option("--name", "display_name", default="", help="Name shown on screens.")
+@click.option("--provider", "provider_code", default=None, help="Provider code (provider staff only).")
+@click.password_option()
+def user_add(username, role, display_name, provider_code, password):
+    """Add a staff account; the password is asked for, or read from --password."""
+    from dispatcher.consoles.auth import add_user
+    from dispatcher.db import session_scope
+    from providers.queries import provider_by_code
+
+    app = app_for_command()
+    try:
+        with session_scope(app) as session:
+            provider_id = None
+            if provider_code:
+                provider = provider_by_code(session, provider_code)
+                if provider is None:
+                    raise ValueError(f"no provider with code {provider_code!r}")
+                provider_id = provider.id
+            add_user(session, username=username, password=password, role=role,
+                     display_name=display_name, provider_id=provider_id, now=now_of(app))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added {role} {username}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(user)

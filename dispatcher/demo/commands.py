@@ -1,0 +1,125 @@
+"""`vnh demo-data`, `vnh simulate` and `vnh call`: the demo district and the phone simulator."""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+import click
+
+from dispatcher.commands import app_for_command, now_of, prepare_database
+
+
+@click.command("call")
+@click.option("--from", "caller", required=True, help="The caller's number, e.g. +8613900000001.")
+@click.option("--keys", default="", help="Keys to press at each prompt, comma-separated; empty = silence.")
+@click.option("--say", "speech", default=None, help="Say this at the first prompt instead of pressing a key.")
+@click.option("--url", default=None, help="Call a running `vnh serve` at this base URL instead of in-process.")
+@click.option("--no-answer", is_flag=True, help="Nobody answers at the operator desk.")
+def call_command(caller, keys, speech, url, no_answer):
+    """Call the hotline as Twilio would and print the conversation."""
+    from telephony.simulator import FlaskTransport, HttpTransport, Phone
+
+    if url:
+        transport = HttpTransport(url)
+        phone = Phone(transport, os.environ.get("TWILIO_AUTH_TOKEN", ""),
+                      os.environ.get("VNH_HOTLINE_NUMBER", "+869312345678"), operators_answer=not no_answer)
+    else:
+        app = app_for_command()
+        if app.config["TELEPHONY"] != "local":
+            raise click.ClickException("in-process calls need local telephony; use --url for a server")
+        phone = Phone(FlaskTransport(app.test_client()), app.config["TWILIO_AUTH_TOKEN"],
+                      app.config["HOTLINE_NUMBER"], operators_answer=not no_answer)
+    pressed = [k.strip() for k in keys.split(",")] if keys else []
+    transcript = phone.call_hotline(caller, pressed, {0: speech} if speech is not None else None)
+    click.echo(f"call {transcript.call_sid} from {caller}")
+    for response in transcript.responses:
+        for line in _conversation(response):
+            click.echo(line)
+    click.echo(f"pressed: {' '.join(transcript.pressed) or '-'}; ended with {transcript.ended_with}")
+
+
+def _conversation(twiml_text: str) -> list[str]:
+    import xml.etree.ElementTree as ET
+
+    lines = []
+    for verb in ET.fromstring(twiml_text):
+        if verb.tag == "Say":
+            lines.append(f"  热线: {verb.text}")
+        elif verb.tag == "Gather":
+            lines += [f"  热线: {s.text}" for s in verb.iter("Say")]
+            lines.append("  (waiting for a key or speech)")
+        elif verb.tag == "Dial":
+            lines.append("  (dialling " + ", ".join(n.text or "" for n in verb.iter("Number")) + ")")
+        elif verb.tag == "Record":
+            lines.append("  (recording a voicemail)")
+        elif verb.tag == "Hangup":
+            lines.append("  (hung up)")
+    return lines
+
+
+@click.command("demo-data")
+@click.option("--seed", default=1, show_default=True, help="Same seed, same district.")
+@click.option("--elders", default=200, show_default=True)
+@click.option("--providers", default=12, show_default=True)
+@click.option("--staff/--no-staff", default=True, show_default=True,
+              help="Also create one staff account per role, with fresh passwords printed once.")
+def demo_data(seed, elders, providers, staff):
+    """Fill an empty database with a deterministic fictional district (Lanzhou, Chengguan)."""
+    from dispatcher.db import session_scope
+    from dispatcher.demo.district import build_demo_district
+
+    app = app_for_command()
+    prepare_database(app)
+    try:
+        with session_scope(app) as session:
+            summary = build_demo_district(session, seed=seed, elders=elders, providers=providers,
+                                          now=now_of(app))
+            accounts = _demo_staff(session, app) if staff else []
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"demo district: {summary.streets} streets, {summary.communities} communities, "
+               f"{summary.elders} elders, {summary.providers} providers, {summary.offerings} offerings")
+    for username, role, password in accounts:
+        click.echo(f"staff account {username} ({role}) password {password}")
+
+
+def _demo_staff(session, app) -> list[tuple[str, str, str]]:
+    from sqlalchemy import select
+
+    from dispatcher.consoles.auth import add_user
+    from providers.models import Provider
+
+    first_provider = session.scalar(select(Provider.id).order_by(Provider.id).limit(1))
+    accounts = []
+    for username, role, name in (("operator", "operator", "话务员小李"), ("supervisor", "supervisor", "监督员老周"),
+                                 ("bureau", "bureau", "民政局王科长"), ("admin", "admin", "管理员"),
+                                 ("provider1", "provider", "服务商调度")):
+        password = secrets.token_urlsafe(9)
+        add_user(session, username=username, password=password, role=role, display_name=name,
+                 provider_id=first_provider if role == "provider" else None, now=now_of(app))
+        accounts.append((username, role, password))
+    return accounts
+
+
+@click.command()
+@click.option("--seed", default=1, show_default=True)
+@click.option("--calls", default=10, show_default=True)
+@click.option("--fresh/--use-database", default=False, show_default=True,
+              help="Run on a new temporary SQLite database with the demo district of --seed.")
+def simulate(seed, calls, fresh):
+    """Drive N whole lifecycles through the HTTP layer, acting as Twilio, providers and elders."""
+    from dispatcher.demo.simulate import run_simulation
+
+    result = run_simulation(seed=seed, calls=calls, fresh=fresh, echo=click.echo)
+    click.echo(result.summary())
+    for failure in result.failures:
+        click.echo(f"not completed: {failure}", err=True)
+    if result.failures:
+        raise click.ClickException(f"{len(result.failures)} lifecycles did not complete")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(call_command)
+    cli.add_command(demo_data)
+    cli.add_command(simulate)

@@ -1,0 +1,1 @@
+"""The order lifecycle: states, slots, dispatch and offers, visits, check-in and check-out, reviews."""

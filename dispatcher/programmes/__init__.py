@@ -1,0 +1,1 @@
+"""Care programmes: wellbeing calls, dormant elders, supervision cases, month-end reminders."""

@@ -1,0 +1,67 @@
+"""`vnh wellbeing …` and `vnh report dormant`: the care programmes from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dispatcher.commands import app_for_command, now_of, subgroup
+
+
+@click.command("dormant")
+@click.option("--days", default=30, show_default=True, help="No contact of any kind for this long.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def report_dormant(days, output):
+    """List enrolled elders with no call, order or answered review in N days (CSV)."""
+    from dispatcher.db import session_scope
+    from dispatcher.programmes.dormant import write_dormant_csv
+
+    if days < 1:
+        raise click.BadParameter("must be at least 1", param_hint="--days")
+    app = app_for_command()
+    with session_scope(app) as session:
+        count = write_dormant_csv(session, days, now_of(app), output)
+    click.echo(f"wrote {count} elders without contact for {days} days to {output}")
+
+
+@click.group()
+def wellbeing():
+    """Daily wellbeing calls (关爱呼叫) for elders who live alone."""
+
+
+@wellbeing.command("schedule")
+@click.option("--at", "at_text", default="10:00", show_default=True, help="Local time of the daily call.")
+@click.option("--id-number", default=None, help="One elder, by resident ID number.")
+@click.option("--all-living-alone", is_flag=True, help="Every enrolled elder who lives alone.")
+def wellbeing_schedule(at_text, id_number, all_living_alone):
+    """Call elders every day at a local time; two unanswered calls alert their contacts."""
+    from datetime import time
+
+    from sqlalchemy import select
+
+    from dispatcher.db import session_scope
+    from dispatcher.models import Elder
+    from dispatcher.programmes.wellbeing import schedule_call
+
+    try:
+        at = time.fromisoformat(at_text)
+    except ValueError:
+        raise click.BadParameter("must look like 10:00", param_hint="--at") from None
+    if bool(id_number) == all_living_alone:
+        raise click.UsageError("give either --id-number or --all-living-alone")
+    app = app_for_command()
+    with session_scope(app) as session:
+        query = select(Elder).where(Elder.is_living_alone) if all_living_alone else (
+            select(Elder).where(Elder.id_number == id_number.strip().upper()))
+        elders = session.scalars(query).all()
+        if not elders:
+            raise click.ClickException("no such elder")
+        for elder in elders:
+            schedule_call(session, elder, at, now_of(app))
+    click.echo(f"{len(elders)} elders will be called every day at {at:%H:%M}")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(wellbeing)
+    subgroup(cli, "report").add_command(report_dormant)

@@ -12,14 +12,14 @@ import sqlite3
 import pytest
 from conftest import PG_URL
 
-from dispatcher.operations import chaos
+from dispatcher.operations import chaos, outage
 
 DB_WAIT_S = 2
 # The answer must come within the bounded wait plus the request itself, well under Twilio's 15 s.
 ANSWER_WITHIN_S = DB_WAIT_S + 2
 
 
-def _check(outcome: chaos.OutageOutcome, undisturbed: chaos.OutageOutcome) -> None:
+def _check(outcome: outage.OutageOutcome, undisturbed: outage.OutageOutcome) -> None:
     during = outcome.during()
     assert len(during) >= 10
     assert all(a.safe for a in during), [a.text for a in during if not a.safe]
@@ -32,18 +32,18 @@ def _check(outcome: chaos.OutageOutcome, undisturbed: chaos.OutageOutcome) -> No
 
 
 @pytest.mark.skipif(not PG_URL, reason="runs in the PostgreSQL pass (it starts a private cluster)")
-@pytest.mark.skipif(chaos.PrivateCluster.binaries() is None,
+@pytest.mark.skipif(outage.PrivateCluster.binaries() is None,
                     reason="no PostgreSQL server binaries (initdb, pg_ctl) to start a private cluster")
 def test_postgresql_stopped_for_ten_seconds_under_load_answers_safely_and_runs_the_missed_expiry_once(
     tmp_path,
 ):
-    cluster = chaos.PrivateCluster()
+    cluster = outage.PrivateCluster()
     try:
         cluster.init()
         chaos.prepare_database(cluster.url, tmp_path)
-        undisturbed = chaos.run_outage(cluster.url, tmp_path)
+        undisturbed = outage.run_outage(cluster.url, tmp_path)
         chaos.prepare_database(cluster.url, tmp_path)
-        outcome = chaos.run_outage(cluster.url, tmp_path, away=cluster.stop, back=cluster.start)
+        outcome = outage.run_outage(cluster.url, tmp_path, away=cluster.stop, back=cluster.start)
     finally:
         cluster.destroy()
     _check(outcome, undisturbed)
@@ -54,11 +54,11 @@ def test_sqlite_locked_by_another_writer_for_ten_seconds_under_load_answers_safe
     tmp_path,
 ):
     databases = chaos.Databases(tmp_path)
-    undisturbed = chaos.run_outage(databases.fresh(), tmp_path)
+    undisturbed = outage.run_outage(databases.fresh(), tmp_path)
     url = databases.fresh()
     blocker = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
 
-    outcome = chaos.run_outage(url, tmp_path, away=lambda: blocker.execute("BEGIN IMMEDIATE"),
+    outcome = outage.run_outage(url, tmp_path, away=lambda: blocker.execute("BEGIN IMMEDIATE"),
                                back=lambda: blocker.execute("ROLLBACK"))
     blocker.close()
 

@@ -3,6 +3,10 @@
 A file is read as a stream of rows, never whole: its encoding is found by a first pass in
 fixed-size chunks, then rows are yielded one at a time. The header row may sit below title rows
 and may use the English names of DESIGN.md or their Chinese equivalents.
+
+A file cannot exhaust the machine: its size, its rows, its columns and each cell's length have
+limits (`ImportLimits`), counted while reading rather than taken from what the file declares; an
+XLSX is parsed through defusedxml and refused if any of its parts declares a DTD.
 """
 
 from __future__ import annotations
@@ -20,6 +24,10 @@ from typing import BinaryIO
 
 HEADER_SEARCH_ROWS = 10
 MAX_LINE_CHARS = 1 << 20
+MB = 1 << 20
+# An XLSX is a zip: its parts may unpack to at most this many times the file size limit.
+XLSX_UNPACKED_RATIO = 10
+_PROLOG_BYTES = 4096
 _CHUNK_BYTES = 1 << 20
 _SNIFF_CHARS = 1 << 16
 _EXACT_DIGITS = 15  # a spreadsheet keeps 15 significant digits of a number
@@ -51,6 +59,53 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
 
 class ImportFileError(ValueError):
     """The whole file cannot be imported: unreadable, empty, bad header; nothing is written."""
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """How big an enrollment file may be; each limit is named by its setting in the errors."""
+
+    max_bytes: int = 20 * MB
+    max_rows: int = 200_000
+    max_columns: int = 60
+    max_cell_chars: int = 2000
+
+    @classmethod
+    def from_config(cls, config) -> ImportLimits:
+        """The limits an app's configuration sets (VNH_IMPORT_MAX_*), defaults for the rest."""
+        default = cls()
+        return cls(
+            max_bytes=config.get("IMPORT_MAX_MB", default.max_bytes // MB) * MB,
+            max_rows=config.get("IMPORT_MAX_ROWS", default.max_rows),
+            max_columns=config.get("IMPORT_MAX_COLUMNS", default.max_columns),
+            max_cell_chars=config.get("IMPORT_MAX_CELL_CHARS", default.max_cell_chars),
+        )
+
+    def check_row(self, line: int, cells: list[str]) -> None:
+        """Raise ImportFileError if a row has too many columns or too long a cell."""
+        width = len(cells)
+        while width and not cells[width - 1]:
+            width -= 1
+        if width > self.max_columns:
+            raise ImportFileError(
+                f"row {line} has {width} columns, more than the limit of {self.max_columns} "
+                "(VNH_IMPORT_MAX_COLUMNS)"
+            )
+        if max(map(len, cells), default=0) > self.max_cell_chars:
+            index, cell = next((i, c) for i, c in enumerate(cells) if len(c) > self.max_cell_chars)
+            raise ImportFileError(
+                f"row {line}, column {index + 1}: a cell of {len(cell)} characters, more than the "
+                f"limit of {self.max_cell_chars} (VNH_IMPORT_MAX_CELL_CHARS)"
+            )
+
+    def too_many_rows(self) -> ImportFileError:
+        return ImportFileError(
+            f"more than {self.max_rows} rows, the limit (VNH_IMPORT_MAX_ROWS): split the file"
+        )
+
+
+def _size_text(size: int) -> str:
+    return f"{size / MB:.1f} MB" if size >= MB else f"{size} bytes"
 
 
 @dataclass
@@ -86,26 +141,38 @@ class RowSource:
 
 
 def open_rows(
-    path: Path, kind: str, columns: tuple[str, ...], optional: frozenset[str] = frozenset()
+    path: Path,
+    kind: str,
+    columns: tuple[str, ...],
+    optional: frozenset[str] = frozenset(),
+    limits: ImportLimits | None = None,
 ) -> RowSource:
     """Open an enrollment file for reading rows of `columns`; raise ImportFileError if it can't be.
 
-    Columns in `optional` may be missing from the header; their values are then blank.
+    Columns in `optional` may be missing from the header; their values are then blank. Reading
+    raises ImportFileError as soon as the file passes one of `limits`.
     """
     path = Path(path)
+    limits = limits or ImportLimits()
     try:
         with path.open("rb") as f:
             magic = f.read(8)
+        size = path.stat().st_size
     except OSError as exc:
         raise ImportFileError(f"cannot read the file: {exc.strerror}") from None
     if not magic:
         raise ImportFileError("the file is empty")
+    if size > limits.max_bytes:
+        raise ImportFileError(
+            f"the file is {_size_text(size)}, more than the limit of "
+            f"{_size_text(limits.max_bytes)} (VNH_IMPORT_MAX_MB): split the file"
+        )
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("this is an old Excel .xls workbook: save it as .xlsx or CSV UTF-8")
     headers = _HeaderMap(kind, columns, optional)
     if magic.startswith(b"PK\x03\x04"):
-        return _XlsxRows(path, headers)
-    return _CsvRows(path, headers, detect_encoding(path))
+        return _XlsxRows(path, headers, limits)
+    return _CsvRows(path, headers, detect_encoding(path), limits)
 
 
 def detect_encoding(path: Path) -> str:
@@ -217,7 +284,13 @@ class _CountingReader(io.RawIOBase):
 
 
 class _CsvRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap, encoding: str):
+    def __init__(self, path: Path, headers: _HeaderMap, encoding: str, limits: ImportLimits):
+        self._limits = limits
+        # The most characters a row within the limits can take, quotes and commas included.
+        self._record_chars = limits.max_columns * (limits.max_cell_chars + 3) + 2
+        self._fed = self._read = 0
+        self._row_limit = limits.max_rows + HEADER_SEARCH_ROWS  # until the header is found
+        self._record_line = 1
         self.description = "CSV, " + {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}[encoding]
         self.total = path.stat().st_size
         self._counter = _CountingReader(path.open("rb"))
@@ -237,6 +310,10 @@ class _CsvRows(RowSource):
             self.header_line, self._where = headers.locate(candidates)
             # Rows after the header that were read while looking for it come first.
             self._pending = [c for c in candidates if c[0] > self.header_line]
+            # The row limit counts the rows after the header.
+            self._read, self._row_limit = len(self._pending), limits.max_rows
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
         except BaseException:
             self.close()
             raise
@@ -246,24 +323,38 @@ class _CsvRows(RowSource):
         return self._counter.count
 
     def _lines(self) -> Iterator[str]:
-        # Read line by line with a cap, so that a file without line breaks is not read whole.
+        # Read line by line with a cap, so that a file without line breaks is not read whole,
+        # and a row (which may span lines inside quotes) no longer than a row can be.
         while line := self._text.readline(MAX_LINE_CHARS):
             if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
                 raise ImportFileError(
                     f"row {self._reader.line_num + 1}: a line longer than {MAX_LINE_CHARS} "
                     "characters: this does not look like an enrollment file"
                 )
+            self._fed += len(line)
+            if self._fed > self._record_chars:
+                limits = self._limits
+                raise ImportFileError(
+                    f"row {self._record_line}: longer than {limits.max_columns} columns "
+                    f"of {limits.max_cell_chars} characters can be (VNH_IMPORT_MAX_COLUMNS, "
+                    "VNH_IMPORT_MAX_CELL_CHARS): a quote left open?"
+                )
             yield line
 
     def _numbered(self) -> Iterator[tuple[int, list[str]]]:
         line = self._reader.line_num
         while True:
+            self._fed, self._record_line = 0, line + 1
             try:
                 cells = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"row {line + 1}: {_csv_problem(exc)}") from None
+            self._read += 1
+            if self._read > self._row_limit:
+                raise self._limits.too_many_rows()
+            self._limits.check_row(line + 1, cells)
             yield line + 1, cells
             line = self._reader.line_num
 
@@ -289,22 +380,30 @@ class _CsvRows(RowSource):
 
 
 class _XlsxRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap):
-        import zipfile
+    def __init__(self, path: Path, headers: _HeaderMap, limits: ImportLimits):
+        from openpyxl import DEFUSEDXML, load_workbook
 
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
-
+        if not DEFUSEDXML:
+            raise ImportFileError(
+                "XLSX files are read only with the defusedxml package installed: install it, "
+                "or save the sheet as CSV UTF-8"
+            )
+        _check_package(path, limits)
         self.description = "XLSX"
+        self._limits = limits
+        self._read = 0
+        self._row_limit = limits.max_rows + HEADER_SEARCH_ROWS  # until the header is found
         try:
             self._book = load_workbook(path, read_only=True, data_only=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(f"not a readable XLSX workbook ({exc})") from None
+        except _xlsx_problems() as exc:
+            raise ImportFileError(f"not a readable XLSX workbook ({_xlsx_problem(exc)})") from None
         try:
             if not self._book.worksheets:
                 raise ImportFileError("the workbook has no sheets")
             sheet = self._book.worksheets[0]
             self.total = sheet.max_row or 0
+            # The dimension the sheet declares may be wrong, or a lie: read what is there.
+            sheet.reset_dimensions()
             self._rows = self._numbered(sheet)
             candidates = []
             for line, cells in self._rows:
@@ -318,6 +417,10 @@ class _XlsxRows(RowSource):
                 [(line, [text for text, _ in cells]) for line, cells in candidates]
             )
             self._pending = [c for c in candidates if c[0] > self.header_line]
+            # The row limit counts the rows after the header.
+            self._read, self._row_limit = len(self._pending), limits.max_rows
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
             self._position = self.header_line
         except BaseException:
             self.close()
@@ -328,9 +431,22 @@ class _XlsxRows(RowSource):
         return self._position
 
     def _numbered(self, sheet) -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+        try:
+            yield from self._read_rows(sheet)
+        except ImportFileError:
+            raise
+        except _xlsx_problems() as exc:
+            raise ImportFileError(f"not a readable XLSX workbook ({_xlsx_problem(exc)})") from None
+
+    def _read_rows(self, sheet) -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+        limits = self._limits
         line = 0
+        _bound_row_width(sheet, limits)
         for cells in sheet.iter_rows():
             line = next((c.row for c in cells if hasattr(c, "row")), line + 1)
+            self._read += 1
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
             converted = []
             for cell in cells:
                 if cell.data_type == "f":
@@ -339,6 +455,7 @@ class _XlsxRows(RowSource):
                         "with values only (copy, paste as values) and import again"
                     )
                 converted.append(_cell_text(cell))
+            limits.check_row(line, [text for text, _ in converted])
             yield line, converted
 
     def __iter__(self) -> Iterator[SourceRow]:
@@ -361,6 +478,80 @@ class _XlsxRows(RowSource):
 
     def close(self) -> None:
         self._book.close()
+
+
+def _bound_row_width(sheet, limits: ImportLimits) -> None:
+    """Refuse a row with a value past the column limit before openpyxl pads it to full width.
+
+    openpyxl's read-only sheet widens each row to its last cell (`_get_row`); a cell written at
+    column XFD would make every row 16,384 cells. Its parsed cells are checked here first.
+    """
+    widen = sheet._get_row
+
+    def bounded(row, min_col=1, max_col=None, values_only=False):
+        if row and row[-1]["column"] > limits.max_columns:
+            width = max((c["column"] for c in row if c["value"] not in (None, "")), default=0)
+            if width > limits.max_columns:
+                raise ImportFileError(
+                    f"row {row[0].get('row') or '?'} has {width} columns, more than the limit "
+                    f"of {limits.max_columns} (VNH_IMPORT_MAX_COLUMNS)"
+                )
+            max_col = limits.max_columns
+        return widen(row, min_col, max_col, values_only)
+
+    sheet._get_row = bounded
+
+
+def _check_package(path: Path, limits: ImportLimits) -> None:
+    """Refuse a workbook that unpacks to too much, or whose XML declares a DTD (entity attacks)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as package:
+            parts = package.infolist()
+            unpacked = sum(part.file_size for part in parts)
+            if unpacked > limits.max_bytes * XLSX_UNPACKED_RATIO:
+                raise ImportFileError(
+                    f"the workbook unpacks to {_size_text(unpacked)}, more than "
+                    f"{XLSX_UNPACKED_RATIO} times the limit of {_size_text(limits.max_bytes)} "
+                    "(VNH_IMPORT_MAX_MB)"
+                )
+            for part in parts:
+                if part.filename.endswith((".xml", ".rels")):
+                    with package.open(part) as f:
+                        prolog = f.read(_PROLOG_BYTES)
+                    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+                        raise ImportFileError(
+                            f"the workbook's part {part.filename} declares a DTD, which "
+                            "spreadsheets never need: refused as unsafe"
+                        )
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise ImportFileError(f"not a readable XLSX workbook ({exc})") from None
+
+
+def _xlsx_problems() -> tuple[type[BaseException], ...]:
+    """What openpyxl raises on a broken or hostile workbook (imported only when one is met)."""
+    import zipfile
+    from xml.etree.ElementTree import ParseError
+
+    from defusedxml import DefusedXmlException
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    return (
+        InvalidFileException, zipfile.BadZipFile, DefusedXmlException, ParseError, SyntaxError,
+        KeyError, IndexError, TypeError, AttributeError, OSError, EOFError, ValueError,
+    )  # fmt: skip
+
+
+def _xlsx_problem(exc: BaseException) -> str:
+    from defusedxml import DefusedXmlException
+
+    cause: BaseException | None = exc
+    while cause is not None:  # openpyxl wraps what the parser raised in its own ValueError
+        if isinstance(cause, DefusedXmlException):
+            return "its XML declares entities or a DTD, which spreadsheets never need: refused as unsafe"
+        cause = cause.__cause__ or cause.__context__
+    return f"{type(exc).__name__}: {exc}"[:200]
 
 
 def _cell_text(cell) -> tuple[str, str | None]:

@@ -28,6 +28,7 @@ MB = 1 << 20
 # An XLSX is a zip: its parts may unpack to at most this many times the file size limit.
 XLSX_UNPACKED_RATIO = 10
 _PROLOG_BYTES = 4096
+_CELL_PARTS = ("xl/sharedStrings.xml", "xl/worksheets/")
 _CHUNK_BYTES = 1 << 20
 _SNIFF_CHARS = 1 << 16
 _EXACT_DIGITS = 15  # a spreadsheet keeps 15 significant digits of a number
@@ -520,13 +521,38 @@ def _check_package(path: Path, limits: ImportLimits) -> None:
                 if part.filename.endswith((".xml", ".rels")):
                     with package.open(part) as f:
                         prolog = f.read(_PROLOG_BYTES)
-                    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-                        raise ImportFileError(
-                            f"the workbook's part {part.filename} declares a DTD, which "
-                            "spreadsheets never need: refused as unsafe"
-                        )
+                        if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+                            raise ImportFileError(
+                                f"the workbook's part {part.filename} declares a DTD, which "
+                                "spreadsheets never need: refused as unsafe"
+                            )
+                        if part.filename.startswith(_CELL_PARTS):
+                            _check_text_runs(part.filename, prolog, f, limits)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         raise ImportFileError(f"not a readable XLSX workbook ({exc})") from None
+
+
+def _check_text_runs(name: str, head: bytes, rest: BinaryIO, limits: ImportLimits) -> None:
+    """Refuse a part holding a run of text longer than any cell within the limits can be.
+
+    Text and attribute values cannot hold a raw `<`, so any of them longer than the limit is a
+    run of bytes without one; measuring the runs here, chunk by chunk, keeps openpyxl from
+    building a string of hundreds of megabytes before the cell could be measured.
+    """
+    # A character is at most 4 bytes of UTF-8, or 10 written as a reference (&#x10FFFF;).
+    most = limits.max_cell_chars * 10 + 64
+    carry = b""
+    chunk = head
+    while chunk:
+        runs = (carry + chunk).split(b"<")
+        if max(map(len, runs)) > most:
+            raise ImportFileError(
+                f"the workbook's part {name} holds a text of more than {most} bytes, longer "
+                f"than a cell of {limits.max_cell_chars} characters can be "
+                "(VNH_IMPORT_MAX_CELL_CHARS)"
+            )
+        carry = runs[-1]  # the run the next chunk continues
+        chunk = rest.read(_CHUNK_BYTES)
 
 
 def _xlsx_problems() -> tuple[type[BaseException], ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+import tracemalloc
 import zipfile
 from datetime import date
 
@@ -322,3 +323,52 @@ def test_the_command_applies_the_configured_limits_and_says_which_was_passed(
     assert "row 1 has 18 columns, more than the limit of 17 (VNH_IMPORT_MAX_COLUMNS)" in result.output
     errors = (tmp_path / "e.csv.errors.csv").read_text(encoding="utf-8-sig")
     assert "VNH_IMPORT_MAX_COLUMNS" in errors
+
+
+def add_shared_strings(path, strings):
+    """Move the sheet's cells of `strings` into a shared strings part, as Excel writes them."""
+    items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    with zipfile.ZipFile(path, "a") as package:
+        package.writestr("xl/sharedStrings.xml", f'<sst xmlns="{MAIN}">{items}</sst>')
+    rewrite_part(path, "xl/_rels/workbook.xml.rels", lambda xml: xml.replace(
+        "</Relationships>", '<Relationship Id="rIdS" Target="sharedStrings.xml" Type="http://'
+        'schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+        "</Relationships>"))
+    rewrite_part(path, "[Content_Types].xml", lambda xml: xml.replace(
+        "</Types>", '<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.'
+        'openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/></Types>'))
+
+
+MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NAME_CELL = '<c r="B2" t="inlineStr"><is><t>&#29579;&#31168;&#33521;</t></is></c>'  # 王秀英
+
+
+def test_a_shared_strings_part_is_read_like_the_sheet(session, tmp_path, clock):
+    path = write_xlsx(tmp_path / "shared.xlsx", [elder_row(1, name="王秀英")])
+    add_shared_strings(path, ["张桂兰"])
+    rewrite_part(path, "xl/worksheets/sheet1.xml",
+                 lambda xml: xml.replace(NAME_CELL, '<c r="B2" t="s"><v>0</v></c>'))
+
+    assert import_file(session, "elders", path, clock.now()).ok
+    assert session.scalar(select(Elder.name)) == "张桂兰"
+
+
+@pytest.mark.parametrize("part", ["xl/sharedStrings.xml", "xl/worksheets/sheet1.xml"])
+def test_a_huge_xlsx_cell_is_refused_before_openpyxl_builds_it(session, tmp_path, clock, part):
+    path = write_xlsx(tmp_path / "huge.xlsx", [elder_row(1, name="王秀英")])
+    huge = "巷" * 3_000_000  # 9 MB of text, a few kB compressed
+    if part == "xl/sharedStrings.xml":
+        add_shared_strings(path, [huge])
+        cell = '<c r="B2" t="s"><v>0</v></c>'
+    else:
+        cell = f'<c r="B2" t="inlineStr"><is><t>{huge}</t></is></c>'
+    rewrite_part(path, "xl/worksheets/sheet1.xml", lambda xml: xml.replace(NAME_CELL, cell))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ImportFileError, match=rf"part {re.escape(part)} holds a text of more "
+                                                  r"than 20064 bytes.*VNH_IMPORT_MAX_CELL_CHARS"):
+            import_file(session, "elders", path, clock.now())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1e6

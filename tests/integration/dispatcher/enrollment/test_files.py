@@ -11,8 +11,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from dispatcher.enrollment import importer as enrollment
-from dispatcher.enrollment.files import CHINESE_HEADERS, MB, ImportLimits
+from dispatcher.enrollment.files import CHINESE_HEADERS
 from dispatcher.enrollment.importer import ImportFileError, import_file
+from dispatcher.enrollment.limits import MB, ImportLimits
 from dispatcher.enrollment.rows import ELDER_COLUMNS
 from dispatcher.models import Elder, ElderPhone
 

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from billing.money import fen_to_yuan
+from billing.outputs import BOM, FORMULA_STARTS, neutralise, replaced_on_success
 from billing.xlsx import Sheet, write_workbook
 
-BOM = "\ufeff"
+__all__ = ["BOM", "Column", "Table", "csv_lines", "neutralise", "write_csv", "write_report",
+           "write_xlsx"]
+
 TOTAL_LABEL = "合计"
-# OWASP's list: a text cell starting with one of these may run as a formula in a spreadsheet.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,6 @@ class Table:
         """The rows as dicts keyed by column (one pass, like `rows`)."""
         keys = [c.key for c in self.columns]
         return (dict(zip(keys, row, strict=True)) for row in self.rows)
-
-
-def neutralise(value):
-    """Prefix a text cell that would start a formula with `'`, so it stays text."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 _FORMULA_FIRST = frozenset(FORMULA_STARTS)
@@ -117,14 +110,8 @@ def _csv_text(buffer: io.StringIO, writer, rows: list[list]) -> str:
 
 def _atomic_write(path: Path, write: Callable[[Path], int]) -> int:
     # Write beside the target and rename, so a failed export leaves no half-written file.
-    path = Path(path)
-    part = path.with_name(f".{path.name}.part")
-    try:
-        count = write(part)
-        os.replace(part, path)
-    finally:
-        part.unlink(missing_ok=True)
-    return count
+    with replaced_on_success(path) as part:
+        return write(part)
 
 
 def write_csv(tables: list[Table], path: Path) -> int:

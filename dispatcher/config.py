@@ -21,6 +21,19 @@ def _int(env: dict, name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number of seconds, got {raw!r}") from None
 
 
+def _positive(env: dict, name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"{name} must be a whole number of at least 1, got {raw!r}")
+    return value
+
+
 def _float(env: dict, name: str, default: float) -> float:
     raw = env.get(name, "").strip()
     if not raw:
@@ -68,6 +81,10 @@ def settings_from_env(env: dict | None = None) -> dict:
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
+        "IMPORT_MAX_MB": _positive(env, "VNH_IMPORT_MAX_MB", 20),
+        "IMPORT_MAX_ROWS": _positive(env, "VNH_IMPORT_MAX_ROWS", 200_000),
+        "IMPORT_MAX_COLUMNS": _positive(env, "VNH_IMPORT_MAX_COLUMNS", 60),
+        "IMPORT_MAX_CELL_CHARS": _positive(env, "VNH_IMPORT_MAX_CELL_CHARS", 2000),
         "SECRET_KEY": env.get("VNH_SECRET_KEY", "").strip(),
         "TRUSTED_PROXIES": _int(env, "VNH_TRUSTED_PROXIES", 0),
         "VOICE": env.get("VNH_VOICE", "").strip(),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -12,6 +12,12 @@ import click
 from dispatcher.commands import app_for_command, now_of
 
 SHOWN_ERRORS = 20
+ERRORS_HEADER = ("row", "column", "reason")
+# An ID number (18 characters, or the old 15 digits), and anything else with 7 or more digits
+# written as a phone may be: reasons quote the values they refuse.
+_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+_PHONE = re.compile(r"(?<![\d.*])\+?\d(?:[ \-()]{0,2}\d){6,}(?![\d.*])")
+_DATE = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _PRECISIONS = {"address": "to a known address", "community": "to their community's centre"}
 
 
@@ -25,12 +31,15 @@ _PRECISIONS = {"address": "to a known address", "community": "to their community
 def import_command(kind, path, dry_run, skip_bad_rows):
     """Import an enrollment file (CSV in UTF-8 or GB18030, or XLSX; headers in the README).
 
-    Every bad row is named, here and in FILE.errors.csv beside the file. Without
-    --skip-bad-rows a file with any bad row changes nothing.
+    Every bad row is named, here and in FILE.errors.csv beside the file (phone and ID numbers
+    masked). Without --skip-bad-rows a file with any bad row changes nothing.
     """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from billing.outputs import CsvOutput
     from dispatcher.db import session_scope
     from dispatcher.enrollment.geocoding import CachedGeocoder
-    from dispatcher.enrollment.importer import ImportFileError, import_file
+    from dispatcher.enrollment.importer import ImportFileError, ImportLimits, import_file
 
     app = app_for_command()
     area_code = _area_code(
@@ -39,30 +48,45 @@ def import_command(kind, path, dry_run, skip_bad_rows):
     geocoder = _geocoder(app)
     errors_path = path.with_name(path.name + ".errors.csv")
     progress = _Progress(path.name)
+    failure = None
     try:
-        with session_scope(app) as session:
-            if geocoder.is_remote:
-                geocoder = CachedGeocoder(session, geocoder, now_of(app))
-            report = import_file(
-                session, kind, path, now_of(app), dry_run=dry_run, skip_bad_rows=skip_bad_rows,
-                geocoder=geocoder, area_code=area_code, progress=progress,
-            )  # fmt: skip
-            if dry_run:
-                session.rollback()
-    except ImportFileError as exc:
+        # Errors go to the file as they are found, and it replaces the old one only when done.
+        with CsvOutput(errors_path, ERRORS_HEADER) as errors_out:
+            try:
+                with session_scope(app) as session:
+                    if geocoder.is_remote:
+                        geocoder = CachedGeocoder(session, geocoder, now_of(app))
+                    report = import_file(
+                        session, kind, path, now_of(app), dry_run=dry_run,
+                        skip_bad_rows=skip_bad_rows, geocoder=geocoder, area_code=area_code,
+                        progress=progress, limits=ImportLimits.from_config(app.config),
+                        on_error=lambda e: errors_out.write((e.row, e.column, mask_numbers(e.reason))),
+                    )  # fmt: skip
+                    if dry_run:
+                        session.rollback()
+            except ImportFileError as exc:
+                failure = mask_numbers(str(exc))
+                errors_out.write(("", "", failure))
+            except SQLAlchemyError as exc:
+                # Never the statement: its parameters are the elders' ID numbers and addresses.
+                failure = f"the database refused the import ({type(exc).__name__})"
+                errors_out.write(("", "", failure))
+            if failure is None and not report.error_count:
+                errors_out.discard()
+    except OSError as exc:
         progress.finish()
-        _write_errors(errors_path, [("", "", str(exc))])
-        raise click.ClickException(f"{path}: {exc}; nothing was imported") from None
+        raise click.ClickException(f"cannot write {errors_path}: {exc.strerror}") from None
     progress.finish()
+    if failure is not None:
+        raise click.ClickException(f"{path}: {failure}; nothing was imported")
 
     echo = click.echo
     echo(f"{path.name} ({report.source}, header on row {report.header_row}): {report.rows} rows")
-    if report.errors:
-        _write_errors(errors_path, [(e.row, e.column, e.reason) for e in report.errors])
+    if report.error_count:
         for error in report.errors[:SHOWN_ERRORS]:
-            echo(f"row {error.row}, {error.column}: {error.reason}", err=True)
-        if len(report.errors) > SHOWN_ERRORS:
-            echo(f"… and {len(report.errors) - SHOWN_ERRORS} more", err=True)
+            echo(f"row {error.row}, {error.column}: {mask_numbers(error.reason)}", err=True)
+        if report.error_count > SHOWN_ERRORS:
+            echo(f"… and {report.error_count - SHOWN_ERRORS} more", err=True)
         echo(f"every bad row is listed in {errors_path}", err=True)
     elif errors_path.exists():
         errors_path.unlink()  # a stale list from an earlier try would mislead
@@ -72,7 +96,7 @@ def import_command(kind, path, dry_run, skip_bad_rows):
             for precision, n in sorted(report.geocoded.items())
         )
         echo(f"geocoded {sum(report.geocoded.values())} addresses ({geocoder.name}): {parts}")
-    refused_everything = bool(report.errors) and not skip_bad_rows
+    refused_everything = bool(report.error_count) and not skip_bad_rows
     verb = "would add" if dry_run else "added"
     echo(
         f"{kind}: {verb} {report.added}, updated {report.updated}, unchanged "
@@ -106,12 +130,23 @@ def _geocoder(app):
         raise click.ClickException(f"geocoder: {exc}") from None
 
 
-def _write_errors(path: Path, rows) -> None:
-    # UTF-8 with a BOM so that Excel shows the Chinese reasons and values.
-    with path.open("w", encoding="utf-8-sig", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("row", "column", "reason"))
-        writer.writerows(rows)
+def mask_numbers(text: str) -> str:
+    """Mask the ID numbers and phone numbers a reason quotes (dates are left as they are)."""
+    from dispatcher.enrollment.identity import mask_id_number
+    from telephony.numbers import mask_phone
+
+    text = _ID_NUMBER.sub(lambda m: mask_id_number(m.group().upper()), text)
+
+    def phone(match: re.Match) -> str:
+        found = match.group()
+        if _DATE.fullmatch(found):
+            return found
+        if found.startswith("+"):
+            return mask_phone(found)
+        # Written nationally (13912340001, 0931-8123456): keep the first three, the last four.
+        return found[:3] + "*" * (len(found) - 7) + found[-4:]
+
+    return _PHONE.sub(phone, text)
 
 
 class _Progress:

@@ -3,6 +3,10 @@
 A file is read as a stream of rows, never whole: its encoding is found by a first pass in
 fixed-size chunks, then rows are yielded one at a time. The header row may sit below title rows
 and may use the English names of DESIGN.md or their Chinese equivalents.
+
+A file cannot exhaust the machine: its size, its rows, its columns and each cell's length have
+limits (`ImportLimits`), counted while reading rather than taken from what the file declares; an
+XLSX is parsed through defusedxml and refused if any of its parts declares a DTD.
 """
 
 from __future__ import annotations
@@ -17,6 +21,18 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import BinaryIO
+
+from dispatcher.enrollment.limits import (
+    ImportFileError,
+    ImportLimits,
+    bound_row_width,
+    check_package,
+    size_text,
+    xlsx_problem,
+    xlsx_problems,
+)
+
+__all__ = ["ImportFileError", "ImportLimits", "RowSource", "SourceRow", "open_rows"]
 
 HEADER_SEARCH_ROWS = 10
 MAX_LINE_CHARS = 1 << 20
@@ -47,10 +63,6 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
         "价格(元)": "price_yuan", "价格": "price_yuan",
     },
 }  # fmt: skip
-
-
-class ImportFileError(ValueError):
-    """The whole file cannot be imported: unreadable, empty, bad header; nothing is written."""
 
 
 @dataclass
@@ -86,26 +98,38 @@ class RowSource:
 
 
 def open_rows(
-    path: Path, kind: str, columns: tuple[str, ...], optional: frozenset[str] = frozenset()
+    path: Path,
+    kind: str,
+    columns: tuple[str, ...],
+    optional: frozenset[str] = frozenset(),
+    limits: ImportLimits | None = None,
 ) -> RowSource:
     """Open an enrollment file for reading rows of `columns`; raise ImportFileError if it can't be.
 
-    Columns in `optional` may be missing from the header; their values are then blank.
+    Columns in `optional` may be missing from the header; their values are then blank. Reading
+    raises ImportFileError as soon as the file passes one of `limits`.
     """
     path = Path(path)
+    limits = limits or ImportLimits()
     try:
         with path.open("rb") as f:
             magic = f.read(8)
+        size = path.stat().st_size
     except OSError as exc:
         raise ImportFileError(f"cannot read the file: {exc.strerror}") from None
     if not magic:
         raise ImportFileError("the file is empty")
+    if size > limits.max_bytes:
+        raise ImportFileError(
+            f"the file is {size_text(size)}, more than the limit of "
+            f"{size_text(limits.max_bytes)} (VNH_IMPORT_MAX_MB): split the file"
+        )
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("this is an old Excel .xls workbook: save it as .xlsx or CSV UTF-8")
     headers = _HeaderMap(kind, columns, optional)
     if magic.startswith(b"PK\x03\x04"):
-        return _XlsxRows(path, headers)
-    return _CsvRows(path, headers, detect_encoding(path))
+        return _XlsxRows(path, headers, limits)
+    return _CsvRows(path, headers, detect_encoding(path), limits)
 
 
 def detect_encoding(path: Path) -> str:
@@ -217,7 +241,13 @@ class _CountingReader(io.RawIOBase):
 
 
 class _CsvRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap, encoding: str):
+    def __init__(self, path: Path, headers: _HeaderMap, encoding: str, limits: ImportLimits):
+        self._limits = limits
+        # The most characters a row within the limits can take, quotes and commas included.
+        self._record_chars = limits.max_columns * (limits.max_cell_chars + 3) + 2
+        self._fed = self._read = 0
+        self._row_limit = limits.max_rows + HEADER_SEARCH_ROWS  # until the header is found
+        self._record_line = 1
         self.description = "CSV, " + {"utf-8-sig": "UTF-8", "gb18030": "GB18030"}[encoding]
         self.total = path.stat().st_size
         self._counter = _CountingReader(path.open("rb"))
@@ -237,6 +267,10 @@ class _CsvRows(RowSource):
             self.header_line, self._where = headers.locate(candidates)
             # Rows after the header that were read while looking for it come first.
             self._pending = [c for c in candidates if c[0] > self.header_line]
+            # The row limit counts the rows after the header.
+            self._read, self._row_limit = len(self._pending), limits.max_rows
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
         except BaseException:
             self.close()
             raise
@@ -246,24 +280,38 @@ class _CsvRows(RowSource):
         return self._counter.count
 
     def _lines(self) -> Iterator[str]:
-        # Read line by line with a cap, so that a file without line breaks is not read whole.
+        # Read line by line with a cap, so that a file without line breaks is not read whole,
+        # and a row (which may span lines inside quotes) no longer than a row can be.
         while line := self._text.readline(MAX_LINE_CHARS):
             if len(line) == MAX_LINE_CHARS and not line.endswith(("\n", "\r")):
                 raise ImportFileError(
                     f"row {self._reader.line_num + 1}: a line longer than {MAX_LINE_CHARS} "
                     "characters: this does not look like an enrollment file"
                 )
+            self._fed += len(line)
+            if self._fed > self._record_chars:
+                limits = self._limits
+                raise ImportFileError(
+                    f"row {self._record_line}: longer than {limits.max_columns} columns "
+                    f"of {limits.max_cell_chars} characters can be (VNH_IMPORT_MAX_COLUMNS, "
+                    "VNH_IMPORT_MAX_CELL_CHARS): a quote left open?"
+                )
             yield line
 
     def _numbered(self) -> Iterator[tuple[int, list[str]]]:
         line = self._reader.line_num
         while True:
+            self._fed, self._record_line = 0, line + 1
             try:
                 cells = next(self._reader)
             except StopIteration:
                 return
             except csv.Error as exc:
                 raise ImportFileError(f"row {line + 1}: {_csv_problem(exc)}") from None
+            self._read += 1
+            if self._read > self._row_limit:
+                raise self._limits.too_many_rows()
+            self._limits.check_row(line + 1, cells)
             yield line + 1, cells
             line = self._reader.line_num
 
@@ -289,22 +337,30 @@ class _CsvRows(RowSource):
 
 
 class _XlsxRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap):
-        import zipfile
+    def __init__(self, path: Path, headers: _HeaderMap, limits: ImportLimits):
+        from openpyxl import DEFUSEDXML, load_workbook
 
-        from openpyxl import load_workbook
-        from openpyxl.utils.exceptions import InvalidFileException
-
+        if not DEFUSEDXML:
+            raise ImportFileError(
+                "XLSX files are read only with the defusedxml package installed: install it, "
+                "or save the sheet as CSV UTF-8"
+            )
+        check_package(path, limits)
         self.description = "XLSX"
+        self._limits = limits
+        self._read = 0
+        self._row_limit = limits.max_rows + HEADER_SEARCH_ROWS  # until the header is found
         try:
             self._book = load_workbook(path, read_only=True, data_only=False)
-        except (InvalidFileException, zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-            raise ImportFileError(f"not a readable XLSX workbook ({exc})") from None
+        except xlsx_problems() as exc:
+            raise ImportFileError(f"not a readable XLSX workbook ({xlsx_problem(exc)})") from None
         try:
             if not self._book.worksheets:
                 raise ImportFileError("the workbook has no sheets")
             sheet = self._book.worksheets[0]
             self.total = sheet.max_row or 0
+            # The dimension the sheet declares may be wrong, or a lie: read what is there.
+            sheet.reset_dimensions()
             self._rows = self._numbered(sheet)
             candidates = []
             for line, cells in self._rows:
@@ -318,6 +374,10 @@ class _XlsxRows(RowSource):
                 [(line, [text for text, _ in cells]) for line, cells in candidates]
             )
             self._pending = [c for c in candidates if c[0] > self.header_line]
+            # The row limit counts the rows after the header.
+            self._read, self._row_limit = len(self._pending), limits.max_rows
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
             self._position = self.header_line
         except BaseException:
             self.close()
@@ -328,9 +388,22 @@ class _XlsxRows(RowSource):
         return self._position
 
     def _numbered(self, sheet) -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+        try:
+            yield from self._read_rows(sheet)
+        except ImportFileError:
+            raise
+        except xlsx_problems() as exc:
+            raise ImportFileError(f"not a readable XLSX workbook ({xlsx_problem(exc)})") from None
+
+    def _read_rows(self, sheet) -> Iterator[tuple[int, list[tuple[str, str | None]]]]:
+        limits = self._limits
         line = 0
+        bound_row_width(sheet, limits)
         for cells in sheet.iter_rows():
             line = next((c.row for c in cells if hasattr(c, "row")), line + 1)
+            self._read += 1
+            if self._read > self._row_limit:
+                raise limits.too_many_rows()
             converted = []
             for cell in cells:
                 if cell.data_type == "f":
@@ -339,6 +412,7 @@ class _XlsxRows(RowSource):
                         "with values only (copy, paste as values) and import again"
                     )
                 converted.append(_cell_text(cell))
+            limits.check_row(line, [text for text, _ in converted])
             yield line, converted
 
     def __iter__(self) -> Iterator[SourceRow]:

@@ -4,7 +4,8 @@ Importing streams the file in chunks of rows: each row is parsed into clean valu
 per kind, which names every bad column), checked against the rest of the file and the database,
 geocoded if its coordinates are blank, then added, updated (with an audit entry) or left alone.
 Everything happens inside a savepoint: unless bad rows are to be skipped, a file with any bad
-row leaves the database as it was, and the report names every bad row.
+row leaves the database as it was. Every bad row is handed to `on_error` as its chunk is done
+(the command streams them to the errors file); the report keeps only the first of them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.money import fen_to_yuan
 from billing.policy import Policy, load_policy
-from dispatcher.enrollment.files import ImportFileError, SourceRow, open_rows
+from dispatcher.clock import local
+from dispatcher.enrollment.files import ImportFileError, ImportLimits, SourceRow, open_rows
 from dispatcher.enrollment.geocoding import GeocodeQuery, Geocoder, GeocoderUnavailable
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.enrollment.models import AuditEntry
@@ -42,11 +44,14 @@ from dispatcher.enrollment.rows import (
 from dispatcher.models import Elder, ElderPhone, EmergencyContact, Item
 from providers.models import Offering, Provider
 
-__all__ = ["ImportFileError", "import_file"]
+__all__ = ["ImportFileError", "ImportLimits", "import_file"]
 
 CHUNK_ROWS = 1000
+KEPT_ERRORS = 1000  # the report's list; every error still goes to on_error
 
 _BATCH = 500
+
+
 @dataclass(slots=True)
 class RowError:
     row: int  # the row number a person sees: the file line, or the sheet row
@@ -60,7 +65,9 @@ class ImportReport:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS of them
+    error_count: int = 0
+    refused: int = 0  # how many rows are bad
     rows: int = 0
     source: str = ""
     header_row: int = 1
@@ -69,12 +76,16 @@ class ImportReport:
 
     @property
     def ok(self) -> bool:
-        return not self.errors
+        return not self.error_count
 
-    @property
-    def refused(self) -> int:
-        """How many rows are bad."""
-        return len({e.row for e in self.errors})
+    def settle(self, found: list[RowError], on_error: Callable[[RowError], None] | None) -> None:
+        """Count a chunk's errors, hand each to `on_error` and keep the first few."""
+        self.error_count += len(found)
+        self.refused += len({e.row for e in found})
+        if on_error is not None:
+            for error in found:
+                on_error(error)
+        self.errors += found[: max(KEPT_ERRORS - len(self.errors), 0)]
 
 
 def import_file(
@@ -90,14 +101,18 @@ def import_file(
     area_code: str = DEFAULT_AREA_CODE,
     actor: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    limits: ImportLimits | None = None,
+    on_error: Callable[[RowError], None] | None = None,
 ) -> ImportReport:
     """Validate an enrollment file and upsert its rows; flush, never commit.
 
     By default a file with any bad row changes nothing; with `skip_bad_rows` the good rows are
     imported and the bad still reported; with `dry_run` nothing is written either way. Blank
     coordinates are found by `geocoder`. Changes are audited as `actor` (default
-    "import:FILENAME"). `progress(done, total)` is called after each chunk of rows.
-    Raise ImportFileError if the file as a whole cannot be read; nothing is written then.
+    "import:FILENAME"). `progress(done, total)` is called after each chunk of rows, and
+    `on_error(error)` for every bad row and column, in order, as each chunk is done.
+    Raise ImportFileError if the file as a whole cannot be read or passes one of `limits`;
+    nothing is written then.
     A caching geocoder's new answers are added to the session whether the file is refused or not.
     """
     if kind not in COLUMNS:
@@ -115,14 +130,22 @@ def import_file(
     report = ImportReport(kind)
     savepoint = None if dry_run else session.begin_nested()
     try:
-        with open_rows(path, kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind]) as source:
+        rows = open_rows(path, kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind], limits)
+        with rows as source:
             report.source, report.header_row = source.description, source.header_line
+            order = COLUMNS[kind].index
             for chunk in _chunks(source, CHUNK_ROWS):
                 report.rows += len(chunk)
+                # The importers add this chunk's errors to the report; take them off to settle.
+                kept = len(report.errors)
                 importer.run(chunk, report, write=not dry_run and (skip_bad_rows or report.ok))
+                found = report.errors[kept:]
+                del report.errors[kept:]
+                found.sort(key=lambda e: (e.row, order(e.column)))
+                report.settle(found, on_error)
                 if progress is not None:
                     progress(source.position(), source.total)
-        if savepoint is not None and report.errors and not skip_bad_rows:
+        if savepoint is not None and report.error_count and not skip_bad_rows:
             savepoint.rollback()
         elif savepoint is not None:
             savepoint.commit()
@@ -132,9 +155,8 @@ def import_file(
         raise
     if not dry_run and (save := getattr(geocoder, "save", None)):
         save()
-    if report.errors and not skip_bad_rows:
+    if report.error_count and not skip_bad_rows:
         report.added = report.updated = report.unchanged = 0
-    report.errors.sort(key=lambda e: (e.row, COLUMNS[kind].index(e.column)))
     report.asked_geocoder = getattr(geocoder, "asked", 0)
     return report
 
@@ -241,8 +263,10 @@ class _ElderImporter(_Importer):
     kind = "elders"
 
     def __init__(self, context: _Context, classes: Collection[str]):
+        today = local(context.now).date()
         super().__init__(
-            context, partial(parse_elder, classes=classes, area_code=context.area_code)
+            context,
+            partial(parse_elder, classes=classes, area_code=context.area_code, today=today),
         )
 
     def apply(

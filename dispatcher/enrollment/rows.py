@@ -1,5 +1,8 @@
 """One enrollment row into clean values: the columns of each kind of file, the records, and one
-parser per kind that names every bad column. Pure: no database, no file."""
+parser per kind that names every bad column. Pure: no database, no file.
+
+Text is checked against the length of the column it is stored in, so an over-long value is a
+bad row on SQLite (which would store it) and on PostgreSQL (which would refuse the insert)."""
 
 from __future__ import annotations
 
@@ -16,7 +19,8 @@ import phonenumbers
 from billing.money import fen_to_yuan, yuan_to_fen
 from billing.policy import DISABILITY_LEVELS
 from dispatcher.enrollment.identity import BadIdNumber, birth_of, validate_id_number
-from dispatcher.models import Item
+from dispatcher.models import Elder, EmergencyContact, Item
+from providers.models import Provider
 from telephony.numbers import BadPhoneNumber, to_e164
 
 ELDER_COLUMNS = (
@@ -54,6 +58,20 @@ ELDER_FIELDS = (
     "elder_class", "disability_level", "is_living_alone",
 )  # fmt: skip
 Problems = list[tuple[str, str]]
+EARLIEST_BIRTH = date(1900, 1, 1)
+# The stored length of each free-text column, from the models: {kind: {column: characters}}.
+MAX_LENGTHS = {
+    "elders": {
+        "name": Elder.name.type.length, "address": Elder.address.type.length,
+        "street": Elder.street.type.length, "community": Elder.community.type.length,
+        "emergency_contact_name": EmergencyContact.name.type.length,
+    },
+    "providers": {
+        "code": Provider.code.type.length, "name": Provider.name.type.length,
+        "license_no": Provider.license_no.type.length, "address": Provider.address.type.length,
+    },
+    "offerings": {},
+}  # fmt: skip
 
 
 @dataclass
@@ -135,14 +153,20 @@ def phone_e164(raw: str, area_code: str = DEFAULT_AREA_CODE) -> str:
 
 
 def parse_elder(
-    values: Mapping[str, str], classes: Collection[str], area_code: str = DEFAULT_AREA_CODE
+    values: Mapping[str, str],
+    classes: Collection[str],
+    area_code: str = DEFAULT_AREA_CODE,
+    today: date | None = None,
 ) -> tuple[ElderRecord | None, Problems]:
-    """Parse one elder row into clean values, or name every bad column."""
+    """Parse one elder row into clean values, or name every bad column.
+
+    A birth date must lie between 1900 and `today` (when given).
+    """
     problems: Problems = []
-    get = _Getter(values, problems)
+    get = _Getter(values, problems, MAX_LENGTHS["elders"])
     phone = partial(phone_e164, area_code=area_code)
     id_number = get("id_number", _id_number)
-    birth_date = get("birth_date", parse_date)
+    birth_date = get("birth_date", partial(parse_birth_date, today=today))
     if id_number and birth_date and birth_of(id_number) != birth_date:
         problems.append(
             ("birth_date", f"{birth_date} is not the ID number's birth date {birth_of(id_number)}")
@@ -151,10 +175,12 @@ def parse_elder(
     others = get("other_phones", partial(_phone_list, area_code=area_code), required=False) or []
     if primary and primary in others:
         problems.append(("other_phones", f"{primary} is already the primary phone"))
-    contact_name = values["emergency_contact_name"]
+    contact_name = get("emergency_contact_name", required=False) or ""
     contact_phone = get("emergency_contact_phone", phone, required=False)
-    if bool(contact_name) != bool(values["emergency_contact_phone"]):
-        missing = "emergency_contact_phone" if contact_name else "emergency_contact_name"
+    if bool(values["emergency_contact_name"]) != bool(values["emergency_contact_phone"]):
+        missing = (
+            "emergency_contact_phone" if values["emergency_contact_name"] else "emergency_contact_name"
+        )
         problems.append((missing, "give both the emergency contact's name and phone, or neither"))
     contacts = [(contact_name, contact_phone)] if contact_name and contact_phone else []
     latitude, longitude = _coordinates(values, problems)
@@ -188,7 +214,7 @@ def parse_provider(
 ) -> tuple[ProviderRecord | None, Problems]:
     """Parse one provider row into clean values, or name every bad column."""
     problems: Problems = []
-    get = _Getter(values, problems)
+    get = _Getter(values, problems, MAX_LENGTHS["providers"])
     hours = get("hours", parse_hours) or (None, None)
     latitude, longitude = _coordinates(values, problems)
     record = ProviderRecord(
@@ -263,6 +289,16 @@ def parse_date(text: str) -> date:
         return date(int(parts[0]), int(parts[1]), int(parts[2]))
     except ValueError:
         raise ValueError(f"{text!r} is not a date like 1941-03-05") from None
+
+
+def parse_birth_date(text: str, today: date | None = None) -> date:
+    """A birth date (as `parse_date` reads it) from 1900 up to `today`."""
+    born = parse_date(text)
+    if born < EARLIEST_BIRTH:
+        raise ValueError(f"{born} is before {EARLIEST_BIRTH.year}: check the year")
+    if today is not None and born > today:
+        raise ValueError(f"{born} is in the future: check the year")
+    return born
 
 
 def _phone_list(text: str, area_code: str) -> list[str]:
@@ -367,15 +403,22 @@ def _member(text: str, allowed: Collection[str], described: str) -> str:
 class _Getter:
     """Read a column of a row through a parser, noting the column's problem instead of raising."""
 
-    def __init__(self, values: Mapping[str, str], problems: Problems):
+    def __init__(
+        self, values: Mapping[str, str], problems: Problems, lengths: Mapping[str, int] | None = None
+    ):
         self.values = values
         self.problems = problems
+        self.lengths = lengths or {}
 
     def __call__(self, column: str, parse=None, *, required: bool = True):
         raw = self.values[column]
         if not raw:
             if required:
                 self.problems.append((column, "is required"))
+            return None
+        limit = self.lengths.get(column)
+        if limit is not None and len(raw) > limit:
+            self.problems.append((column, f"is {len(raw)} characters long: at most {limit}"))
             return None
         if parse is None:
             return raw

@@ -10,18 +10,20 @@ from dispatcher.commands import app_for_command, now_of, subgroup
 
 
 @click.command("dormant")
-@click.option("--days", default=30, show_default=True, help="No contact of any kind for this long.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 36500),
+              help="No contact of any kind for this long (1 to 36500).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def report_dormant(days, output):
     """List enrolled elders with no call, order or answered review in N days (CSV)."""
     from dispatcher.db import session_scope
     from dispatcher.programmes.dormant import write_dormant_csv
 
-    if days < 1:
-        raise click.BadParameter("must be at least 1", param_hint="--days")
     app = app_for_command()
-    with session_scope(app) as session:
-        count = write_dormant_csv(session, days, now_of(app), output)
+    try:
+        with session_scope(app) as session:
+            count = write_dormant_csv(session, days, now_of(app), output)
+    except OSError as exc:
+        raise click.ClickException(f"--output: cannot write {output}: {exc.strerror}") from None
     click.echo(f"wrote {count} elders without contact for {days} days to {output}")
 
 

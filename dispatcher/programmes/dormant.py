@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,11 +9,14 @@ from pathlib import Path
 from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
+from billing.outputs import CsvOutput
 from dispatcher.clock import local
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.models import CallbackReview, Elder, ElderPhone, HotlineCall, Order
 from telephony.numbers import mask_phone
 
+# Longer than anyone has been enrolled; far beyond it the cutoff would leave the calendar.
+MAX_DAYS = 36500
 COLUMNS = ["street", "community", "elder_id_masked", "elder_name", "phone_masked", "lives_alone",
            "last_contact", "days_without_contact"]
 
@@ -60,11 +62,9 @@ def _aware(moment: datetime) -> datetime:
 
 
 def write_dormant_csv(session: Session, days: int, now: datetime, path: Path) -> int:
-    count = 0
-    with open(path, "w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=COLUMNS)
-        writer.writeheader()
-        for row in dormant_elders(session, days, now):
-            writer.writerow(row)
-            count += 1
-    return count
+    """Write the dormant list to `path` (replaced only once complete); return its row count."""
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days: must be 1 to {MAX_DAYS}, not {days}")
+    with CsvOutput(path, COLUMNS) as out:
+        out.write_dicts(dormant_elders(session, days, now))
+    return out.count

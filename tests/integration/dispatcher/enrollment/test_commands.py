@@ -139,3 +139,91 @@ def test_bad_settings_are_named_before_anything_is_read(vnh, elders_file, env, m
 
     assert result.exit_code == 1
     assert message in result.output
+
+
+def errors_listed(path) -> list[dict]:
+    with (path.parent / (path.name + ".errors.csv")).open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+def test_the_errors_file_names_rows_and_reasons_with_phone_and_id_numbers_masked(
+    vnh, elders_file
+):
+    rows = [
+        elder_row(1),
+        elder_row(2, other_phones="139 1234 0002"),  # the primary phone again
+        elder_row(3, id_number="620102194103050033.0", phone="1391234000"),
+    ]
+    path = elders_file(rows)
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 1
+    listed = errors_listed(path)
+    reasons = " ".join(r["reason"] for r in listed)
+    assert [(r["row"], r["column"]) for r in listed] == [
+        ("3", "other_phones"), ("4", "id_number"), ("4", "phone"),
+    ]  # fmt: skip
+    assert "+86139****0002 is already the primary phone" in reasons
+    assert "620102********0033.0 is how a spreadsheet writes a long number" in reasons
+    assert "'139***4000'" in reasons
+    for number in ("13912340002", "620102194103050033", "1391234000"):
+        assert number not in reasons and number not in result.output
+
+
+def test_every_bad_row_is_streamed_to_the_errors_file_though_the_report_keeps_few(
+    vnh, elders_file, monkeypatch
+):
+    from dispatcher.enrollment import importer
+
+    monkeypatch.setattr(importer, "KEPT_ERRORS", 3)
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    path = elders_file([elder_row(n, gender="X") for n in range(1, 8)])
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 1
+    assert [r["row"] for r in errors_listed(path)] == [str(n) for n in range(2, 9)]
+    assert "7 bad rows: nothing was imported" in result.output
+
+
+def test_a_file_refused_part_way_lists_the_rows_before_and_the_reason_it_stopped(
+    vnh, elders_file, monkeypatch
+):
+    from dispatcher.enrollment import importer
+
+    monkeypatch.setattr(importer, "CHUNK_ROWS", 2)
+    path = elders_file([elder_row(1, gender="X"), *[elder_row(n) for n in range(2, 21)]])
+
+    result = vnh("import", "elders", str(path), VNH_IMPORT_MAX_ROWS="15")
+
+    assert result.exit_code == 1
+    assert "more than 15 rows" in result.output and "nothing was imported" in result.output
+    listed = errors_listed(path)
+    assert [(r["row"], r["column"]) for r in listed] == [("2", "gender"), ("", "")]
+    assert "VNH_IMPORT_MAX_ROWS" in listed[-1]["reason"]
+
+
+def test_a_database_refusal_is_a_clean_error_that_prints_no_personal_data(
+    vnh, elders_file, monkeypatch
+):
+    from sqlalchemy.exc import DataError
+
+    from dispatcher.enrollment import importer
+
+    row = elder_row(1)
+
+    def refuse(session, records, now):
+        raise DataError("INSERT INTO elders …", {"id_number": row["id_number"],
+                                                 "address": row["address"]},
+                        Exception("value too long for type character varying(50)"))
+
+    monkeypatch.setattr(importer, "_insert_elders", refuse)
+    path = elders_file([row])
+
+    result = vnh("import", "elders", str(path))
+
+    assert result.exit_code == 1
+    assert "the database refused the import (DataError); nothing was imported" in result.output
+    written = result.output + (path.parent / "elders.csv.errors.csv").read_text(encoding="utf-8-sig")
+    assert row["id_number"] not in written and row["address"] not in written

@@ -335,8 +335,9 @@ _ANSWER_ERRORS = {**_AUTH_ERRORS,
                   "404": _error_response("no such offer or job for this provider"),
                   "409": _error_response("expired, withdrawn or in the wrong state; nothing changed"),
                   "415": _error_response("a request body that is not application/json")}
+# Ids are INTEGER columns: 32 bits on PostgreSQL.
 _OFFER_ID = {"name": "offer_id", "in": "path", "required": True,
-             "schema": {"type": "integer", "format": "int64", "minimum": 1, "maximum": 2**63 - 1}}
+             "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}}
 _JOB_CODE = {"name": "job_code", "in": "path", "required": True,
              "schema": {"type": "string", "pattern": "^[0-9]{4,8}$", "description": "the job code (工单号)"}}
 # Text a person typed: no control characters; blank (or spaces only) is the same as not given.

@@ -156,7 +156,7 @@ def console_search():
     from dispatcher.consoles import audit
     from dispatcher.consoles import operator as c
 
-    query = request.args.get("q", "").strip()
+    query = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()
     if not query:
         return render_template("console/search.html", q=query, elders=[])
     db, user = get_session(), current_user()

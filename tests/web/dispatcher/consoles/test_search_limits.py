@@ -120,3 +120,8 @@ def test_an_operator_who_sees_id_numbers_masked_cannot_confirm_a_guessed_one(sig
     assert not _found(sign_in("operator"), elder.id_number)
     assert not _found(sign_in("supervisor"), elder.id_number)
     assert _found(sign_in("admin"), elder.id_number)
+
+
+def test_a_search_with_control_characters_is_audited_and_answered_without_them(app, sign_in, elder):
+    assert _found(sign_in("operator"), "王\x00秀\x07")
+    assert [s.query_masked for s in _searches(app)] == ["王秀"]

@@ -194,7 +194,7 @@ def _refusal(error: Exception) -> ApiError:
 
 
 def _body() -> dict:
-    """The request's JSON object (already checked against the OpenAPI document); none is empty."""
+    """The request's JSON object, already checked against the OpenAPI document; no body is an empty one."""
     raw = request.get_data(cache=True)
     return json.loads(raw) if raw.strip() else {}
 

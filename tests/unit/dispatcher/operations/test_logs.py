@@ -108,3 +108,15 @@ def test_a_database_error_in_the_message_itself_is_stripped_of_its_values():
     record = logging.LogRecord("vnh.scheduler", logging.WARNING, __file__, 1, "tick: %s",
                                (str(_error_with("SM2", "x", "接单请回复1")),), None)
     assert "接单请回复1" not in json.loads(JsonFormatter().format(record))["message"]
+
+
+@pytest.mark.parametrize("detail", [
+    "DETAIL:  Failing row contains (5, SM1, +8613912340001, 王奶奶的药在抽屉里, null).",
+    "DETAIL:  Key (body)=(王奶奶的药在抽屉里) already exists.",
+])
+def test_a_postgresql_error_detail_does_not_carry_the_row_into_the_log(detail):
+    try:
+        raise RuntimeError(f"null value in column \"reply\"\n{detail}")
+    except RuntimeError:
+        record = logging.LogRecord("vnh.hotline", logging.ERROR, __file__, 1, "sms failed", (), sys.exc_info())
+    assert "王奶奶的药" not in json.loads(JsonFormatter().format(record))["error"]

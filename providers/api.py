@@ -1,6 +1,8 @@
 """The JSON API for providers' own systems (服务商接口), under /api/v1/, with bearer tokens.
 
-Each view is: authenticate → parse → call one service in `dispatcher.lifecycle.orders` → commit once →
+Every request is checked against this API's own OpenAPI document (`OPENAPI` below, served at
+/api/v1/openapi.json) by openapi-core before its view runs. Each view is: authenticate → validate →
+parse → call one service in `dispatcher.lifecycle.orders` → commit once →
 render JSON. Errors carry an English `error` code and a Chinese `message`.
 """
 
@@ -12,6 +14,17 @@ import threading
 from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, jsonify, request
+from openapi_core import OpenAPI
+from openapi_core.contrib.flask import FlaskOpenAPIRequest
+from openapi_core.deserializing.media_types.exceptions import MediaTypeDeserializeError
+from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+from openapi_core.validation.request.exceptions import (
+    InvalidParameter,
+    InvalidRequestBody,
+    MissingRequestBody,
+    ParameterValidationError,
+)
+from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from dispatcher.clock import local
@@ -143,30 +156,56 @@ def _authenticate():
     g.api_provider_id = row.provider_id
 
 
-def _body() -> dict:
-    """The request's JSON object; an empty body is an empty object."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
-        return {}
+@bp.record_once
+def _load_openapi(state) -> None:
+    state.app.extensions["vnh.api_openapi"] = OpenAPI.from_dict(OPENAPI)
+
+
+@bp.before_request
+def _validate():
+    """Refuse a request its OpenAPI document does not allow: 415 for a body that is not JSON, 400
+    for anything else, naming the field."""
+    if request.endpoint == "provider_api.openapi" or request.url_rule is None:
+        return
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ApiError(400, "malformed_json", "请求体不是有效的JSON。") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "malformed_json", "请求体应为JSON对象。")
-    return body
+        errors = list(current_app.extensions["vnh.api_openapi"].iter_request_errors(FlaskOpenAPIRequest(request)))
+    except RecursionError:
+        raise ApiError(400, "malformed_json", "请求体嵌套过深。") from None
+    for error in errors:
+        raise _refusal(error)
+
+
+def _refusal(error: Exception) -> ApiError:
+    cause = error.__cause__
+    if isinstance(cause, MediaTypeNotFound):
+        return ApiError(415, "unsupported_media_type", "请求体应为JSON（Content-Type: application/json）。")
+    if isinstance(cause, MediaTypeDeserializeError) or isinstance(error, MissingRequestBody):
+        return ApiError(400, "malformed_json", "请求体不是有效的JSON。")
+    if isinstance(error, InvalidRequestBody) and isinstance(cause, InvalidSchemaValue):
+        paths = [list(e.absolute_path) for e in cause.schema_errors]
+        fields = sorted({str(path[0]) for path in paths if path})
+        if not fields:
+            return ApiError(400, "malformed_json", "请求体应为JSON对象。")
+        return ApiError(400, "invalid_field", f"字段{'、'.join(fields)}不符合接口说明（见 /api/v1/openapi.json）。")
+    if isinstance(error, InvalidParameter | ParameterValidationError):
+        name = getattr(error, "name", "")
+        return ApiError(400, "invalid_parameter", f"参数{name}不符合接口说明（见 /api/v1/openapi.json）。")
+    return ApiError(400, "invalid_request", "请求不符合接口说明（见 /api/v1/openapi.json）。")
+
+
+def _body() -> dict:
+    """The request's JSON object, already checked against the OpenAPI document; no body is an empty one."""
+    raw = request.get_data(cache=True)
+    return json.loads(raw) if raw.strip() else {}
 
 
 def _evidence(body: dict) -> dict:
-    """Optional visit evidence: the worker's reference and the phone they report from."""
+    """Optional visit evidence: the worker's reference and the phone they report from; blank is none."""
     evidence = {}
     for field in ("worker", "phone"):
-        value = body.get(field)
-        if value is None:
-            continue
-        if not isinstance(value, str) or not value.strip() or len(value.strip()) > 20:
-            raise ApiError(400, "invalid_field", f"字段{field}应为不超过20个字符的文本。")
-        evidence[field] = value.strip()
+        value = (body.get(field) or "").strip()
+        if value:
+            evidence[field] = value
     return evidence
 
 
@@ -234,7 +273,6 @@ def list_jobs():
 @bp.post("/offers/<int:offer_id>/accept")
 def accept(offer_id: int):
     """Accept an offer; the first acceptance of an order wins."""
-    _body()
     offer = _own_offer(offer_id)
     outcome = orders.accept_offer(get_session(), offer, g.api_provider_id, "api",
                                   Settings(current_app.config), _now())
@@ -244,7 +282,6 @@ def accept(offer_id: int):
 @bp.post("/offers/<int:offer_id>/decline")
 def decline(offer_id: int):
     """Decline an offer; the order goes to the next candidate."""
-    _body()
     offer = _own_offer(offer_id)
     outcome = orders.decline_offer(get_session(), offer, g.api_provider_id, "api",
                                    Settings(current_app.config), _now())
@@ -293,16 +330,24 @@ def _ok_response(description: str, schema_ref: str = "Result") -> dict:
 
 _AUTH_ERRORS = {"401": _error_response("missing, unknown or revoked token"),
                 "429": _error_response("rate limited; see Retry-After")}
-_ANSWER_ERRORS = {**_AUTH_ERRORS, "400": _error_response("malformed JSON or an invalid field"),
+_ANSWER_ERRORS = {**_AUTH_ERRORS,
+                  "400": _error_response("malformed JSON, or a field or parameter this document does not allow"),
                   "404": _error_response("no such offer or job for this provider"),
-                  "409": _error_response("expired, withdrawn or in the wrong state; nothing changed")}
-_OFFER_ID = {"name": "offer_id", "in": "path", "required": True, "schema": {"type": "integer"}}
-_JOB_CODE = {"name": "job_code", "in": "path", "required": True, "schema": {"type": "string"}}
+                  "409": _error_response("expired, withdrawn or in the wrong state; nothing changed"),
+                  "415": _error_response("a request body that is not application/json")}
+# Ids are INTEGER columns: 32 bits on PostgreSQL.
+_OFFER_ID = {"name": "offer_id", "in": "path", "required": True,
+             "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}}
+_JOB_CODE = {"name": "job_code", "in": "path", "required": True,
+             "schema": {"type": "string", "pattern": "^[0-9]{4,8}$", "description": "the job code (工单号)"}}
+# Text a person typed: no control characters; blank (or spaces only) is the same as not given.
+_TEXT = {"type": "string", "maxLength": 20, "pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
 _EVIDENCE_BODY = {"required": False, "content": {"application/json": {"schema": {
     "type": "object", "properties": {
-        "worker": {"type": "string", "maxLength": 20, "description": "the worker's reference"},
-        "phone": {"type": "string", "maxLength": 20, "description": "the phone the worker reports from"},
+        "worker": {**_TEXT, "description": "the worker's work number or reference"},
+        "phone": {**_TEXT, "description": "the phone the worker reports from"},
     }}}}}
+_EMPTY_BODY = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
 _WINDOW = {"type": "object", "properties": {
     "slot": {"type": "string"}, "start": {"type": "string", "format": "date-time"},
     "end": {"type": "string", "format": "date-time"}}}
@@ -326,9 +371,11 @@ OPENAPI: dict = {
             "responses": {"200": _ok_response("jobs", "JobList"), **_AUTH_ERRORS}}},
         "/offers/{offer_id}/accept": {"post": {
             "operationId": "acceptOffer", "summary": "Accept an offer", "parameters": [_OFFER_ID],
+            "requestBody": _EMPTY_BODY,
             "responses": {"200": _ok_response("accepted (or already accepted by you)"), **_ANSWER_ERRORS}}},
         "/offers/{offer_id}/decline": {"post": {
             "operationId": "declineOffer", "summary": "Decline an offer", "parameters": [_OFFER_ID],
+            "requestBody": _EMPTY_BODY,
             "responses": {"200": _ok_response("declined"), **_ANSWER_ERRORS}}},
         "/jobs/{job_code}/check-in": {"post": {
             "operationId": "checkIn", "summary": "The worker has arrived", "parameters": [_JOB_CODE],

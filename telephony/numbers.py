@@ -34,11 +34,19 @@ def caller_e164(raw: str) -> str:
 
 
 def mask_phone(number: str | None) -> str:
-    """Hide the middle of a number: +86139****0001."""
+    """Hide at least four digits in the middle of a number, whatever its country: +86139****0001.
+
+    Up to five leading digits (a country code and an area or network code) and the last four stay.
+    """
     if not number:
         return ""
-    keep = 6 if len(number) > 10 else 3
-    return number[:keep] + "*" * max(len(number) - keep - 4, 0) + number[-4:]
+    text = number.strip()
+    plus = "+" if text.startswith("+") else ""
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) <= 4:
+        return "*" * len(text)
+    head = min(5 if plus else 3, max(len(digits) - 8, 0))
+    return plus + digits[:head] + "*" * (len(digits) - head - 4) + digits[-4:]
 
 
 def is_mobile(e164: str) -> bool:

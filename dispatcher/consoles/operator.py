@@ -67,6 +67,8 @@ STATE_NAMES = {
 # Who needs to read a number in full; everyone else sees it masked.
 FULL_PHONE_ROLES = frozenset({"operator", "admin"})
 FULL_ID_ROLES = frozenset({"admin"})
+# A search by a number's tail needs this many digits: fewer would list strangers by the dozen.
+MIN_DIGITS_SEARCHED = 7
 
 
 class ConsoleError(ValueError):
@@ -151,22 +153,30 @@ def elder_card(session: Session, elder: Elder, policy: Policy, now: datetime, re
 
 
 # -- finding an elder -----------------------------------------------------------------------------
-def find_elders(session: Session, query: str, limit: int = 20) -> list[Elder]:
-    """Elders whose name, phone number (any writing, or its last digits) or ID number match."""
+def find_elders(session: Session, query: str, role: str, limit: int = 20) -> list[Elder]:
+    """Elders whose name, phone number (in full, any writing, or its last seven digits or more) or
+    ID number match, as far as `role` may see them.
+
+    A number is matched only for a role that sees it in full: for anyone else a match would tell
+    the digits the masking hides, one search at a time.
+    """
     query = query.strip()
     if not query:
         return []
     conditions = [Elder.name.contains(query)]
     compact = query.replace(" ", "").replace("-", "").upper()
-    if len(compact) >= 4 and compact.rstrip("X").lstrip("+").isdigit():
-        conditions.append(Elder.id_number == compact if len(compact) == 18 else Elder.id_number.endswith(compact))
-        try:
-            phone = to_e164(query)
-        except BadPhoneNumber:
-            phone = None
-        by_phone = select(ElderPhone.elder_id).where(
-            ElderPhone.phone == phone if phone else ElderPhone.phone.endswith(compact.lstrip("+")))
-        conditions.append(Elder.id.in_(by_phone))
+    if len(compact) >= MIN_DIGITS_SEARCHED and compact.rstrip("X").lstrip("+").isdigit():
+        if role in FULL_ID_ROLES:
+            conditions.append(Elder.id_number == compact if len(compact) == 18
+                              else Elder.id_number.endswith(compact))
+        if role in FULL_PHONE_ROLES:
+            try:
+                phone = to_e164(query)
+            except BadPhoneNumber:
+                phone = None
+            by_phone = select(ElderPhone.elder_id).where(
+                ElderPhone.phone == phone if phone else ElderPhone.phone.endswith(compact.lstrip("+")))
+            conditions.append(Elder.id.in_(by_phone))
     return list(session.scalars(select(Elder).where(or_(*conditions)).order_by(Elder.name, Elder.id)
                                 .limit(limit)))
 

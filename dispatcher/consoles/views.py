@@ -152,10 +152,21 @@ def console_card(task_id: int):
 @bp.get("/console/elders")
 @role_required(*CONSOLE_ROLES)
 def console_search():
+    """Find elders by name or number: every search is audited and counted against a per-minute limit."""
+    from dispatcher.consoles import audit
     from dispatcher.consoles import operator as c
 
-    query = request.args.get("q", "")
-    return render_template("console/search.html", q=query, elders=c.find_elders(get_session(), query))
+    query = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()
+    if not query:
+        return render_template("console/search.html", q=query, elders=[])
+    db, user = get_session(), current_user()
+    searches = audit.record_search(db, staff_user_id=user.id, query=query, remote_addr=request.remote_addr,
+                                   now=_now())
+    db.commit()
+    if searches > current_app.config.get("SEARCHES_PER_MINUTE", audit.SEARCHES_PER_MINUTE):
+        flash("查找过于频繁，请一分钟后再试。")
+        return render_template("console/search.html", q=query, elders=[]), 429, {"Retry-After": "60"}
+    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role))
 
 
 @bp.get("/console/elders/<int:elder_id>")

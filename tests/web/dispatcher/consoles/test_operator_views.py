@@ -111,10 +111,9 @@ def test_closing_the_transfer_takes_it_off_the_screen_pop(app, operator, elder):
     assert operator.get("/console/transfers.json").get_json()["transfers"] == []
 
 
-@pytest.mark.parametrize("query", ["王秀", "13912340001", "0001", "ID"])
-def test_an_elder_is_found_by_name_phone_or_id_number(operator, elder, make_elder, query):
+@pytest.mark.parametrize("query", ["王秀", "13912340001", "2340001"])
+def test_an_elder_is_found_by_name_or_phone(operator, elder, make_elder, query):
     make_elder(name="张桂兰", phone="+8613912349999")
-    query = elder.id_number if query == "ID" else query
     page = operator.get("/console/elders", query_string={"q": query}).get_data(as_text=True)
     assert "王秀英" in page and "张桂兰" not in page
 

@@ -150,7 +150,7 @@ def _body() -> dict:
         return {}
     try:
         body = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise ApiError(400, "malformed_json", "请求体不是有效的JSON。") from None
     if not isinstance(body, dict):
         raise ApiError(400, "malformed_json", "请求体应为JSON对象。")

@@ -147,3 +147,11 @@ def test_a_body_within_the_limit_is_read(app, token, offered):
 
 def test_the_default_body_limit_is_five_megabytes(app):
     assert app.config["MAX_CONTENT_LENGTH"] == 5 * 1024 * 1024
+
+
+@pytest.mark.parametrize("seq", [str(2**31), str(2**64), "-1"])
+def test_a_voice_turn_number_no_call_reaches_is_not_found(app, make_elder, seq):
+    elder = make_elder(phone="+8613912340001")
+    form = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID, "From": elder.phones[0].phone,
+            "To": app.config["HOTLINE_NUMBER"], "CallStatus": "in-progress", "Direction": "inbound", "Digits": "1"}
+    assert _signed_post(app, f"/telephony/voice?seq={seq}", form).status_code == 404

@@ -13,7 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
-    from dispatcher.consoles import auth, views
+    from dispatcher.consoles import auth, security, views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
     from providers import api as provider_api
@@ -35,6 +35,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
+    security.init_app(app)
     db.init_app(app)
     app.extensions["vnh.catalogue"] = CatalogueCache()
     init_telephony(app)

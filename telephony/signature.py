@@ -7,6 +7,10 @@ from functools import wraps
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator
 
+# Where the web edge keeps the form exactly as posted when it strips control characters from
+# request.form: Twilio signs what it sent.
+FORM_AS_SENT = "vnh.form_as_sent"
+
 
 def public_url_of_request() -> str:
     """Return the URL Twilio signed: VNH_PUBLIC_URL + path and query, or the request's own URL."""
@@ -25,7 +29,7 @@ def twilio_signed(view):
         token = current_app.config.get("TWILIO_AUTH_TOKEN")
         if token:
             signature = request.headers.get("X-Twilio-Signature", "")
-            params = request.form.to_dict(flat=True)
+            params = request.environ.get(FORM_AS_SENT, request.form).to_dict(flat=True)
             if not signature or not RequestValidator(token).validate(
                 public_url_of_request(), params, signature
             ):

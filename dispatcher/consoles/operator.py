@@ -64,6 +64,41 @@ STATE_NAMES = {
     "in_progress": "服务中", "completed": "已完成", "verified": "已核实", "disputed": "有争议",
     "cancelled": "已取消",
 }
+# Who may close a task of each kind from the console (admins always may). What the IVR, the
+# sweepers and the visits hand to a person is the operator's, and a supervisor may stand in; the
+# supervisor's cases (a dispute to judge, a rating or complaint to follow up, a month to close, a
+# review to check) are the supervisor's alone. A kind missing here is the supervisor's too.
+OPERATORS_AND_SUPERVISORS = frozenset({"operator", "supervisor"})
+SUPERVISORS = frozenset({"supervisor"})
+CLOSED_BY = {
+    "emergency": OPERATORS_AND_SUPERVISORS,
+    "operator_request": OPERATORS_AND_SUPERVISORS,
+    "silence": OPERATORS_AND_SUPERVISORS,
+    "unknown_caller": OPERATORS_AND_SUPERVISORS,
+    "invalid": OPERATORS_AND_SUPERVISORS,
+    "speech": OPERATORS_AND_SUPERVISORS,
+    "worker": OPERATORS_AND_SUPERVISORS,
+    "transfer": OPERATORS_AND_SUPERVISORS,
+    "voicemail": OPERATORS_AND_SUPERVISORS,
+    "after_hours": OPERATORS_AND_SUPERVISORS,
+    "unassigned": OPERATORS_AND_SUPERVISORS,
+    "late_check_in": OPERATORS_AND_SUPERVISORS,
+    "failed_message": OPERATORS_AND_SUPERVISORS,
+    "wellbeing_alarm": OPERATORS_AND_SUPERVISORS,
+    "dispute": SUPERVISORS,
+    "low_rating": SUPERVISORS,
+    "complaint": SUPERVISORS,
+    "review_sample": SUPERVISORS,
+    "review_unreachable": SUPERVISORS,
+    "month_close": SUPERVISORS,
+}
+
+
+def may_close(role: str, kind: str) -> bool:
+    """Whether staff of this role may close a task of this kind from the console."""
+    return role == "admin" or role in CLOSED_BY.get(kind, SUPERVISORS)
+
+
 # Who needs to read a number in full; everyone else sees it masked.
 FULL_PHONE_ROLES = frozenset({"operator", "admin"})
 FULL_ID_ROLES = frozenset({"admin"})

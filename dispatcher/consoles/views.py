@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from dispatcher.clock import local
 from dispatcher.consoles.auth import current_user, record_elder_view, role_required
+from dispatcher.consoles.security import database_id
 from dispatcher.db import get_session
 from dispatcher.lifecycle.states import OPEN_STATES
 from dispatcher.models import OperatorTask, Order
@@ -184,7 +185,7 @@ def console_elder(elder_id: int):
     record_elder_view(elder_id)
     db.commit()
     return render_template("console/elder.html", card=card, c=c, categories=categories,
-                           slots=slot_options(_now()), task_id=request.args.get("task", type=int))
+                           slots=slot_options(_now()), task_id=request.args.get("task", type=database_id))
 
 
 def _order_form(db):
@@ -212,7 +213,7 @@ def console_preview(elder_id: int):
     item, slot = _order_form(db)
     preview = c.preview_order(db, elder, item, slot, current_app.extensions["vnh.policy"])
     return render_template("console/confirm.html", p=preview, c=c, sketch=_sketch_of(elder, preview.ranked),
-                           task_id=request.form.get("task_id", type=int))
+                           task_id=request.form.get("task_id", type=database_id))
 
 
 @bp.post("/console/elders/<int:elder_id>/orders")
@@ -224,8 +225,9 @@ def console_place(elder_id: int):
     elder = _elder_or_404(db, elder_id)
     item, slot = _order_form(db)
     order = c.place_by_hand(db, elder, item, slot, _settings(), _now())
-    task = db.get(OperatorTask, request.form.get("task_id", type=int) or 0)
-    if task is not None and task.resolved_at is None and task.elder_id == elder.id:
+    task = db.get(OperatorTask, request.form.get("task_id", type=database_id) or 0)
+    if (task is not None and task.resolved_at is None and task.elder_id == elder.id
+            and c.may_close(current_user().role, task.kind)):
         c.close_task(task, current_user(), f"话务员代下单{order.order_no}", _now())
     db.commit()
     flash(f"已下单：工单{order.order_no}（{c.STATE_NAMES[order.state]}）")
@@ -263,7 +265,7 @@ def console_redispatch(order_id: int):
     db = get_session()
     order = _order_or_404(db, order_id)
     try:
-        offer = c.redispatch(db, order, request.form.get("provider_id", type=int) or 0, current_user(),
+        offer = c.redispatch(db, order, request.form.get("provider_id", type=database_id) or 0, current_user(),
                              _settings(), _now())
         db.commit()
         flash(f"已改派给{offer.provider.name}，等待接单")
@@ -299,6 +301,8 @@ def console_close_task(task_id: int):
     task = db.get(OperatorTask, task_id)
     if task is None:
         abort(404)
+    if not c.may_close(current_user().role, task.kind):
+        abort(403)
     try:
         c.close_task(task, current_user(), request.form.get("note", ""), _now())
         db.commit()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, abort, current_app, request, url_for
 from sqlalchemy.exc import IntegrityError, OperationalError
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -20,6 +20,8 @@ from telephony.twiml import LANGUAGE, say, twiml
 
 bp = Blueprint("hotline", __name__, url_prefix="/telephony")
 log = logging.getLogger("vnh.hotline")
+# The turns of one call are numbered from 0 (stored in a 32-bit column); no call comes near this.
+MAX_TURN = 9999
 
 
 def _now():
@@ -72,6 +74,8 @@ def incoming_call():
         return twiml(response)
     settings = Settings(current_app.config)
     seq = request.args.get("seq", default=0, type=int)
+    if not 0 <= seq <= MAX_TURN:  # Twilio follows only the URLs the app gave it; this one was made up
+        abort(404)
     turn = Turn(digits=form.get("Digits", ""), speech=form.get("SpeechResult", ""),
                 confidence=form.get("Confidence", type=float), dial_status=form.get("DialCallStatus", ""),
                 recording_url=form.get("RecordingUrl", ""))

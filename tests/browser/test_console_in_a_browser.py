@@ -105,6 +105,9 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     phone = Phone(HttpTransport(base), TOKEN)
     page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     page.set_default_timeout(10_000)
+    refused = []  # what the Content-Security-Policy blocked: nothing, the pages run only static scripts
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text
+            else None)
 
     page.goto(f"{base}/console")
     assert "/login" in page.url
@@ -152,6 +155,8 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     _cli(env, "user", "add", "gongsi", "--role", "provider", "--provider", provider_code,
          "--name", "服务商小王", "--password", PASSWORD)
     portal = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN").new_page()
+    portal.on("console", lambda message: refused.append(message.text)
+              if "Content Security Policy" in message.text else None)
     portal.goto(f"{base}/portal/")
     portal.fill("input[name=username]", "gongsi")
     portal.fill("input[name=password]", PASSWORD)
@@ -171,6 +176,7 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     page.goto(f"{base}/console")
     assert page.query_selector("#pop-card") is None  # the order closed the transfer
     page.close()
+    assert refused == []
 
 
 def test_a_form_posted_without_its_csrf_token_is_refused_in_the_browser(server, browser):

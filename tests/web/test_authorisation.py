@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from werkzeug.routing.converters import NumberConverter
 
 from dispatcher.consoles.auth import ROLES, add_user
 from telephony.simulator import FlaskTransport, Phone
@@ -63,11 +64,11 @@ def _access(endpoint: str):
     return None, None
 
 
-def _example_url(rule) -> str:
-    """The rule with a made-up value for each argument: 1 for numbers, 'x' for the rest."""
+def _example_url(rule, number: str = "1") -> str:
+    """The rule with a made-up value for each argument: `number` for numbers, 'x' for the rest."""
     url = rule.rule
     for name, converter in rule._converters.items():
-        value = "1" if type(converter).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+        value = number if isinstance(converter, NumberConverter) else "x"
         url = re.sub(rf"<(?:[^:<>]+:)?{name}>", value, url)
     return url
 
@@ -143,6 +144,21 @@ def test_every_staff_route_refuses_the_wrong_roles_and_lets_the_right_ones_in(ap
                 assert response.status_code == 403, (rule.endpoint, role, response.status_code)
             checked += 1
     assert checked >= 5 * 18
+
+
+@pytest.mark.parametrize("number", [str(2**63), str(2**64), "0", "9" * 5000])
+def test_every_id_route_answers_not_found_for_an_id_no_row_can_have(app, staff, number):
+    """Checked before any signature, token or role: an id outside 1..2^63−1 never reaches the database."""
+    anonymous = app.test_client()
+    checked = 0
+    for rule in _rules(app):
+        if not any(isinstance(c, NumberConverter) for c in rule._converters.values()):
+            continue
+        for client in (anonymous, staff["admin"], staff["operator"], staff["provider"]):
+            response = client.open(_example_url(rule, number), method=_method(rule))
+            assert response.status_code == 404, (rule.endpoint, response.status_code)
+        checked += 1
+    assert checked >= 20
 
 
 def test_a_staff_session_is_not_an_api_token(staff):

@@ -90,7 +90,9 @@ TEMPLATES: dict[str, Template] = _templates(
     ("VNH_SUSPENDED", "provider_suspended", "provider",
      "${provider_name}：服务质量评分${score}低于${threshold}，暂停派单。请联系监督员了解详情和恢复条件。"),
     ("VNH_UNREGISTERED", "unregistered_sender", "provider",
-     "您的号码未登记为服务商号码，如需服务请拨打热线。"),
+     "此号码未登记为服务商，老人预约请拨打热线。"),
+    ("VNH_BUSY", "reply_busy", "provider",
+     "系统繁忙，您的回复未能处理，请稍后重新发送。"),
     # -- to elders (one segment each) --
     ("VNH_ELDER_NOTICE", "elder_confirmation", "elder",
      "${title}您好，${provider_name}将于${when}为您提供${item_name}，工单号${job_code}。"),

@@ -139,3 +139,17 @@ def test_bad_settings_are_named_before_anything_is_read(vnh, elders_file, env, m
 
     assert result.exit_code == 1
     assert message in result.output
+
+
+def test_the_summary_counts_elders_and_contacts_no_sms_can_reach(vnh, elders_file, session):
+    rows = [
+        elder_row(1),  # a mobile, and a mobile contact
+        elder_row(2, phone="0931-8120002", other_phones="", emergency_contact_phone="0931-8760002"),
+        elder_row(3, emergency_contact_phone="0931-8760003"),
+    ]
+
+    result = vnh("import", "elders", str(elders_file(rows)))
+
+    assert result.exit_code == 0, result.output
+    assert ("SMS: 1 elders have only landlines and 2 emergency contacts are landlines; "
+            "they are told by a short call instead of an SMS") in result.output

@@ -69,16 +69,18 @@ def enqueue_sms(
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
+    held = None
+    if limit is not None and limit.count > 0:
+        sent = texts_in_window(session, to, now - timedelta(seconds=limit.window_s))
+        if sent >= limit.count:
+            held = f"per-number limit: {sent} texts in {limit.window_s}s (limit {limit.count})"
+            log.info("sms %s to %s not sent: %s", purpose, mask_phone(to), held)
     message = _enqueue(session, kind="sms", to=to, body=templates.render(purpose, params), url=None,
                        purpose=purpose, dedupe_key=dedupe_key, from_=from_, now=now,
                        template=purpose, params=params)
-    if limit is not None and limit.count > 0:
-        sent = texts_in_window(session, to, now - timedelta(seconds=limit.window_s), but=message.id)
-        if sent >= limit.count:
-            message.status = SKIPPED_RATE_LIMIT
-            message.last_error = f"per-number limit: {sent} texts in {limit.window_s}s (limit {limit.count})"
-            log.info("sms %s to %s not sent: %s", purpose, mask_phone(to), message.last_error)
-            session.flush()
+    if held is not None:
+        message.status, message.last_error = SKIPPED_RATE_LIMIT, held
+        session.flush()
     return message
 
 
@@ -87,14 +89,12 @@ def spoken_call_path(message_id: int) -> str:
     return f"/telephony/spoken/{message_id}"
 
 
-def texts_in_window(session: Session, to: str, since: datetime, but: int | None = None) -> int:
+def texts_in_window(session: Session, to: str, since: datetime) -> int:
     """How many texts to `to` were written since `since` and not held back."""
-    query = (select(func.count()).select_from(OutboxMessage)
-             .where(OutboxMessage.kind == "sms", OutboxMessage.to_number == to,
-                    OutboxMessage.created_at > since, OutboxMessage.status != SKIPPED_RATE_LIMIT))
-    if but is not None:
-        query = query.where(OutboxMessage.id != but)
-    return session.scalar(query)
+    return session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.kind == "sms", OutboxMessage.to_number == to,
+               OutboxMessage.created_at > since, OutboxMessage.status != SKIPPED_RATE_LIMIT))
 
 
 def enqueue_notice(

@@ -1,4 +1,4 @@
-"""What the product says, in Mandarin: SMS bodies and spoken phrases. Pure."""
+"""What the product says, in Mandarin: spoken phrases, and the values SMS templates are filled with. Pure."""
 
 from __future__ import annotations
 

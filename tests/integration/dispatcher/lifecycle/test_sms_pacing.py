@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -60,10 +61,15 @@ def test_an_offer_over_the_per_number_limit_is_not_texted_but_still_offered(
     assert third.expires_at - third.offered_at == timedelta(seconds=paced.asap_offer_window_s)
 
 
-def test_a_held_back_text_is_never_sent(app, session, clock, paced, make_elder, make_provider):
+def test_a_held_back_text_is_never_sent_and_the_log_says_why(
+    app, session, clock, paced, make_elder, make_provider, caplog
+):
     provider = make_provider()
-    for _ in range(3):
-        _place(session, make_elder(), paced, clock)
+    with caplog.at_level(logging.INFO, logger="telephony.outbox"):
+        for _ in range(3):
+            _place(session, make_elder(), paced, clock)
+    (line,) = [r.getMessage() for r in caplog.records if "not sent" in r.getMessage()]
+    assert line.startswith("sms offer to +86138****") and "per-number limit: 2 texts" in line
 
     deliver_outbox(app, clock.now())
 

@@ -13,6 +13,7 @@ from dispatcher.hotline import commands as hotline_commands
 from dispatcher.operations import commands as operations_commands
 from dispatcher.programmes import commands as programme_commands
 from providers import commands as provider_commands
+from telephony import commands as telephony_commands
 
 
 @click.group()
@@ -30,7 +31,7 @@ def bench():
 
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, enrollment_commands, billing_commands, provider_commands, console_commands,
-                programme_commands, hotline_commands, operations_commands, demo_commands):
+                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands):
     package.register(main)
 
 

@@ -50,6 +50,10 @@ def default_database_url() -> str:
     return f"sqlite:///{instance / 'vnh.sqlite'}"
 
 
+# The default VNH_SMS_PER_NUMBER by adapter (others: 40, Alibaba Cloud's documented daily cap).
+_SMS_PER_NUMBER = {"local": 0, "twilio": 4}
+
+
 def settings_from_env(env: dict | None = None) -> dict:
     """Return the Flask config mapping built from environment variables."""
     env = dict(os.environ if env is None else env)
@@ -80,6 +84,12 @@ def settings_from_env(env: dict | None = None) -> dict:
         "WELLBEING_RETRY_S": _int(env, "VNH_WELLBEING_RETRY_S", 1800),
         **({"CALLS_PER_S": _float(env, "VNH_CALLS_PER_S", 1.0)} if env.get("VNH_CALLS_PER_S") else {}),
         **({"SMS_PER_S": _float(env, "VNH_SMS_PER_S", 10.0)} if env.get("VNH_SMS_PER_S") else {}),
+        # Texts to one number per window: Twilio holds a fifth different text to one Chinese
+        # number in 24 h for manual review ("China SMS Template Whitelisting"), so at most 4;
+        # Alibaba Cloud caps notifications per number per day (its 发送频率设置); the local
+        # network has no carrier and no limit.
+        "SMS_PER_NUMBER": _int(env, "VNH_SMS_PER_NUMBER", _SMS_PER_NUMBER.get(telephony, 40)),
+        "SMS_WINDOW_S": _int(env, "VNH_SMS_WINDOW_S", 86400),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
         "IMPORT_MAX_MB": _positive(env, "VNH_IMPORT_MAX_MB", 20),
         "IMPORT_MAX_ROWS": _positive(env, "VNH_IMPORT_MAX_ROWS", 200_000),
@@ -148,6 +158,8 @@ class Settings:
         self.wellbeing_retry_s: int = config.get("WELLBEING_RETRY_S", 1800)
         self.after_hours: str = config.get("AFTER_HOURS") or ""
         self.emergency_fallback_number: str = config.get("EMERGENCY_FALLBACK_NUMBER") or ""
+        self.sms_per_number: int = config.get("SMS_PER_NUMBER", 0)
+        self.sms_window_s: int = config.get("SMS_WINDOW_S", 86400)
 
     def url(self, path: str) -> str:
         return self.public_url + path

@@ -1,4 +1,4 @@
-"""What the product says, in Mandarin: SMS bodies and spoken phrases. Pure."""
+"""What the product says, in Mandarin: spoken phrases, and the values SMS templates are filled with. Pure."""
 
 from __future__ import annotations
 
@@ -38,27 +38,11 @@ def when_words(start: datetime, slot_label: str) -> str:
     return f"{slot_label}上门（{local(start):%m月%d日 %H:%M}起）"
 
 
-def offer_sms(job_code: str, item_name: str, address: str, when: str, price_fen: int, minutes: int) -> str:
-    return (
-        f"【虚拟养老院】新派单 工单号:{job_code} {item_name}，{address}，{when}，"
-        f"结算价{fen_to_yuan(price_fen)}元。接单回复“{job_code} 接”，拒绝回复“{job_code} 拒”，"
-        f"{minutes}分钟内有效。"
-    )
+def visit_time(start: datetime) -> str:
+    """When a visit starts, as SMS and visit-notice calls say it: 12月02日 08:30起."""
+    return f"{local(start):%m月%d日 %H:%M}起"
 
 
-def accepted_sms(job_code: str, item_name: str, address: str, when: str, elder_title: str) -> str:
-    return (
-        f"已接单：工单号:{job_code} {item_name}，{elder_title}，{address}，{when}。"
-        f"到达后回复“{job_code} 到”，服务完成后回复“{job_code} 完”。"
-    )
-
-
-def elder_confirmation_sms(elder_title: str, provider_name: str, item_name: str, when: str, job_code: str) -> str:
-    return f"【虚拟养老院】{elder_title}您好，{provider_name}已接单，将于{when}上门提供{item_name}。工单号{job_code}。"
-
-
-def emergency_contact_sms(contact_name: str, elder_name: str, when: datetime) -> str:
-    return (
-        f"【虚拟养老院】{contact_name}您好，{elder_name}于{local(when):%H:%M}拨打热线按下紧急求助键，"
-        "话务员正在处理，请尽快与老人联系。"
-    )
+def emergency_params(contact_name: str, elder_name: str, when: datetime) -> dict:
+    """The parameters of the emergency contact's message (SMS template `emergency_contact`)."""
+    return {"contact_name": contact_name, "elder_name": elder_name, "time": f"{local(when):%H:%M}"}

@@ -117,7 +117,8 @@ def recompute(session: Session, provider_id: int, *, threshold: float, hotline_n
         session.flush()
         enqueue_sms(session, to=provider.dispatch_phone, purpose="provider_suspended",
                     dedupe_key=f"suspended:{suspension.id}", from_=hotline_number, now=now,
-                    body=f"【虚拟养老院】{provider.name}：{reason}，暂停派单。请联系质量监督员了解详情和恢复条件。")
+                    params={"provider_name": provider.name, "score": f"{result.score:.2f}",
+                            "threshold": f"{threshold:.2f}"})
     return result
 
 

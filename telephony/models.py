@@ -34,6 +34,10 @@ class OutboxMessage(Base):
     # When the sender claimed it ("sending"): a crash after this may or may not have sent it.
     claimed_at: Mapped[datetime | None]
     review_id: Mapped[int | None] = mapped_column(ForeignKey("callback_reviews.id"))
+    # The SMS template (telephony.templates) and its parameters as JSON, for a carrier that
+    # sends a filed template code instead of a body; a spoken notice call keeps them too.
+    template_code: Mapped[str | None] = mapped_column(String(40))
+    params: Mapped[str | None] = mapped_column(Text)
 
 
 class InboundMessage(Base):

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from telephony import templates
 from telephony.models import OutboxMessage
+from telephony.numbers import is_mobile, mask_phone
 from telephony.ports import DeliveryError, Telephony
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 # Call outcomes that mean nobody was reached ("voicemail": answering-machine detection).
@@ -37,12 +43,81 @@ STATUS_RANK = {
 }
 
 
+# An SMS the per-number limit held back: written down with why, never sent.
+SKIPPED_RATE_LIMIT = "skipped_rate_limit"
+
+
+@dataclass(frozen=True)
+class PerNumberLimit:
+    """At most `count` texts to one number in `window_s` seconds (0 or less: no limit)."""
+
+    count: int
+    window_s: int
+
+
 def enqueue_sms(
-    session: Session, *, to: str, body: str, purpose: str, dedupe_key: str, from_: str, now: datetime
+    session: Session, *, to: str, purpose: str, params: dict, dedupe_key: str, from_: str, now: datetime,
+    limit: PerNumberLimit | None = None,
 ) -> OutboxMessage:
-    """Queue an SMS once per `dedupe_key`; queuing it again returns the first one."""
-    return _enqueue(session, kind="sms", to=to, body=body, url=None, purpose=purpose,
-                    dedupe_key=dedupe_key, from_=from_, now=now)
+    """Queue the SMS template `purpose` with `params` once per `dedupe_key`; queuing it again
+    returns the first one.
+
+    The row keeps the template code and parameters (a domestic carrier sends those) besides the
+    rendered body (Twilio and the local network send that). With a `limit`, an SMS that would
+    exceed it is not queued but written as `skipped_rate_limit`, so the carrier never holds it.
+    """
+    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+    if existing is not None:
+        return existing
+    held = None
+    if limit is not None and limit.count > 0:
+        sent = texts_in_window(session, to, now - timedelta(seconds=limit.window_s))
+        if sent >= limit.count:
+            held = f"per-number limit: {sent} texts in {limit.window_s}s (limit {limit.count})"
+            log.info("sms %s to %s not sent: %s", purpose, mask_phone(to), held)
+    message = _enqueue(session, kind="sms", to=to, body=templates.render(purpose, params), url=None,
+                       purpose=purpose, dedupe_key=dedupe_key, from_=from_, now=now,
+                       template=purpose, params=params)
+    if held is not None:
+        message.status, message.last_error = SKIPPED_RATE_LIMIT, held
+        session.flush()
+    return message
+
+
+def spoken_call_path(message_id: int) -> str:
+    """The TwiML a spoken-notice call fetches when answered (telephony.views.spoken_notice)."""
+    return f"/telephony/spoken/{message_id}"
+
+
+def texts_in_window(session: Session, to: str, since: datetime) -> int:
+    """How many texts to `to` were written since `since` and not held back."""
+    return session.scalar(
+        select(func.count()).select_from(OutboxMessage)
+        .where(OutboxMessage.kind == "sms", OutboxMessage.to_number == to,
+               OutboxMessage.created_at > since, OutboxMessage.status != SKIPPED_RATE_LIMIT))
+
+
+def enqueue_notice(
+    session: Session, *, to: str, purpose: str, params: dict, dedupe_key: str, from_: str, now: datetime,
+    public_url: str,
+) -> OutboxMessage:
+    """Tell someone by SMS if `to` is a mobile, else by a short call that says the same words.
+
+    A landline cannot take an SMS (the network rejects it), so the call's row keeps the spoken
+    text in `body`, and its URL (under `public_url`) is the signed TwiML that reads it out.
+    """
+    if is_mobile(to):
+        return enqueue_sms(session, to=to, purpose=purpose, params=params, dedupe_key=dedupe_key,
+                           from_=from_, now=now)
+    existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
+    if existing is not None:
+        return existing
+    message = _enqueue(session, kind="call", to=to, body=templates.spoken(purpose, params), url="",
+                       purpose=purpose, dedupe_key=dedupe_key, from_=from_, now=now,
+                       template=purpose, params=params)
+    message.url = public_url + spoken_call_path(message.id)
+    session.flush()
+    return message
 
 
 def enqueue_call(
@@ -54,7 +129,8 @@ def enqueue_call(
                     dedupe_key=dedupe_key, from_=from_, now=now, review_id=review_id)
 
 
-def _enqueue(session, *, kind, to, body, url, purpose, dedupe_key, from_, now, review_id=None):
+def _enqueue(session, *, kind, to, body, url, purpose, dedupe_key, from_, now, review_id=None,
+             template=None, params=None):
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key))
     if existing is not None:
         return existing
@@ -62,6 +138,8 @@ def _enqueue(session, *, kind, to, body, url, purpose, dedupe_key, from_, now, r
         kind=kind, purpose=purpose, dedupe_key=dedupe_key, to_number=to, from_number=from_,
         body=body, url=url, status="queued", next_attempt_at=now, created_at=now,
         review_id=review_id,
+        template_code=templates.template_for(template).code if template else None,
+        params=json.dumps(templates.fitted(template, params), ensure_ascii=False) if template else None,
     )
     session.add(message)
     session.flush()
@@ -108,6 +186,10 @@ class Send:
     from_: str
     body: str | None
     url: str | None
+    # The template's purpose (the key of telephony.templates.TEMPLATES, and of a carrier's map
+    # of its filed template codes) and its parameters; None for a message without a template.
+    template: str | None = None
+    params: dict | None = None
 
     @property
     def key(self) -> str:
@@ -117,7 +199,8 @@ class Send:
     @classmethod
     def of(cls, message: OutboxMessage) -> Send:
         return cls(message.id, message.kind, message.to_number, message.from_number,
-                   message.body, message.url)
+                   message.body, message.url, message.purpose if message.template_code else None,
+                   json.loads(message.params) if message.params else None)
 
 
 def mark_sending(message: OutboxMessage, now: datetime) -> Send:
@@ -132,7 +215,8 @@ def send(job: Send, telephony: Telephony, status_callback: str | None) -> str:
     """Hand one message to the phone network; return its SID or raise DeliveryError."""
     if job.kind == "sms":
         return telephony.send_sms(to=job.to, from_=job.from_, body=job.body or "",
-                                  status_callback=status_callback, key=job.key)
+                                  status_callback=status_callback, key=job.key,
+                                  template=job.template, params=job.params)
     return telephony.place_call(to=job.to, from_=job.from_, url=job.url or "",
                                 status_callback=status_callback, key=job.key)
 

@@ -19,8 +19,13 @@ class DeliveryError(Exception):
 
 
 class Telephony(Protocol):
-    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None, key: str) -> str:
-        """Send an SMS and return its MessageSid; `key` names the outbox message it carries."""
+    def send_sms(self, *, to: str, from_: str, body: str, status_callback: str | None, key: str,
+                 template: str | None = None, params: dict | None = None) -> str:
+        """Send an SMS and return its MessageSid; `key` names the outbox message it carries.
+
+        `template` is the purpose's template code (telephony.templates) and `params` its
+        parameters: a carrier that sends filed templates uses them, the others send `body`.
+        """
 
     def place_call(self, *, to: str, from_: str, url: str, status_callback: str | None, key: str) -> str:
         """Place a call that fetches TwiML from `url` when answered; return its CallSid."""
@@ -45,7 +50,7 @@ class LocalTelephony:
     def __init__(self, engine=None):
         self.sessionmaker = sessionmaker(engine) if engine is not None else None
 
-    def send_sms(self, *, to, from_, body, status_callback, key):
+    def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
         return self._carry("sms", "SM", to, from_, key)
 
     def place_call(self, *, to, from_, url, status_callback, key):
@@ -94,7 +99,7 @@ class TwilioTelephony:
                             http_client=http_client or TwilioHttpClient(timeout=TWILIO_TIMEOUT_S))
         self.client = client
 
-    def send_sms(self, *, to, from_, body, status_callback, key):
+    def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
         kwargs = {"to": to, "from_": from_, "body": body}
         if status_callback:
             kwargs["status_callback"] = status_callback

@@ -57,6 +57,30 @@ def _call_to_elder_ended(session, message, status: str) -> None:
         wellbeing_call_ended(session, message.dedupe_key, status, settings, now)
 
 
+@bp.post("/spoken/<int:message_id>")
+@twilio_signed
+def spoken_notice(message_id: int):
+    """The TwiML of a spoken-notice call: a landline is told what a mobile would have read.
+
+    The words are the outbox row's own (the SMS template said aloud), read twice, since an
+    elder or a relative picking up slowly misses the start.
+    """
+    from twilio.twiml.voice_response import VoiceResponse
+
+    from telephony.twiml import say, twiml
+
+    message = get_session().get(OutboxMessage, message_id)
+    if message is None or message.kind != "call" or not message.template_code or not message.body:
+        abort(404)
+    response = VoiceResponse()
+    for _ in range(2):
+        say(response, message.body, current_app.config.get("VOICE") or None,
+            current_app.config.get("SPEECH_RATE") or "90%")
+        response.pause(length=1)
+    response.hangup()
+    return twiml(response)
+
+
 @simulator_bp.get("/outbox")
 def outbox():
     """Every SMS and call the app has sent, newest last."""

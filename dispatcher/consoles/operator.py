@@ -342,9 +342,9 @@ def redispatch(session: Session, order: Order, provider_id: int, staff: StaffUse
         for offer in candidates.asked:
             if offer.status == "offered":
                 offer.status, offer.responded_at = "withdrawn", now
-                orders.tell_provider(session, offer.provider, purpose="offer_withdrawn",
+                orders.tell_provider(session, offer.provider, purpose="order_reassigned",
                                      dedupe_key=f"redispatch:{order.id}:{offer.id}", settings=settings, now=now,
-                                     body=f"【虚拟养老院】工单{order.job_code}已由话务员改派，本次派单撤回，请勿上门。")
+                                     params={"job_code": order.job_code})
         orders.send_offers(session, order, [chosen], len(candidates.asked), settings, now)
     resolve_tasks_of(session, order, staff, f"改派给{provider.name}", now)
     return session.scalars(select(Offer).where(Offer.order_id == order.id, Offer.provider_id == provider_id)).one()

@@ -96,6 +96,10 @@ def import_command(kind, path, dry_run, skip_bad_rows):
             for precision, n in sorted(report.geocoded.items())
         )
         echo(f"geocoded {sum(report.geocoded.values())} addresses ({geocoder.name}): {parts}")
+    if kind == "elders":
+        echo(f"SMS: {report.landline_only_elders} elders have only landlines and "
+             f"{report.landline_contacts} emergency contacts are landlines; they are told by a short "
+             "call instead of an SMS")
     refused_everything = bool(report.error_count) and not skip_bad_rows
     verb = "would add" if dry_run else "added"
     echo(

@@ -43,6 +43,7 @@ from dispatcher.enrollment.rows import (
 )
 from dispatcher.models import Elder, ElderPhone, EmergencyContact, Item
 from providers.models import Offering, Provider
+from telephony.numbers import is_mobile
 
 __all__ = ["ImportFileError", "ImportLimits", "import_file"]
 
@@ -73,6 +74,10 @@ class ImportReport:
     header_row: int = 1
     geocoded: Counter[str] = field(default_factory=Counter)
     asked_geocoder: int = 0
+    # Numbers that cannot take an SMS (told by a short call instead): elders with no mobile
+    # among their numbers, and emergency contacts on a landline.
+    landline_only_elders: int = 0
+    landline_contacts: int = 0
 
     @property
     def ok(self) -> bool:
@@ -288,6 +293,9 @@ class _ElderImporter(_Importer):
         for _, record in records:
             if record.latitude is None:
                 continue
+            if not any(is_mobile(phone) for phone, _ in record.phones):
+                report.landline_only_elders += 1
+            report.landline_contacts += sum(not is_mobile(phone) for _, phone in record.emergency_contacts)
             old = stored.get(record.id_number)
             if old is None:
                 added.append(record)

@@ -31,7 +31,7 @@ from dispatcher.lifecycle.states import OPEN_STATES
 from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
 from providers.models import Provider
 from telephony.models import CallRecord
-from telephony.outbox import enqueue_sms
+from telephony.outbox import enqueue_notice
 
 MENU_SIZE = 5
 MORE_KEY = "8"
@@ -396,10 +396,12 @@ class Hotline:
         if call.elder_id is not None:
             elder = self._elder(call)
             for contact in elder.emergency_contacts:
-                enqueue_sms(self.session, to=contact.phone, purpose="emergency_contact",
-                            dedupe_key=f"emergency:{call.call_sid}:{contact.id}",
-                            from_=self.settings.hotline_number, now=self.now,
-                            body=texts.emergency_contact_sms(contact.name, elder.name, self.now))
+                # A landline contact is called and told the same words (it cannot take an SMS).
+                enqueue_notice(self.session, to=contact.phone, purpose="emergency_contact",
+                               dedupe_key=f"emergency:{call.call_sid}:{contact.id}",
+                               from_=self.settings.hotline_number, now=self.now,
+                               params=texts.emergency_params(contact.name, elder.name, self.now),
+                               public_url=self.settings.public_url)
         return Reply(say=["正在为您紧急转接话务员。"], dial=self.settings.operator_numbers)
 
     def _fail(self, call: HotlineCall, sorry: str, kind: str, reason: str) -> Reply:

@@ -15,6 +15,7 @@ from dispatcher.models import Order
 from providers.models import Offer, Provider
 from providers.queries import provider_by_phone
 from providers.replies import ProviderReply, parse_reply
+from telephony import templates
 from telephony.models import InboundMessage
 
 HELP = "请回复工单号加指令，如“123456 接”。接单回复接或1，拒绝回复拒或2，到达回复到，完成回复完。"
@@ -38,7 +39,7 @@ def handle_inbound_sms(session: Session, *, message_sid: str, sender: str, to: s
 def _reply_to(session, sender, body, settings, policy, now) -> str:
     provider = provider_by_phone(session, sender)
     if provider is None:
-        return "【虚拟养老院】您的号码未登记为服务商号码，如需服务请拨打热线。"
+        return templates.render("unregistered_sender", {})
     parsed = parse_reply(body)
     if parsed is None:
         return HELP

@@ -5,12 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app
 from twilio.twiml.voice_response import VoiceResponse
 
-from dispatcher import texts
-from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.db import get_session
-from dispatcher.lifecycle.slots import slot_label
-from dispatcher.lifecycle.visits import notice_words, reminder_words
+from dispatcher.lifecycle.visits import visit_words
 from dispatcher.models import Order
 from providers.models import Provider
 from telephony.signature import twilio_signed
@@ -34,12 +31,7 @@ def visit_call(order_id: int, kind: str):
     if provider is None:
         say(response, "您好，这里是虚拟养老院。您的服务安排有变动，话务员会与您联系。", settings.voice, settings.speech_rate)
     else:
-        now = current_app.extensions["vnh.clock"].now()
-        elder = order.elder
-        title = texts.honorific(elder.surname, elder.gender, texts.age_on(elder.birth_date, local(now).date()))
-        when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
-        words = (notice_words if kind == "notice" else reminder_words)(
-            title, provider.name, order.item.name, when, order.job_code)
+        words = visit_words(kind, order, provider.name, current_app.extensions["vnh.clock"].now())
         # Said twice: an elder picking up slowly misses the start.
         for _ in range(2):
             say(response, words, settings.voice, settings.speech_rate)

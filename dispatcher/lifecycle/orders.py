@@ -18,7 +18,7 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.lifecycle import visits
 from dispatcher.lifecycle.ranking import complained_about, rank_for
-from dispatcher.lifecycle.slots import Slot, half_day_bounds, local_day_bounds, slot_label
+from dispatcher.lifecycle.slots import Slot, half_day_bounds, local_day_bounds
 from dispatcher.lifecycle.states import OPEN_STATES, OrderEvent, OrderState, next_state
 from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder, Item, Order
@@ -26,7 +26,8 @@ from providers import quality
 from providers.matching import EMERGENCY_WEIGHTS, Ranked, haversine_m, rank_candidates, rejection
 from providers.models import Offer, Provider
 from providers.queries import candidate_by_id
-from telephony.outbox import enqueue_sms
+from telephony import templates
+from telephony.outbox import PerNumberLimit, enqueue_sms
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,9 @@ def cancel_order(session: Session, order: Order, reason: str, settings: Settings
         was_accepted = offer.status == "accepted"
         if not was_accepted:
             offer.status, offer.responded_at = "withdrawn", now
-        tell_provider(session, offer.provider, purpose="order_cancelled",
+        tell_provider(session, offer.provider, purpose="order_cancelled" if was_accepted else "offer_cancelled",
                       dedupe_key=f"cancel:{order.id}:{offer.id}", settings=settings, now=now,
-                      body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）已由老人取消，"
-                           + ("请勿上门。" if was_accepted else "本次派单撤回。"))
+                      params={"job_code": order.job_code, "item_name": order.item.name})
     return Outcome(True, f"工单{order.job_code}已取消。", order)
 
 
@@ -156,26 +156,31 @@ def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int
     move_order(order, OrderEvent.OFFER, now)
     order.quoted_price_fen = order.quoted_price_fen or offers[0].price_fen
     session.flush()
-    when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
     for offer in offers:
         tell_provider(
             session, session.get(Provider, offer.provider_id), purpose="offer", dedupe_key=f"offer:{offer.id}",
             settings=settings, now=now,
-            body=texts.offer_sms(order.job_code, item.name, elder.address, when, offer.price_fen,
-                                 max(window_s // 60, 1)),
+            params={"job_code": order.job_code, "item_name": item.name, "address": elder.address,
+                    "when": texts.visit_time(order.window_start_at), "price": texts.yuan_words(offer.price_fen),
+                    "minutes": max(window_s // 60, 1)},
         )
     return offers[0]
 
 
-def tell_provider(session: Session, provider: Provider, *, body: str, purpose: str, dedupe_key: str,
+def tell_provider(session: Session, provider: Provider, *, purpose: str, params: dict, dedupe_key: str,
                   settings: Settings, now: datetime) -> None:
     """Text a job message to every dispatch phone of the provider (whoever is on duty reads it).
 
-    The main phone keeps `dedupe_key` as given; a further phone's key adds its number.
+    The main phone keeps `dedupe_key` as given; a further phone's key adds its number. A phone
+    that has had its carrier's share of texts in the window (VNH_SMS_PER_NUMBER per
+    VNH_SMS_WINDOW_S) is not texted: the carrier would hold the text for a day. The row says
+    so (`skipped_rate_limit`); an offer still reaches the portal and API and the other phones,
+    and expires in its own window, so the order never waits for the carrier.
     """
+    limit = PerNumberLimit(settings.sms_per_number, settings.sms_window_s)
     for n, phone in enumerate(provider.dispatch_phones):
         enqueue_sms(session, to=phone, purpose=purpose, dedupe_key=dedupe_key if n == 0 else f"{dedupe_key}:{phone}",
-                    from_=settings.hotline_number, now=now, body=body)
+                    from_=settings.hotline_number, now=now, params=params, limit=limit)
 
 
 def offer_window_s(order: Order, settings: Settings) -> int:
@@ -199,18 +204,14 @@ def accept_offer(session: Session, offer: Offer, provider_id: int, channel: str,
     order.provider_id = provider_id
     _withdraw_others(session, order, offer, settings, now)
     elder, item = order.elder, order.item
-    when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
-    title = elder_title(elder, now)
-    if visits.elder_mobile(elder):
-        enqueue_sms(session, to=visits.elder_mobile(elder), purpose="elder_confirmation",
-                    dedupe_key=f"confirm:{order.id}:{offer.id}", from_=settings.hotline_number, now=now,
-                    body=texts.elder_confirmation_sms(title, offer.provider.name, item.name, when,
-                                                      order.job_code))
-    else:
-        visits.tell_elder(session, order, offer.provider.name, kind="notice",
-                          dedupe_key=f"confirm:{order.id}:{offer.id}", settings=settings, now=now)
+    visits.tell_elder(session, order, offer.provider.name, kind="notice",
+                      dedupe_key=f"confirm:{order.id}:{offer.id}", settings=settings, now=now)
     visits.schedule_deadlines(session, order, offer.id, provider_id, settings, now)
-    return Outcome(True, texts.accepted_sms(order.job_code, item.name, elder.address, when, title), order)
+    # The answer to the provider's accepting SMS (the carrier adds the signature to a reply).
+    reply = templates.words("accepted_reply", {
+        "job_code": order.job_code, "item_name": item.name, "title": elder_title(elder, now),
+        "address": elder.address, "when": texts.visit_time(order.window_start_at)})
+    return Outcome(True, reply, order)
 
 
 def _withdraw_others(session, order, winner, settings, now):
@@ -221,7 +222,7 @@ def _withdraw_others(session, order, winner, settings, now):
         other.status, other.responded_at = "withdrawn", now
         tell_provider(session, other.provider, purpose="offer_withdrawn",
                       dedupe_key=f"withdraw:{other.id}", settings=settings, now=now,
-                      body=f"【虚拟养老院】工单{order.job_code}已由其他服务商接单，本次派单撤回。")
+                      params={"job_code": order.job_code})
 
 
 def decline_offer(session: Session, offer: Offer, provider_id: int, channel: str,
@@ -297,7 +298,7 @@ def redispatch_order(session: Session, order: Order, now: datetime, provider_id:
     why = "超时未签到" if is_no_show else "调度调整"
     tell_provider(session, late_provider, purpose="order_redispatched",
                   dedupe_key=f"redispatch:{order.id}:{accepted.id}", settings=settings, now=now,
-                  body=f"【虚拟养老院】工单{order.job_code}（{order.item.name}）因{why}已改派其他服务商，请勿上门。")
+                  params={"job_code": order.job_code, "item_name": order.item.name, "reason": why})
     if is_no_show:
         quality.recompute(session, late_provider.id, threshold=settings.suspend_below,
                           hotline_number=settings.hotline_number, now=now)

@@ -16,10 +16,10 @@ from dispatcher.clock import LOCAL_TZ, local
 from dispatcher.config import Settings
 from dispatcher.db import Base
 from dispatcher.lifecycle.quiet_hours import inside, outside_quiet_hours, parse_quiet_hours
-from dispatcher.lifecycle.slots import slot_label
 from dispatcher.lifecycle.states import OrderState
 from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder, Order
+from telephony import templates
 from telephony.numbers import is_mobile
 from telephony.outbox import enqueue_call, enqueue_sms
 
@@ -50,12 +50,21 @@ class VisitDeadline(Base):
 
 # -- what the elder is told (pure) ----------------------------------------------------------------
 
-def notice_words(title: str, provider_name: str, item_name: str, when: str, job_code: str) -> str:
-    return f"{title}您好，这里是虚拟养老院。{provider_name}已接单，将于{when}上门为您提供{item_name}。工单号{job_code}。"
+# The SMS template of each thing the elder is told; a call to a landline says the same words.
+TEMPLATE_OF = {"notice": "elder_confirmation", "reminder": "elder_reminder"}
 
 
-def reminder_words(title: str, provider_name: str, item_name: str, when: str, job_code: str) -> str:
-    return f"{title}您好，这里是虚拟养老院，提醒您：{provider_name}将于{when}上门为您提供{item_name}。工单号{job_code}。"
+def visit_params(order: Order, provider_name: str, now: datetime) -> dict:
+    """The parameters of the elder's notice or reminder about `order`."""
+    elder = order.elder
+    return {"title": texts.honorific(elder.surname, elder.gender, texts.age_on(elder.birth_date, local(now).date())),
+            "provider_name": provider_name, "when": texts.visit_time(order.window_start_at),
+            "item_name": order.item.name, "job_code": order.job_code}
+
+
+def visit_words(kind: str, order: Order, provider_name: str, now: datetime) -> str:
+    """What the call to an elder's landline says: the SMS's words."""
+    return templates.spoken(TEMPLATE_OF[kind], visit_params(order, provider_name, now))
 
 
 def check_in_due_at(window_start_at: datetime, accepted_at: datetime) -> datetime:
@@ -98,15 +107,11 @@ def tell_elder(session: Session, order: Order, provider_name: str, *, kind: str,
     `kind` is `notice` (just accepted) or `reminder` (the day before). The call's TwiML is
     served by `dispatcher.hotline.visit_call` and says the same words.
     """
-    elder, item = order.elder, order.item
-    when = texts.when_words(order.window_start_at, slot_label(order.slot_code))
-    title = texts.honorific(elder.surname, elder.gender, texts.age_on(elder.birth_date, local(now).date()))
+    elder = order.elder
     mobile = elder_mobile(elder)
     if mobile:
-        words = notice_words if kind == "notice" else reminder_words
-        enqueue_sms(session, to=mobile, purpose=f"elder_{kind}", dedupe_key=dedupe_key,
-                    from_=settings.hotline_number, now=now,
-                    body="【虚拟养老院】" + words(title, provider_name, item.name, when, order.job_code))
+        enqueue_sms(session, to=mobile, purpose=TEMPLATE_OF[kind], dedupe_key=dedupe_key,
+                    from_=settings.hotline_number, now=now, params=visit_params(order, provider_name, now))
         return
     landline = elder_primary(elder)
     if landline:

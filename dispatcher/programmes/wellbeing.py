@@ -13,7 +13,7 @@ from dispatcher.config import Settings
 from dispatcher.db import Base
 from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder
-from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_sms
+from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_notice
 
 SILENT_CALL_AFTER = timedelta(minutes=15)
 
@@ -114,10 +114,10 @@ def call_unanswered(session: Session, call: WellbeingCall, settings: Settings, n
     call.state = "alarm"
     elder = call.elder
     for contact in elder.emergency_contacts:
-        enqueue_sms(session, to=contact.phone, purpose="wellbeing_alarm",
-                    dedupe_key=f"wellbeing-alarm:{call.id}:{contact.id}", from_=settings.hotline_number,
-                    now=now, body=f"【虚拟养老院】{contact.name}您好，今天两次致电{elder.name}的关爱电话都无人接听，"
-                                  "请尽快联系或上门看望老人。")
+        enqueue_notice(session, to=contact.phone, purpose="wellbeing_alarm",
+                       dedupe_key=f"wellbeing-alarm:{call.id}:{contact.id}", from_=settings.hotline_number,
+                       now=now, params={"contact_name": contact.name, "elder_name": elder.name},
+                       public_url=settings.public_url)
     open_task(session, kind="wellbeing_alarm", reason="关爱电话两次无人接听", priority=1,
               dedupe_key=f"wellbeing-alarm:{call.id}", elder_id=elder.id, now=now)
 
@@ -149,10 +149,11 @@ def record_wellbeing_answer(session: Session, call: WellbeingCall, key: str, set
         open_task(session, kind="emergency", reason="关爱电话中老人按9求助", priority=0,
                   dedupe_key=f"wellbeing-help:{call.id}", elder_id=call.elder_id, now=now)
         for contact in call.elder.emergency_contacts:
-            enqueue_sms(session, to=contact.phone, purpose="emergency_contact",
-                        dedupe_key=f"wellbeing-help:{call.id}:{contact.id}",
-                        from_=settings.hotline_number, now=now,
-                        body=texts.emergency_contact_sms(contact.name, call.elder.name, now))
+            enqueue_notice(session, to=contact.phone, purpose="emergency_contact",
+                           dedupe_key=f"wellbeing-help:{call.id}:{contact.id}",
+                           from_=settings.hotline_number, now=now,
+                           params=texts.emergency_params(contact.name, call.elder.name, now),
+                           public_url=settings.public_url)
         return "正在为您紧急转接话务员。"
     if call.state in ("calling", "scheduled"):
         call.state, call.answered_at = "well", now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from dispatcher.models import OperatorTask
 from dispatcher.operations.sweepers import deliver_outbox
-from telephony import outbox
+from telephony import outbox, templates
 from telephony.models import OutboxMessage
 from telephony.ports import DeliveryError
 
@@ -26,9 +27,11 @@ class FlakyTelephony:
         self.tries: list[dict] = []
         self.sent: list[dict] = []
 
-    def send_sms(self, *, to, from_, body, status_callback, key):
+    def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
+        # "tag": the address parameter, which the tests below use to tell messages apart.
         return self._send({"kind": "sms", "to": to, "from": from_, "body": body,
-                           "status_callback": status_callback, "key": key})
+                           "status_callback": status_callback, "key": key, "template": template,
+                           "params": params, "tag": (params or {}).get("address")})
 
     def place_call(self, *, to, from_, url, status_callback, key):
         return self._send({"kind": "call", "to": to, "from": from_, "url": url,
@@ -58,8 +61,14 @@ def use_telephony(app):
     return install
 
 
-def _sms(session, clock, *, key="offer:1", to="+8613800000001", body="工单号:123456 居室保洁"):
-    message = outbox.enqueue_sms(session, to=to, body=body, purpose="offer", dedupe_key=key,
+def _offer(tag: str) -> dict:
+    return {"job_code": "123456", "item_name": "居室保洁", "address": tag, "when": "12月02日 08:30起",
+            "price": "48元", "minutes": 10}
+
+
+def _sms(session, clock, *, key="offer:1", to="+8613800000001", body="民勤街社区3号楼"):
+    """Queue an offer SMS whose address parameter is `body`, the tag the fakes record."""
+    message = outbox.enqueue_sms(session, to=to, purpose="offer", params=_offer(body), dedupe_key=key,
                                  from_=HOTLINE, now=clock.now())
     session.commit()
     return message
@@ -82,7 +91,10 @@ def test_a_due_sms_is_sent_once_and_recorded_as_sent(app, session, clock, use_te
     assert deliver_outbox(app, clock.now()) == 0
 
     assert [(t["kind"], t["to"], t["body"]) for t in fake.sent] == [
-        ("sms", "+8613800000001", "工单号:123456 居室保洁")]
+        ("sms", "+8613800000001", templates.render("offer", _offer("民勤街社区3号楼")))]
+    # The template and its parameters reach the port too: a domestic carrier sends those.
+    assert [(t["template"], t["params"]) for t in fake.sent] == [
+        ("offer", {k: str(v) for k, v in _offer("民勤街社区3号楼").items()})]
     sent = _fresh(session, message)
     assert (sent.status, sent.sid, sent.attempts, sent.sent_at) == ("sent", fake.sent[0]["sid"], 1,
                                                                     clock.now())
@@ -186,7 +198,7 @@ def test_enqueuing_the_same_dedupe_key_twice_keeps_one_message(session, clock):
 
     assert again.id == first.id
     rows = session.scalars(select(OutboxMessage)).all()
-    assert [(m.dedupe_key, m.body) for m in rows] == [("offer:42", "first")]
+    assert [(m.dedupe_key, json.loads(m.params)["address"]) for m in rows] == [("offer:42", "first")]
 
 
 def test_a_status_callback_only_moves_a_message_forward(session, clock):
@@ -241,20 +253,21 @@ def test_a_recipients_messages_go_out_in_the_order_they_were_written(app, sessio
         def __init__(self):
             self.sent, self.failed = [], False
 
-        def send_sms(self, *, to, from_, body, status_callback, key):
-            if body == "first" and not self.failed:
+        def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
+            tag = params["job_code"]
+            if tag == "first" and not self.failed:
                 self.failed = True
                 raise DeliveryError("twilio 503", permanent=False)
-            self.sent.append(body)
+            self.sent.append(tag)
             return f"SM{len(self.sent)}"
 
     fake = FlakyOnce()
     app.extensions["vnh.telephony"] = fake
-    for body in ("first", "second"):
-        enqueue_sms(session, to="+8613912340001", body=body, purpose="test", dedupe_key=body,
-                    from_="+869312345678", now=clock.now())
-    enqueue_sms(session, to="+8613912340002", body="other", purpose="test", dedupe_key="other",
-                from_="+869312345678", now=clock.now())
+    for tag in ("first", "second"):
+        enqueue_sms(session, to="+8613912340001", purpose="offer_withdrawn", params={"job_code": tag},
+                    dedupe_key=tag, from_="+869312345678", now=clock.now())
+    enqueue_sms(session, to="+8613912340002", purpose="offer_withdrawn", params={"job_code": "other"},
+                dedupe_key="other", from_="+869312345678", now=clock.now())
     session.commit()
 
     deliver_outbox(app, clock.now())
@@ -349,13 +362,13 @@ def test_a_claim_left_by_a_crash_holds_back_that_recipients_later_messages_until
     _claim_then_crash(app, clock, carried=False)
 
     deliver_outbox(app, clock.advance(30))
-    assert [t["body"] for t in fake.sent] == ["other"]
+    assert [t["tag"] for t in fake.sent] == ["other"]
     assert _fresh(session, first).status == "sending" and _fresh(session, second).status == "queued"
     assert "could not tell" in _fresh(session, first).last_error
 
     fake.down = False
     deliver_outbox(app, clock.advance(30))
-    assert [t["body"] for t in fake.sent] == ["other", "first", "second"]
+    assert [t["tag"] for t in fake.sent] == ["other", "first", "second"]
     assert {_fresh(session, m).status for m in (first, second, other)} == {"sent"}
 
 
@@ -395,9 +408,9 @@ def test_twilio_failing_with_errors_timeouts_and_429_loses_nothing_and_keeps_eac
     for _ in range(30):
         deliver_outbox(app, clock.advance(600))
 
-    assert sorted((s["to"], s["body"]) for s in fake.sent) == sorted(written)
+    assert sorted((s["to"], s["tag"]) for s in fake.sent) == sorted(written)
     for to in recipients:
-        assert [s["body"] for s in fake.sent if s["to"] == to] == [b for t, b in written if t == to]
+        assert [s["tag"] for s in fake.sent if s["to"] == to] == [b for t, b in written if t == to]
     with app.extensions["vnh.sessionmaker"]() as s:
         assert {m.status for m in s.scalars(select(OutboxMessage))} == {"sent"}
         assert s.scalar(select(func.count()).select_from(OperatorTask)) == 0

@@ -227,3 +227,17 @@ def test_a_database_refusal_is_a_clean_error_that_prints_no_personal_data(
     assert "the database refused the import (DataError); nothing was imported" in result.output
     written = result.output + (path.parent / "elders.csv.errors.csv").read_text(encoding="utf-8-sig")
     assert row["id_number"] not in written and row["address"] not in written
+
+
+def test_the_summary_counts_elders_and_contacts_no_sms_can_reach(vnh, elders_file, session):
+    rows = [
+        elder_row(1),  # a mobile, and a mobile contact
+        elder_row(2, phone="0931-8120002", other_phones="", emergency_contact_phone="0931-8760002"),
+        elder_row(3, emergency_contact_phone="0931-8760003"),
+    ]
+
+    result = vnh("import", "elders", str(elders_file(rows)))
+
+    assert result.exit_code == 0, result.output
+    assert ("SMS: 1 elders have only landlines and 2 emergency contacts are landlines; "
+            "they are told by a short call instead of an SMS") in result.output

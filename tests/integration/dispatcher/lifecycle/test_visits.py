@@ -84,7 +84,7 @@ def test_an_elder_with_a_mobile_is_told_by_sms_who_is_coming_and_when(session, s
 
     (sms,) = _messages(session, "elder_confirmation")
     assert sms.to_number == "+8613912340001"
-    assert near.name in sms.body and "上门" in sms.body
+    assert near.name in sms.body and "为您提供居室保洁" in sms.body
     assert _messages(session, "visit_notice") == []
 
 
@@ -105,7 +105,7 @@ def test_an_elder_with_only_a_landline_gets_a_short_call_naming_the_provider(
     (sent,) = [m for m in phone.outbox() if m["kind"] == "call"]
     heard = phone.answer_call(sent, [])
     assert heard.ended_with == "hangup"
-    assert near.name in heard.text and "王奶奶" in heard.text and "上门" in heard.text
+    assert near.name in heard.text and "王奶奶" in heard.text and "为您提供居室保洁" in heard.text
 
 
 # -- the day-before reminder --------------------------------------------------------------------

@@ -256,3 +256,15 @@ def test_times_are_shown_in_asia_shanghai(app, operator, elder, clock):
 def test_the_keyboard_shortcuts_are_documented_on_the_page(operator):
     page = operator.get("/console").get_data(as_text=True)
     assert 'id="shortcuts"' in page and 'data-key="/"' in page and 'data-key="b"' in page
+
+
+def test_the_elder_card_marks_the_numbers_no_sms_can_reach(app, operator, make_elder):
+    landline_elder = make_elder(name="张桂兰", phone="+869318120001", other_phones=["+8618600000001"],
+                                contacts=[("张强", "+869318760001"), ("张丽", "+8613600000002")])
+    mobile_elder = make_elder(name="李淑珍", phone="+8613912340009", contacts=[("李明", "+8613600000003")])
+
+    card = operator.get(f"/console/elders/{landline_elder.id}").get_data(as_text=True)
+    plain = operator.get(f"/console/elders/{mobile_elder.id}").get_data(as_text=True)
+
+    assert card.count("短信不可达") == 2  # the elder's own landline and 张强's
+    assert "短信不可达" not in plain

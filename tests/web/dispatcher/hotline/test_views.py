@@ -420,7 +420,7 @@ def test_the_simulator_outbox_lists_every_message_newest_last(app, session, cloc
     from telephony.outbox import enqueue_call, enqueue_sms
 
     hotline = app.config["HOTLINE_NUMBER"]
-    enqueue_sms(session, to="+8613800000001", body="工单号:123456", purpose="offer",
+    enqueue_sms(session, to="+8613800000001", purpose="offer_withdrawn", params={"job_code": "123456"},
                 dedupe_key="offer:1", from_=hotline, now=clock.now())
     clock.advance(5)
     enqueue_call(session, to="+8613900000001", url="http://localhost/telephony/review/1",
@@ -434,7 +434,7 @@ def test_the_simulator_outbox_lists_every_message_newest_last(app, session, cloc
     assert {"id", "kind", "to", "from", "body", "status", "created_at"} <= sms.keys()
     assert {"id", "kind", "to", "from", "url", "status", "created_at"} <= call.keys()
     assert (sms["to"], sms["from"], sms["body"], sms["status"]) == (
-        "+8613800000001", hotline, "工单号:123456", "queued")
+        "+8613800000001", hotline, "【虚拟养老院】工单123456已由其他服务商接单，本次派单撤回。", "queued")
     assert call["url"] == "http://localhost/telephony/review/1"
     assert sms["id"] < call["id"]
     assert datetime.fromisoformat(sms["created_at"]) < datetime.fromisoformat(call["created_at"])

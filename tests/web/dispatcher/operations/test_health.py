@@ -7,7 +7,8 @@ from telephony.outbox import enqueue_sms
 
 
 def test_healthz_reports_the_backlog_and_how_late_the_oldest_due_row_is(app, session, clock):
-    enqueue_sms(session, to="+8613912340001", body="hi", purpose="test", dedupe_key="t1",
+    enqueue_sms(session, to="+8613912340001", purpose="offer_withdrawn", params={"job_code": "123456"},
+                dedupe_key="t1",
                 from_=app.config["HOTLINE_NUMBER"], now=clock.now())
     session.commit()
     clock.advance(90)
@@ -23,7 +24,8 @@ def test_healthz_reports_the_backlog_and_how_late_the_oldest_due_row_is(app, ses
 
 
 def test_healthz_shows_no_personal_data(app, session, clock):
-    enqueue_sms(session, to="+8613912340001", body="hi", purpose="test", dedupe_key="t2",
+    enqueue_sms(session, to="+8613912340001", purpose="offer_withdrawn", params={"job_code": "123456"},
+                dedupe_key="t2",
                 from_=app.config["HOTLINE_NUMBER"], now=clock.now())
     session.commit()
     assert "13912340001" not in app.test_client().get("/healthz").get_data(as_text=True)

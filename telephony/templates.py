@@ -1,0 +1,181 @@
+"""Every outbound SMS as a named template with `${name}` parameters, ready to file with a carrier.
+
+Carriers in mainland China deliver only texts that match a template filed in advance (Twilio:
+"China SMS Template Whitelisting"; Alibaba Cloud SMS: a signature and a template code per
+text), so the app never writes an SMS body by hand: a caller names the purpose and passes the
+parameters, and `render` builds the body the local and Twilio adapters send while a domestic
+adapter sends the template code and the parameters. Each parameter has a documented maximum
+length; a longer value is shortened to it, so the listed longest rendering is a promise.
+Pure: no Flask, no database.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from string import Template as _Text
+
+# The registered signature, put before every SMS (the carrier counts it in the message length).
+SIGNATURE = "【虚拟养老院】"
+# A message in UCS-2 holds 70 characters; a longer one is split into parts of 67 each.
+SINGLE_SEGMENT = 70
+MULTI_SEGMENT = 67
+
+
+@dataclass(frozen=True)
+class Param:
+    max_chars: int
+    meaning: str
+
+
+# Every parameter any template uses, with the longest value it may take and what it is.
+PARAMS: dict[str, Param] = {
+    "job_code": Param(8, "工单号，4–8位数字"),
+    "item_name": Param(8, "服务项目名称"),
+    "address": Param(40, "老人地址"),
+    "when": Param(13, "上门时间，如“12月02日 08:30起”"),
+    "price": Param(10, "结算价，读法与电话一致，如“48元”“16.5元”"),
+    "minutes": Param(3, "派单有效分钟数"),
+    "title": Param(4, "对老人的称呼，如“王奶奶”"),
+    "provider_name": Param(12, "服务商名称"),
+    "contact_name": Param(6, "紧急联系人姓名"),
+    "elder_name": Param(6, "老人姓名"),
+    "time": Param(5, "时刻，如“09:30”"),
+    "reason": Param(6, "改派原因，如“超时未签到”"),
+    "score": Param(4, "质量评分，如“2.85”"),
+    "threshold": Param(4, "暂停阈值，如“3.00”"),
+}
+
+
+@dataclass(frozen=True)
+class Template:
+    code: str
+    purpose: str
+    text: str  # with ${name} placeholders, without the signature
+    audience: str  # provider, elder or contact
+
+    @property
+    def params(self) -> list[str]:
+        """The parameter names in the order they first appear."""
+        seen: list[str] = []
+        for match in _Text.pattern.finditer(self.text):
+            name = match.group("named") or match.group("braced")
+            if name and name not in seen:
+                seen.append(name)
+        return seen
+
+
+def _templates(*rows: tuple[str, str, str, str]) -> dict[str, Template]:
+    return {purpose: Template(code, purpose, text, audience) for code, purpose, audience, text in rows}
+
+
+TEMPLATES: dict[str, Template] = _templates(
+    # -- to providers (several segments are fine; DESIGN.md: the offer names 工单号:CODE) --
+    ("VNH_OFFER", "offer", "provider",
+     "新派单 工单号:${job_code} ${item_name}，${address}，${when}，结算价${price}。"
+     "回复“${job_code} 接”接单，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
+    ("VNH_ACCEPTED", "accepted_reply", "provider",
+     "已接单 工单号:${job_code} ${item_name}，${title}，${address}，${when}。"
+     "到达和完成时分别回复“${job_code} 到”“${job_code} 完”。"),
+    ("VNH_WITHDRAWN", "offer_withdrawn", "provider",
+     "工单${job_code}已由其他服务商接单，本次派单撤回。"),
+    ("VNH_REASSIGNED", "order_reassigned", "provider",
+     "工单${job_code}已由话务员改派，本次派单撤回，请勿上门。"),
+    ("VNH_CANCELLED", "order_cancelled", "provider",
+     "工单${job_code}（${item_name}）已由老人取消，请勿上门。"),
+    ("VNH_OFFER_CANCELLED", "offer_cancelled", "provider",
+     "工单${job_code}（${item_name}）已由老人取消，本次派单撤回。"),
+    ("VNH_REDISPATCHED", "order_redispatched", "provider",
+     "工单${job_code}（${item_name}）因${reason}已改派其他服务商，请勿上门。"),
+    ("VNH_SUSPENDED", "provider_suspended", "provider",
+     "${provider_name}：服务质量评分${score}低于${threshold}，暂停派单。请联系监督员了解详情和恢复条件。"),
+    ("VNH_UNREGISTERED", "unregistered_sender", "provider",
+     "此号码未登记为服务商，老人预约请拨打热线。"),
+    ("VNH_BUSY", "reply_busy", "provider",
+     "系统繁忙，您的回复未能处理，请稍后重新发送。"),
+    # -- to elders (one segment each) --
+    ("VNH_ELDER_NOTICE", "elder_confirmation", "elder",
+     "${title}您好，${provider_name}将于${when}为您提供${item_name}，工单号${job_code}。"),
+    ("VNH_ELDER_REMINDER", "elder_reminder", "elder",
+     "${title}您好，提醒您：${provider_name}于${when}为您提供${item_name}，工单号${job_code}。"),
+    # -- to emergency contacts and family (one segment each) --
+    ("VNH_EMERGENCY", "emergency_contact", "contact",
+     "${contact_name}您好，${elder_name}于${time}拨打热线按下紧急求助键，话务员正在处理，请尽快与老人联系。"),
+    ("VNH_WELLBEING_ALARM", "wellbeing_alarm", "contact",
+     "${contact_name}您好，今天两次致电${elder_name}的关爱电话都无人接听，请尽快联系或上门看望老人。"),
+)
+
+
+class UnknownTemplate(KeyError):
+    pass
+
+
+def template_for(purpose: str) -> Template:
+    try:
+        return TEMPLATES[purpose]
+    except KeyError:
+        raise UnknownTemplate(purpose) from None
+
+
+def fit(name: str, value) -> str:
+    """A parameter's value as text, shortened with "…" to its documented maximum."""
+    text = str(value)
+    limit = PARAMS[name].max_chars if name in PARAMS else None
+    if limit is not None and len(text) > limit:
+        return text[: limit - 1] + "…"
+    return text
+
+
+def fitted(purpose: str, params: dict) -> dict[str, str]:
+    """The parameters a template needs, as text within their maxima; a missing one raises KeyError."""
+    template = template_for(purpose)
+    return {name: fit(name, params[name]) for name in template.params}
+
+
+def words(purpose: str, params: dict) -> str:
+    """The template with its parameters, without the signature (a reply in the same thread)."""
+    return _Text(template_for(purpose).text).substitute(fitted(purpose, params))
+
+
+def render(purpose: str, params: dict) -> str:
+    """The SMS body for `purpose`: the signature, then the template with its parameters."""
+    return SIGNATURE + words(purpose, params)
+
+
+def spoken(purpose: str, params: dict) -> str:
+    """The same words said on a call (to a landline): the signature becomes a spoken greeting."""
+    return "这里是虚拟养老院。" + words(purpose, params)
+
+
+def ucs2_length(text: str) -> int:
+    """Characters as a carrier counts them in UCS-2 (a character outside the BMP counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def segments(text: str) -> int:
+    """SMS parts needed: 70 UCS-2 characters fit in one, 67 in each part of a split message."""
+    n = ucs2_length(text)
+    if n <= SINGLE_SEGMENT:
+        return 1 if n else 0
+    return math.ceil(n / MULTI_SEGMENT)
+
+
+def longest(purpose: str) -> str:
+    """The longest rendering: every parameter at its documented maximum length."""
+    template = template_for(purpose)
+    return render(purpose, {name: "字" * PARAMS[name].max_chars for name in template.params})
+
+
+def listing() -> list[dict]:
+    """One row per template, for `vnh telephony templates` and for filing with a carrier."""
+    rows = []
+    for template in TEMPLATES.values():
+        text = longest(template.purpose)
+        rows.append({
+            "code": template.code, "purpose": template.purpose, "audience": template.audience,
+            "signature": SIGNATURE, "text": template.text,
+            "params": {name: {"max_chars": PARAMS[name].max_chars, "meaning": PARAMS[name].meaning}
+                       for name in template.params},
+            "max_chars": ucs2_length(text), "segments": segments(text),
+        })
+    return rows

@@ -108,6 +108,9 @@ class Send:
     from_: str
     body: str | None
     url: str | None
+    # The carrier template the SMS is filed as, and its parameters (a domestic carrier sends these).
+    template: str | None = None
+    params: dict | None = None
 
     @property
     def key(self) -> str:
@@ -117,7 +120,7 @@ class Send:
     @classmethod
     def of(cls, message: OutboxMessage) -> Send:
         return cls(message.id, message.kind, message.to_number, message.from_number,
-                   message.body, message.url)
+                   message.body, message.url, message.purpose)
 
 
 def mark_sending(message: OutboxMessage, now: datetime) -> Send:
@@ -132,7 +135,8 @@ def send(job: Send, telephony: Telephony, status_callback: str | None) -> str:
     """Hand one message to the phone network; return its SID or raise DeliveryError."""
     if job.kind == "sms":
         return telephony.send_sms(to=job.to, from_=job.from_, body=job.body or "",
-                                  status_callback=status_callback, key=job.key)
+                                  status_callback=status_callback, key=job.key,
+                                  template=job.template, params=job.params)
     return telephony.place_call(to=job.to, from_=job.from_, url=job.url or "",
                                 status_callback=status_callback, key=job.key)
 

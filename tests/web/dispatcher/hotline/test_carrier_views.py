@@ -241,3 +241,21 @@ def test_the_carrier_is_asked_to_push_again_when_the_database_is_down(app, push,
     response = push("sms-report", [{"biz_id": "1^0", "success": True}])
 
     assert response.status_code == 503
+
+
+def test_vnh_serve_in_aliyun_mode_without_credentials_refuses_and_names_what_is_missing(tmp_path):
+    from click.testing import CliRunner
+
+    from dispatcher.cli import main
+    from dispatcher.config import ALIYUN_SETTINGS
+
+    env = {name: "" for _, name in ALIYUN_SETTINGS}
+    env.update({"VNH_TELEPHONY": "aliyun", "VNH_DATABASE_URL": f"sqlite:///{tmp_path / 'vnh.sqlite'}",
+                "VNH_SECRET_KEY": "", "TWILIO_ACCOUNT_SID": ""})
+
+    result = CliRunner().invoke(main, ["serve", "--no-scheduler"], env=env)
+
+    assert result.exit_code != 0
+    for _, name in ALIYUN_SETTINGS:
+        assert name in result.output
+    assert "vnh serving" not in result.output

@@ -259,3 +259,55 @@ def test_vnh_serve_in_aliyun_mode_without_credentials_refuses_and_names_what_is_
     for _, name in ALIYUN_SETTINGS:
         assert name in result.output
     assert "vnh serving" not in result.output
+
+
+@pytest.fixture
+def wellbeing_call(app, session, clock, make_elder, rows):
+    """A wellbeing call placed through the carrier to an elder with one emergency contact."""
+    from datetime import timedelta
+
+    from dispatcher.clock import local
+    from dispatcher.programmes.wellbeing import schedule_call
+
+    elder = make_elder(contacts=[("王小明", "+8613700001111")])
+    schedule_call(session, elder, local(clock.now() + timedelta(minutes=30)).time(), clock.now())
+    session.commit()
+    clock.advance(3600)
+    assert run_due_work(app)["wellbeing_calls"] == 1
+    (call,) = rows(select(OutboxMessage).where(OutboxMessage.purpose == "wellbeing"))
+    return call
+
+
+def test_nine_on_the_carriers_wellbeing_call_raises_the_emergency_as_on_twilio(push, rows, wellbeing_call):
+    from dispatcher.models import OperatorTask
+    from dispatcher.programmes.wellbeing import WellbeingCall
+
+    push("voice-report", [{"call_id": wellbeing_call.sid, "status_code": "300000", "dtmf": "9"}])
+
+    (call,) = rows(select(WellbeingCall))
+    assert call.state == "help"
+    assert [t.kind for t in rows(select(OperatorTask))] == ["emergency"]
+    (sms,) = rows(select(OutboxMessage).where(OutboxMessage.purpose == "emergency_contact"))
+    assert sms.to_number == "+8613700001111"
+
+
+def test_a_wellbeing_call_answered_without_a_key_counts_as_not_reached(push, rows, wellbeing_call):
+    from dispatcher.programmes.wellbeing import WellbeingCall
+
+    push("voice-report", [{"call_id": wellbeing_call.sid, "status_code": "200008"}])
+
+    (call,) = rows(select(WellbeingCall))
+    assert call.state == "scheduled"
+
+
+def test_the_carrier_script_of_each_call_carries_its_template_values(app, session, review_call, wellbeing_call):
+    from dispatcher.hotline.carrier_calls import CallScripts
+
+    scripts = CallScripts(app.extensions["vnh.engine"], app.config)
+
+    review = scripts(review_call.url)
+    assert review.purpose == "review" and review.keys == ("0", "1", "2", "3", "4", "5")
+    assert review.params["item"] and review.params["title"].endswith(("奶奶", "大爷", "阿姨", "叔叔"))
+    assert scripts(wellbeing_call.url).keys == ("1", "9")
+    assert scripts("https://vnh.example/telephony/bridge/1") is None
+    assert scripts("https://vnh.example/telephony/review/99999") is None

@@ -26,7 +26,7 @@ class FlakyTelephony:
         self.tries: list[dict] = []
         self.sent: list[dict] = []
 
-    def send_sms(self, *, to, from_, body, status_callback, key):
+    def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
         return self._send({"kind": "sms", "to": to, "from": from_, "body": body,
                            "status_callback": status_callback, "key": key})
 
@@ -241,7 +241,7 @@ def test_a_recipients_messages_go_out_in_the_order_they_were_written(app, sessio
         def __init__(self):
             self.sent, self.failed = [], False
 
-        def send_sms(self, *, to, from_, body, status_callback, key):
+        def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
             if body == "first" and not self.failed:
                 self.failed = True
                 raise DeliveryError("twilio 503", permanent=False)

@@ -251,7 +251,9 @@ def test_vnh_serve_in_aliyun_mode_without_credentials_refuses_and_names_what_is_
 
     env = {name: "" for _, name in ALIYUN_SETTINGS}
     env.update({"VNH_TELEPHONY": "aliyun", "VNH_DATABASE_URL": f"sqlite:///{tmp_path / 'vnh.sqlite'}",
-                "VNH_SECRET_KEY": "", "TWILIO_ACCOUNT_SID": ""})
+                "VNH_SECRET_KEY": "", "TWILIO_ACCOUNT_SID": "",
+                # `vnh serve` fills VNH_PUBLIC_URL in os.environ; naming it here has click restore it.
+                "VNH_PUBLIC_URL": ""})
 
     result = CliRunner().invoke(main, ["serve", "--no-scheduler"], env=env)
 
@@ -311,3 +313,11 @@ def test_the_carrier_script_of_each_call_carries_its_template_values(app, sessio
     assert scripts(wellbeing_call.url).keys == ("1", "9")
     assert scripts("https://vnh.example/telephony/bridge/1") is None
     assert scripts("https://vnh.example/telephony/review/99999") is None
+
+
+@pytest.mark.parametrize("path", ["/telephony/sms", "/telephony/review/1", "/telephony/status/call",
+                                  "/telephony/wellbeing/1"])
+def test_on_the_carrier_twilios_unsigned_webhooks_are_closed(app, path):
+    response = app.test_client().post(path, data={"From": "+8613800990001", "Body": "123456 接", "Digits": "2"})
+
+    assert response.status_code == 403

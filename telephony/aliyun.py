@@ -100,8 +100,7 @@ class AliyunTelephony:
             phone_numbers=national(to), sign_name=self.sign_name, template_code=code,
             template_param=json.dumps({k: str(v) for k, v in (params or {}).items()}, ensure_ascii=False),
             out_id=key)
-        body = self._call(lambda runtime: self.sms.send_sms_with_options(request, runtime)).body
-        return body.biz_id
+        return self._call(lambda runtime: self.sms.send_sms_with_options(request, runtime)).body.biz_id
 
     def place_call(self, *, to, from_, url, status_callback, key):
         """An IVR call where the script has keys, else a TTS notice; return the carrier's CallId."""

@@ -46,6 +46,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)
+    if app.config["TELEPHONY"] == "aliyun":
+        from dispatcher.hotline import carrier_views
+
+        app.register_blueprint(carrier_views.bp)
+        auth.csrf.exempt(carrier_views.bp)
     # Twilio's webhooks carry its signature, and the provider API a bearer token, instead of a CSRF token.
     for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp,
                       visit_views.bp):

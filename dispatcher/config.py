@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+
+from telephony.twiml import DEFAULT_VOICE
 
 
 class ConfigError(RuntimeError):
@@ -59,8 +62,8 @@ def settings_from_env(env: dict | None = None) -> dict:
     env = dict(os.environ if env is None else env)
     account_sid = env.get("TWILIO_ACCOUNT_SID", "").strip()
     telephony = env.get("VNH_TELEPHONY", "").strip() or ("twilio" if account_sid else "local")
-    if telephony not in ("local", "twilio"):
-        raise ConfigError(f"VNH_TELEPHONY must be 'local' or 'twilio', got {telephony!r}")
+    if telephony not in ("local", "twilio", "aliyun"):
+        raise ConfigError(f"VNH_TELEPHONY must be 'local', 'twilio' or 'aliyun', got {telephony!r}")
     operators = [n.strip() for n in env.get("VNH_OPERATOR_NUMBERS", "").split(",") if n.strip()]
     return {
         "DATABASE_URL": env.get("VNH_DATABASE_URL", "").strip() or default_database_url(),
@@ -97,12 +100,61 @@ def settings_from_env(env: dict | None = None) -> dict:
         "IMPORT_MAX_CELL_CHARS": _positive(env, "VNH_IMPORT_MAX_CELL_CHARS", 2000),
         "SECRET_KEY": env.get("VNH_SECRET_KEY", "").strip(),
         "TRUSTED_PROXIES": _int(env, "VNH_TRUSTED_PROXIES", 0),
-        "VOICE": env.get("VNH_VOICE", "").strip(),
+        # Twilio's <Say>: a named Mandarin voice, never a bare language (VNH_VOICE is the old name).
+        "VOICE": env.get("VNH_TTS_VOICE", "").strip() or env.get("VNH_VOICE", "").strip()
+        or DEFAULT_VOICE,
         "SPEECH_RATE": env.get("VNH_SPEECH_RATE", "").strip() or "90%",
         "AFTER_HOURS": env.get("VNH_AFTER_HOURS", "").strip(),
         "EMERGENCY_FALLBACK_NUMBER": env.get("VNH_EMERGENCY_FALLBACK_NUMBER", "").strip(),
         "RUN_SCHEDULER": False,
+        **_aliyun_settings(env),
     }
+
+
+# The domestic carrier's settings: (config key, environment variable), all required in aliyun mode.
+ALIYUN_SETTINGS = (
+    ("ALIYUN_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_ID"),
+    ("ALIYUN_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+    ("ALIYUN_SMS_SIGN", "VNH_ALIYUN_SMS_SIGN"),
+    ("ALIYUN_SMS_TEMPLATES", "VNH_ALIYUN_SMS_TEMPLATES"),
+    ("ALIYUN_VOICE_TEMPLATES", "VNH_ALIYUN_VOICE_TEMPLATES"),
+    ("ALIYUN_SHOW_NUMBER", "VNH_ALIYUN_SHOW_NUMBER"),
+    ("ALIYUN_CALLBACK_TOKEN", "VNH_ALIYUN_CALLBACK_TOKEN"),
+)
+
+
+def _aliyun_settings(env: dict) -> dict:
+    return {key: env.get(name, "").strip() for key, name in ALIYUN_SETTINGS}
+
+
+def _json_map(config: dict, key: str, name: str) -> dict[str, str]:
+    raw = config.get(key) or ""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a JSON object {{purpose: code}}, got {raw!r}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) and v for v in value.values()):
+        raise ConfigError(f"{name} must be a JSON object {{purpose: code}}, got {raw!r}")
+    return value
+
+
+def _check_aliyun(config: dict) -> None:
+    """Refuse to run on the carrier without its credentials, naming every missing variable."""
+    from telephony.aliyun import VOICE_PURPOSES
+
+    missing = [name for key, name in ALIYUN_SETTINGS if not config.get(key)]
+    missing += [name for key, name in (("PUBLIC_URL", "VNH_PUBLIC_URL"), ("SECRET_KEY", "VNH_SECRET_KEY"))
+                if not config.get(key)]
+    if missing:
+        raise ConfigError("aliyun telephony needs " + ", ".join(missing))
+    config["ALIYUN_SMS_TEMPLATES"] = _json_map(config, "ALIYUN_SMS_TEMPLATES", "VNH_ALIYUN_SMS_TEMPLATES")
+    voice = _json_map(config, "ALIYUN_VOICE_TEMPLATES", "VNH_ALIYUN_VOICE_TEMPLATES")
+    absent = [purpose for purpose in VOICE_PURPOSES if purpose not in voice]
+    if absent:
+        raise ConfigError("VNH_ALIYUN_VOICE_TEMPLATES needs a TTS template code for " + ", ".join(absent))
+    config["ALIYUN_VOICE_TEMPLATES"] = voice
 
 
 def check_settings(config: dict) -> None:
@@ -132,6 +184,8 @@ def check_settings(config: dict) -> None:
         ]
         if missing:
             raise ConfigError("twilio telephony needs " + ", ".join(missing))
+    if config["TELEPHONY"] == "aliyun":
+        _check_aliyun(config)
     if not config.get("SECRET_KEY"):
         # Local mode only: sessions do not survive a restart, which is fine for the demo.
         config["SECRET_KEY"] = secrets.token_hex(32)

@@ -77,6 +77,15 @@ class LocalTelephony:
         return sid
 
 
+# The outbound calls whose flow reads AnsweredBy (dispatcher/hotline/review_call.py, wellbeing_call.py).
+_READS_ANSWERED_BY = ("/telephony/review/", "/telephony/wellbeing/")
+
+
+def reads_answered_by(url: str) -> bool:
+    """Whether the call fetching `url` acts on answering-machine detection."""
+    return any(part in url for part in _READS_ANSWERED_BY)
+
+
 # Twilio error codes that no retry will fix: invalid or unreachable numbers, blocked content.
 _PERMANENT_CODES = {21211, 21214, 21217, 21219, 21401, 21407, 21408, 21421, 21610, 21612, 21614, 30003, 30005, 30006, 30007}
 
@@ -106,11 +115,17 @@ class TwilioTelephony:
         return self._call(lambda: self.client.messages.create(**kwargs)).sid
 
     def place_call(self, *, to, from_, url, status_callback, key):
-        # Answering machines are told apart, so a voicemail counts as "not reached".
-        kwargs = {"to": to, "from_": from_, "url": url, "machine_detection": "Enable"}
+        kwargs = {"to": to, "from_": from_, "url": url}
         if status_callback:
             kwargs["status_callback"] = status_callback
             kwargs["status_callback_event"] = ["initiated", "ringing", "answered", "completed"]
+            if reads_answered_by(url):
+                # Only review and wellbeing calls care whether a machine answered (a voicemail is
+                # "not reached", tried again). Asynchronous detection lets the elder hear the call
+                # at once; the verdict arrives at the status callback as AnsweredBy.
+                kwargs.update(machine_detection="Enable", async_amd="true",
+                              async_amd_status_callback=status_callback,
+                              async_amd_status_callback_method="POST")
         return self._call(lambda: self.client.calls.create(**kwargs)).sid
 
     def find_sent(self, *, key, kind, to, from_, body, since):

@@ -22,11 +22,17 @@ def public_url_of_request() -> str:
 
 
 def twilio_signed(view):
-    """Answer 403 unless the request carries a valid X-Twilio-Signature (when a token is set)."""
+    """Answer 403 unless the request carries a valid X-Twilio-Signature (when a token is set).
+
+    On a domestic carrier with no Twilio token nothing may post to Twilio's webhooks: they would
+    otherwise answer offers and review calls for anyone.
+    """
 
     @wraps(view)
     def wrapper(*args, **kwargs):
         token = current_app.config.get("TWILIO_AUTH_TOKEN")
+        if not token and current_app.config.get("TELEPHONY") == "aliyun":
+            abort(403)
         if token:
             signature = request.headers.get("X-Twilio-Signature", "")
             params = request.environ.get(FORM_AS_SENT, request.form).to_dict(flat=True)

@@ -126,9 +126,9 @@ class Phone:
                                     "AccountSid": "AC" + "0" * 32}
             for verb in root:
                 if verb.tag == "Say":
-                    transcript.said.append(verb.text or "")
+                    transcript.said.append("".join(verb.itertext()))
                 elif verb.tag == "Gather":
-                    transcript.said.extend(s.text or "" for s in verb.iter("Say"))
+                    transcript.said.extend("".join(s.itertext()) for s in verb.iter("Say"))
                     said = speech.get(turn)
                     if said is not None:
                         form["SpeechResult"], form["Confidence"] = said, "0.9"

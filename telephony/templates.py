@@ -44,6 +44,7 @@ PARAMS: dict[str, Param] = {
     "reason": Param(6, "改派原因，如“超时未签到”"),
     "score": Param(4, "质量评分，如“2.85”"),
     "threshold": Param(4, "暂停阈值，如“3.00”"),
+    "reply": Param(60, "对服务商短信指令的答复，如“已签到：工单123456，09:30。”"),
 }
 
 
@@ -91,6 +92,8 @@ TEMPLATES: dict[str, Template] = _templates(
      "${provider_name}：服务质量评分${score}低于${threshold}，暂停派单。请联系监督员了解详情和恢复条件。"),
     ("VNH_UNREGISTERED", "unregistered_sender", "provider",
      "此号码未登记为服务商，老人预约请拨打热线。"),
+    # The answer to a provider's SMS on a carrier that delivers replies only as filed templates.
+    ("VNH_REPLY", "sms_reply", "provider", "${reply}"),
     ("VNH_BUSY", "reply_busy", "provider",
      "系统繁忙，您的回复未能处理，请稍后重新发送。"),
     # -- to elders (one segment each) --

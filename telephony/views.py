@@ -31,8 +31,13 @@ def call_status():
     sid = request.form.get("CallSid", "")
     status = request.form.get("CallStatus", "")
     message = record_status(session, sid, status)
+    answered_by = request.form.get("AnsweredBy", "")
     if message is not None and message.purpose in ("review", "wellbeing"):
-        _call_to_elder_ended(session, message, status)
+        if answered_by.startswith("machine") or answered_by == "fax":
+            # Asynchronous answering-machine detection's verdict: a voicemail is not the elder.
+            _call_to_elder_ended(session, message, "voicemail")
+        elif status:
+            _call_to_elder_ended(session, message, status)
     record = session.scalar(select(CallRecord).where(CallRecord.call_sid == sid))
     if record is not None and STATUS_RANK.get(status, -1) > STATUS_RANK.get(record.status, 0):
         record.status = status

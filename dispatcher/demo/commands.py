@@ -45,9 +45,9 @@ def _conversation(twiml_text: str) -> list[str]:
     lines = []
     for verb in ET.fromstring(twiml_text):
         if verb.tag == "Say":
-            lines.append(f"  热线: {verb.text}")
+            lines.append(f"  热线: {''.join(verb.itertext())}")
         elif verb.tag == "Gather":
-            lines += [f"  热线: {s.text}" for s in verb.iter("Say")]
+            lines += [f"  热线: {''.join(s.itertext())}" for s in verb.iter("Say")]
             lines.append("  (waiting for a key or speech)")
         elif verb.tag == "Dial":
             lines.append("  (dialling " + ", ".join(n.text or "" for n in verb.iter("Number")) + ")")

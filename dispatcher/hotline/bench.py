@@ -146,7 +146,7 @@ def _says(twiml_text: str, *, gathered_only: bool = False) -> list[str]:
 
     root = ET.fromstring(twiml_text)
     node = root.find("Gather") if gathered_only else root
-    return [] if node is None else [s.text or "" for s in node.iter("Say")]
+    return [] if node is None else ["".join(s.itertext()) for s in node.iter("Say")]
 
 
 def _heard_before_booking(responses: list[str], keys: list[str]) -> tuple[int, int]:

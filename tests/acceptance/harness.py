@@ -125,9 +125,9 @@ def parse_twiml(body: str) -> Step:
     step = Step(said="")
     for verb in root:
         if verb.tag == "Say":
-            step.said += verb.text or ""
+            step.said += "".join(verb.itertext())
         elif verb.tag == "Gather":
-            step.said += "".join(s.text or "" for s in verb.iter("Say"))
+            step.said += "".join("".join(s.itertext()) for s in verb.iter("Say"))
             step.gather_action = verb.get("action")
         elif verb.tag == "Redirect":
             step.redirect = (verb.text or "").strip()

@@ -159,3 +159,26 @@ def test_when_twilio_cannot_say_whether_it_sent_the_adapter_says_so_instead_of_g
 
     with pytest.raises(DeliveryError):
         twilio.find_sent(key="outbox-7", kind="sms", to=ELDER, from_=OURS, body="x", since=CLAIMED)
+
+
+def test_a_review_call_asks_for_asynchronous_answering_machine_detection_reported_to_its_status_callback():
+    twilio, http = _adapter((201, _call("CA" + "7" * 32, "Wed, 25 Nov 2026 01:00:01 +0000", "queued")))
+
+    twilio.place_call(to=ELDER, from_=OURS, url="https://vnh.example/telephony/review/3", key="outbox-3",
+                      status_callback="https://vnh.example/telephony/status/call?outbox=3")
+
+    data = http.requests[0][3]
+    assert data["MachineDetection"] == "Enable" and data["AsyncAmd"] == "true"
+    assert data["AsyncAmdStatusCallback"] == "https://vnh.example/telephony/status/call?outbox=3"
+
+
+@pytest.mark.parametrize("url", ["https://vnh.example/telephony/visit/3/notice",
+                                 "https://vnh.example/telephony/bridge/8"])
+def test_calls_whose_flow_never_reads_answered_by_ask_for_no_answering_machine_detection(url):
+    twilio, http = _adapter((201, _call("CA" + "8" * 32, "Wed, 25 Nov 2026 01:00:01 +0000", "queued")))
+
+    twilio.place_call(to=ELDER, from_=OURS, url=url, key="outbox-4",
+                      status_callback="https://vnh.example/telephony/status/call?outbox=4")
+
+    data = http.requests[0][3]
+    assert "MachineDetection" not in data and "AsyncAmd" not in data

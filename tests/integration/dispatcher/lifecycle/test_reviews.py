@@ -47,7 +47,7 @@ def _tasks(app, kind) -> list[OperatorTask]:
         return list(s.scalars(select(OperatorTask).where(OperatorTask.kind == kind)))
 
 
-def _status_callback(app, review_id, status):
+def _status_callback(app, review_id, status, **fields):
     from twilio.request_validator import RequestValidator
 
     with app.extensions["vnh.sessionmaker"]() as s:
@@ -57,7 +57,7 @@ def _status_callback(app, review_id, status):
         if call.sid is None:
             call.sid = sid
             s.commit()
-    form = {"CallSid": sid, "CallStatus": status}
+    form = {"CallSid": sid, "CallStatus": status, **fields} if status else {"CallSid": sid, **fields}
     signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
         "http://localhost/telephony/status/call", form)
     response = app.test_client().post("/telephony/status/call", data=form,
@@ -116,6 +116,19 @@ def test_a_voicemail_greeting_is_hung_up_on_and_tried_again(app, session, review
     assert status == 200 and "<Hangup" in body and "<Gather" not in body
     review = _fresh(app, reviewed)
     assert review.state == "scheduled" and review.last_call_status == "voicemail"
+
+
+def test_an_asynchronous_answering_machine_verdict_counts_as_not_reached_and_is_tried_again(app, reviewed):
+    _status_callback(app, reviewed.id, "", AnsweredBy="machine_end_beep")
+
+    review = _fresh(app, reviewed)
+    assert review.state == "scheduled" and review.last_call_status == "voicemail"
+
+
+def test_a_human_verdict_leaves_the_review_call_going(app, reviewed):
+    _status_callback(app, reviewed.id, "", AnsweredBy="human")
+
+    assert _fresh(app, reviewed).state == "calling"
 
 
 def test_a_low_rating_opens_a_supervisor_case(app, session, reviewed):

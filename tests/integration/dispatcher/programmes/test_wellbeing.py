@@ -121,3 +121,20 @@ def test_a_busy_wellbeing_call_reported_by_twilio_is_tried_again(app, clock, sch
     assert response.status_code == 204
     today = _todays_call(app)
     assert today.state == "scheduled" and today.attempts == 1
+
+
+def test_an_answering_machine_verdict_after_the_call_began_counts_as_unanswered(app, clock, scheduled):
+    from twilio.request_validator import RequestValidator
+
+    clock.advance(3600)
+    run_due_work(app)
+    (call,) = _rows(app, select(OutboxMessage).where(OutboxMessage.purpose == "wellbeing"))
+    form = {"CallSid": call.sid, "AnsweredBy": "machine_start"}
+    signature = RequestValidator(app.config["TWILIO_AUTH_TOKEN"]).compute_signature(
+        "http://localhost/telephony/status/call", form)
+
+    response = app.test_client().post("/telephony/status/call", data=form,
+                                      headers={"X-Twilio-Signature": signature})
+
+    assert response.status_code == 204
+    assert _todays_call(app).state == "scheduled"

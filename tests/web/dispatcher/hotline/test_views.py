@@ -64,7 +64,7 @@ def twiml_root(body: str) -> ET.Element:
 
 
 def spoken(body: str) -> list[str]:
-    return [say.text or "" for say in twiml_root(body).iter("Say")]
+    return ["".join(say.itertext()) for say in twiml_root(body).iter("Say")]
 
 
 def next_url(body: str) -> str:

@@ -28,10 +28,11 @@ SECRET = "switch-secret"
 DESKS = "user/1001,user/1002"
 MAX_REQUESTS = 30
 
-# The work tags and attributes docs/mod_httapi_doc.txt lists (plus `text`, which parse_playback reads).
+# The work tags and attributes docs/mod_httapi_doc.txt lists, and the two of <record> that it lists
+# for <recordCall> only and parse_record reads too (`limit`, `beep-file`).
 DOCUMENTED = {
     "speak": {"file", "name", "error-file", "action", "temp-action", "digit-timeout", "input-timeout",
-              "loops", "engine", "voice", "text"},
+              "loops", "engine", "voice"},
     "pause": {"name", "error-file", "action", "temp-action", "digit-timeout", "input-timeout", "loops",
               "milliseconds"},
     "execute": {"application", "data", "action", "temp-action"},
@@ -293,3 +294,16 @@ def test_a_caller_who_hangs_up_at_a_menu_changes_nothing_more(switch_app, switch
     assert _rows(switch_app, select(OperatorTask)) == []
     (record,) = _rows(switch_app, select(CallRecord))
     assert record.status == "completed"
+
+
+def test_an_emergency_nobody_answers_at_the_desks_rings_the_fallback_through_the_gateway(
+        switch_app, provider):
+    switch_app.config.update(EMERGENCY_FALLBACK_NUMBER="+8613911112222",
+                             SWITCH_GATEWAY="sofia/gateway/unicom/{national}")
+    switch = Switch(switch_app.test_client(), desks_answer=False)
+
+    call = switch.call(ELDER, ["9"])
+
+    assert call.bridged == ["{originate_timeout=25}" + DESKS,
+                            "{originate_timeout=25}sofia/gateway/unicom/13911112222"]
+    assert "正在继续为您转接" in call.text

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import PG_URL
 from sqlalchemy import func, select
 
 from dispatcher.models import HotlineCall, HotlineTurn, OperatorTask, Order
@@ -307,3 +309,29 @@ def test_an_emergency_nobody_answers_at_the_desks_rings_the_fallback_through_the
     assert call.bridged == ["{originate_timeout=25}" + DESKS,
                             "{originate_timeout=25}sofia/gateway/unicom/13911112222"]
     assert "正在继续为您转接" in call.text
+
+
+@pytest.mark.skipif(not PG_URL, reason="real concurrent transactions need PostgreSQL")
+def test_each_fetch_of_a_booking_sent_four_times_at_once_books_once(switch_app, provider):
+    form = {"session_id": str(uuid.uuid4()), "Caller-Caller-ID-Number": ELDER}
+    base = "http://localhost/telephony/switch/call"
+    for url, keys in ((base, None), (f"{base}?seq=1", "2"), (f"{base}?seq=2", "1"),
+                      (f"{base}?seq=3", "1"), (f"{base}?seq=4", "1")):
+        sent = {**form, **({"vnh_digits": keys, "input_type": "dtmf"} if keys else {})}
+        barrier, answers = threading.Barrier(4), []
+
+        def fetch(url=url, sent=sent, barrier=barrier, answers=answers):
+            switch = Switch(switch_app.test_client())
+            barrier.wait()
+            response = switch.post(url, sent)
+            answers.append((response.status_code, response.get_data(as_text=True)))
+
+        threads = [threading.Thread(target=fetch) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(answers) == 4 and {status for status, _ in answers} == {200}
+        assert len({body for _, body in answers}) == 1, "every copy gets the same document"
+
+    assert len(_rows(switch_app, select(Order))) == 1

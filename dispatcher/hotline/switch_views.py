@@ -53,7 +53,7 @@ def _authenticate():
 
 
 def _xml(body: str):
-    # mod_httapi only parses a text/xml answer (and retries anything else).
+    # httapi_function parses only a text/xml answer; anything else ends the application.
     return current_app.response_class(body, mimetype="text/xml")
 
 
@@ -66,7 +66,7 @@ def call():
     if not call_id or len(call_id) > 64:
         return _xml(goodbye_document("抱歉，系统暂时无法处理，请稍后再拨。", switch))
     seq = request.args.get("seq", default=0, type=int)
-    caller = caller_e164(values.get("Caller-Caller-ID-Number") or values.get("caller_id_number") or "")
+    caller = caller_e164(values.get("Caller-Caller-ID-Number", ""))
     exiting = values.get("exiting", "").lower() == "true"
     # Back at the bridge's action with the caller still on the line: nobody took the call
     # (continue_on_fail); once the caller hung up (exiting) it was the end of the conversation.

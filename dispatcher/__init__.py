@@ -14,6 +14,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.consoles import auth, security, views
+    from dispatcher.hotline import switch_views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
     from providers import api as provider_api
@@ -41,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_telephony(app)
     auth.init_app(app)
     app.register_blueprint(hotline_views.bp)
+    app.register_blueprint(switch_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(bureau_bp)
     app.register_blueprint(provider_api.bp)
@@ -53,7 +55,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         auth.csrf.exempt(carrier_views.bp)
     # Twilio's webhooks carry its signature, and the provider API a bearer token, instead of a CSRF token.
     for blueprint in (hotline_views.bp, telephony_views.bp, telephony_views.simulator_bp, provider_api.bp,
-                      visit_views.bp):
+                      visit_views.bp, switch_views.bp):
         auth.csrf.exempt(blueprint)
     app.jinja_env.filters["mask_phone"] = mask_phone
     return app

@@ -106,6 +106,12 @@ def settings_from_env(env: dict | None = None) -> dict:
         "SPEECH_RATE": env.get("VNH_SPEECH_RATE", "").strip() or "90%",
         "AFTER_HOURS": env.get("VNH_AFTER_HOURS", "").strip(),
         "EMERGENCY_FALLBACK_NUMBER": env.get("VNH_EMERGENCY_FALLBACK_NUMBER", "").strip(),
+        # The call centre's FreeSWITCH (mod_httapi) under /telephony/switch/: off while the secret is unset.
+        "SWITCH_SECRET": env.get("VNH_SWITCH_SECRET", "").strip(),
+        "SWITCH_TTS_ENGINE": env.get("VNH_SWITCH_TTS_ENGINE", "").strip() or "unimrcp",
+        "SWITCH_TTS_VOICE": env.get("VNH_SWITCH_TTS_VOICE", "").strip(),
+        "SWITCH_OPERATOR_BRIDGE": env.get("VNH_SWITCH_OPERATOR_BRIDGE", "").strip(),
+        "SWITCH_GATEWAY": env.get("VNH_SWITCH_GATEWAY", "").strip() or "sofia/gateway/carrier/{national}",
         "RUN_SCHEDULER": False,
         **_aliyun_settings(env),
     }
@@ -170,6 +176,15 @@ def check_settings(config: dict) -> None:
         raise ConfigError("VNH_EMERGENCY_OFFERS must be at least 1")
     if config.get("EMERGENCY_RADIUS_FACTOR", 2.0) < 1:
         raise ConfigError("VNH_EMERGENCY_RADIUS_FACTOR must be at least 1 (it widens the radius)")
+    gateway = config.get("SWITCH_GATEWAY") or "{national}"
+    try:
+        gateway.format(national="0", e164="+0")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigError("VNH_SWITCH_GATEWAY may only use {national} and {e164}") from None
+    for key in ("SWITCH_GATEWAY", "SWITCH_OPERATOR_BRIDGE"):
+        if "$" in (config.get(key) or ""):
+            # mod_httapi hangs up on a `$` in <execute> data unless the profile allows expand-vars.
+            raise ConfigError(f"VNH_{key} must not contain '$'")
     if config["TELEPHONY"] == "twilio":
         missing = [
             name

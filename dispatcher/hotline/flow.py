@@ -93,9 +93,11 @@ class Hotline:
     """Answer one webhook of an inbound call."""
 
     def __init__(self, session: Session, settings: Settings, policy: Policy, now: datetime,
-                 catalogue: CatalogueSnapshot):
+                 catalogue: CatalogueSnapshot, *, speech: bool = True):
         self.session, self.settings, self.policy, self.now = session, settings, policy, now
         self.catalogue = catalogue
+        # False where the caller's speech is not recognised (the FreeSWITCH path): no prompt invites it.
+        self.speech = speech
         # Held here, not only in the session's weak identity map, so a turn reads each once.
         self._caller: Elder | None = None
         self._open: Order | None = None
@@ -192,7 +194,7 @@ class Hotline:
             return self._prompt(call)
         if turn.is_silent and call.step != "after_hours":
             # The greeting no longer says that speech works; the menus that take it say so here.
-            hint = "请按键，也可以直接说。" if call.step in SPEECH_STEPS else ""
+            hint = "请按键，也可以直接说。" if self.speech and call.step in SPEECH_STEPS else ""
             return self._fail(call, "没有听到您的选择。" + hint, "silence", "连续两次无输入")
         return getattr(self, f"_on_{call.step}")(call, turn)
 

@@ -22,6 +22,9 @@ PUBLIC = {"static", "auth.login", "auth.logout", "views.healthz", "provider_api.
           "simulator.outbox", "simulator.simulator_page", "simulator.simulator_post", "portal.login"}
 # Twilio's webhooks: refused without its signature (403).
 SIGNED_PREFIXES = ("hotline.", "telephony.", "visit_calls.")
+# FreeSWITCH's fetches: absent (404) while VNH_SWITCH_SECRET is unset, as here; 403 without it
+# once set (tests/web/dispatcher/hotline/test_switch.py).
+SECRET_PREFIXES = ("switch.",)
 # The provider API: refused without a bearer token (401); a staff session is no token.
 TOKEN_PREFIXES = ("provider_api.",)
 CONSOLE = {"operator", "supervisor"}
@@ -58,6 +61,8 @@ def _access(endpoint: str):
         return "signed", None
     if endpoint.startswith(TOKEN_PREFIXES):
         return "token", None
+    if endpoint.startswith(SECRET_PREFIXES):
+        return "secret", None
     for key, roles in STAFF.items():
         if endpoint == key or (key.endswith(".") and endpoint.startswith(key)):
             return "staff", roles
@@ -114,7 +119,7 @@ def test_every_non_public_route_refuses_an_anonymous_visitor(app):
         if kind == "public":
             continue
         response = client.open(_example_url(rule), method=_method(rule))
-        expected = {"signed": (403,), "token": (401,)}.get(kind)
+        expected = {"signed": (403,), "token": (401,), "secret": (404,)}.get(kind)
         if expected:
             assert response.status_code in expected, (rule.endpoint, response.status_code)
         elif rule.endpoint.startswith(PROVIDER_BOUND):

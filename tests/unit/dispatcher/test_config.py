@@ -1,6 +1,8 @@
 """Settings from the environment that tests from outside rely on."""
 
-from dispatcher.config import Settings, settings_from_env
+import pytest
+
+from dispatcher.config import ConfigError, Settings, check_settings, settings_from_env
 
 
 def test_the_wellbeing_retry_is_read_from_the_environment():
@@ -75,3 +77,19 @@ def test_twilio_speaks_with_a_named_mandarin_voice_unless_another_is_set():
     assert settings_from_env({"VNH_DATABASE_URL": "sqlite://"})["VOICE"] == "Polly.Zhiyu"
     assert settings_from_env({"VNH_DATABASE_URL": "sqlite://", "VNH_TTS_VOICE": "Google.cmn-CN-Wavenet-A"})[
         "VOICE"] == "Google.cmn-CN-Wavenet-A"
+
+
+def test_the_switch_is_off_until_its_secret_is_set():
+    config = settings_from_env({})
+
+    assert config["SWITCH_SECRET"] == ""
+    assert config["SWITCH_TTS_ENGINE"] == "unimrcp"
+    assert settings_from_env({"VNH_SWITCH_SECRET": " s3 "})["SWITCH_SECRET"] == "s3"
+
+
+def test_a_switch_dial_string_with_an_unknown_placeholder_or_a_dollar_is_refused():
+    for env, named in (({"VNH_SWITCH_GATEWAY": "sofia/gateway/pstn/{number}"}, "{national}"),
+                       ({"VNH_SWITCH_OPERATOR_BRIDGE": "user/${desk}"}, "'$'")):
+        config = settings_from_env({"VNH_DATABASE_URL": "sqlite://", **env})
+        with pytest.raises(ConfigError, match=named.replace("$", r"\$").replace("{", r"\{")):
+            check_settings(config)

@@ -96,6 +96,9 @@ def _guard_request() -> None:
     if any(CONTROL_CHARACTERS.search(k + v) for k, v in request.args.items(multi=True)):
         request.args = _cleaned(request.args)
     if request.mimetype in FORM_TYPES:
+        # Keep the raw body too: the provider API reads it to check it against its OpenAPI document
+        # (and answers 415), and parsing the form alone would consume it.
+        request.get_data(cache=True, parse_form_data=False)
         form = request.form
         request.environ[FORM_AS_SENT] = form
         if any(CONTROL_CHARACTERS.search(k + v) for k, v in form.items(multi=True)):

@@ -88,11 +88,17 @@ def test_an_offer_answer_with_a_text_body_gets_415(client, provider_token):
     assert reply.status_code == 415 and reply.is_json
 
 
-@pytest.mark.parametrize("url", [f"/api/v1/offers/{2**64}/accept", f"/api/v1/offers/{2**31}/decline",
-                                 "/api/v1/jobs/12ab/check-in", "/api/v1/jobs/123456789/check-out"])
+@pytest.mark.parametrize("url", [f"/api/v1/offers/{2**31}/decline", "/api/v1/jobs/12ab/check-in",
+                                 "/api/v1/jobs/123456789/check-out"])
 def test_a_path_parameter_outside_the_schema_is_refused_as_json(client, provider_token, url):
     reply = client.post(url, headers={"Authorization": f"Bearer {provider_token[1]}"})
     assert reply.status_code == 400 and reply.get_json()["error"] == "invalid_parameter"
+
+
+def test_an_id_no_row_can_have_is_not_found_before_the_schema_is_asked(client, provider_token):
+    # The app's id converter (1..2**63-1) answers first, as on every other route.
+    reply = client.post(f"/api/v1/offers/{2**64}/accept", headers={"Authorization": f"Bearer {provider_token[1]}"})
+    assert reply.status_code == 404 and reply.is_json
 
 
 def test_the_served_document_is_a_valid_openapi_document_and_the_one_requests_are_checked_against(app, client):

@@ -1,14 +1,14 @@
 """sms templates: the outbox keeps each message's template code and parameters
 
-Revision ID: 0021
-Revises: 0016
+Revision ID: 0019
+Revises: 0018
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021"
-down_revision = "0016"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """search audit: every search for elders, its query masked; also the per-minute search limit's counter
 
-Revision ID: 0020
+Revision ID: 0018
 Revises: 0016
 """
 
@@ -9,7 +9,7 @@ from alembic import op
 
 import dispatcher.db
 
-revision = "0020"
+revision = "0018"
 down_revision = "0016"
 branch_labels = None
 depends_on = None

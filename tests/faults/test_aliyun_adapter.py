@@ -227,8 +227,9 @@ def test_a_permanent_carrier_error_fails_the_message_with_its_code_and_tells_an_
 
     recorded = carrier((200, TEMPLATE_NOT_APPROVED))
     app.extensions["vnh.telephony"] = _adapter()
-    enqueue_sms(session, to=ELDER, body="工单号:123456", purpose="offer", dedupe_key="offer:1",
-                from_="+869312345678", now=clock.now())
+    enqueue_sms(session, to=ELDER, purpose="offer", dedupe_key="offer:1", from_="+869312345678",
+                now=clock.now(), params={"job_code": "123456", "item_name": "助浴", "address": "城关区1号",
+                                         "when": "尽快", "price": "48元", "minutes": 10})
     session.commit()
 
     deliver_outbox(app, clock.now())

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+import unicodedata
+import urllib.parse
 from datetime import datetime
-from functools import wraps
+from functools import cache, wraps
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -23,8 +27,9 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
+from zxcvbn import zxcvbn
 
 from dispatcher.consoles import audit
 from dispatcher.db import get_session
@@ -42,6 +47,17 @@ bp = Blueprint("auth", __name__)
 csrf = CSRFProtect()
 _hasher = PasswordHasher()
 
+# The password rule: this long at least, and zxcvbn's score (0–4, an estimate of guesses needed that
+# knows common passwords, words, keyboard runs, dates and the user's own names) at least this.
+MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_SCORE = 3
+# zxcvbn's time grows fast with length; past this, the first characters are judged.
+_JUDGED_CHARS = 64
+# Password checks one process runs at once (each takes ~0.2 s of both cores); more sign-ins get 429.
+SIGN_IN_CHECKS = 1
+# How long a sign-in waits for a free check before it is told the sign-in is busy.
+_CHECK_WAIT_S = 0.05
+
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
@@ -54,6 +70,22 @@ def check_password(password_hash: str, password: str) -> bool:
         return False
 
 
+@cache
+def _dummy_hash() -> str:
+    """A hash no password matches, checked for unknown usernames so they cost what known ones do."""
+    return _hasher.hash(secrets.token_urlsafe(32))
+
+
+def password_problem(password: str, user_inputs: list[str]) -> str | None:
+    """Why this password is too weak for a staff account (in Chinese and English), or None."""
+    judged = zxcvbn(password[:_JUDGED_CHARS], user_inputs=[i for i in user_inputs if i])
+    if len(password) >= MIN_PASSWORD_LENGTH and judged["score"] >= MIN_PASSWORD_SCORE:
+        return None
+    return (f"密码太弱：至少{MIN_PASSWORD_LENGTH}个字符，不能是常见密码，也不能由用户名或姓名构成 "
+            f"(password too weak: at least {MIN_PASSWORD_LENGTH} characters, not a common password, "
+            "not built from the username or name)")
+
+
 def add_user(db: Session, *, username: str, password: str, role: str, display_name: str,
              provider_id: int | None, now: datetime) -> StaffUser:
     """Create a staff account; provider staff must name their provider, nobody else may."""
@@ -61,8 +93,8 @@ def add_user(db: Session, *, username: str, password: str, role: str, display_na
         raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
     if (role == "provider") != (provider_id is not None):
         raise ValueError("provider staff need --provider, and only they may have one")
-    if len(password) < 8:
-        raise ValueError("password must be at least 8 characters")
+    if problem := password_problem(password, [username, display_name]):
+        raise ValueError(problem)
     if db.scalar(select(StaffUser.id).where(StaffUser.username == username)):
         raise ValueError(f"user {username!r} exists already")
     user = StaffUser(username=username, display_name=display_name or username, role=role,
@@ -70,6 +102,38 @@ def add_user(db: Session, *, username: str, password: str, role: str, display_na
     db.add(user)
     db.flush()
     return user
+
+
+def change_password(db: Session, user: StaffUser, password: str, *, now: datetime) -> None:
+    """Give this account a new password and end every session it has open."""
+    if problem := password_problem(password, [user.username, user.display_name]):
+        raise ValueError(problem)
+    user.password_hash = hash_password(password)
+    db.flush()
+    end_sessions(db, user.id)
+
+
+def end_sessions(db: Session, user_id: int) -> None:
+    """End every session of this account: the version its cookies carry no longer matches."""
+    db.execute(update(StaffUser).where(StaffUser.id == user_id)
+               .values(session_version=StaffUser.session_version + 1))
+    db.flush()
+
+
+def same_site_path(target: str) -> str | None:
+    """`target` as a path on this site, or None when a browser could read it as another site.
+
+    Browsers drop tabs and newlines anywhere in a URL and read a backslash as a slash, so
+    `/%09/evil.example` and `/%5Cevil.example` both lead away: strip control characters and spaces
+    first, then refuse what is not a plain absolute path.
+    """
+    cleaned = "".join(ch for ch in target if not ch.isspace() and unicodedata.category(ch)[0] != "C")
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return None
+    parts = urllib.parse.urlsplit(cleaned)
+    if parts.scheme or parts.netloc:
+        return None
+    return cleaned
 
 
 def role_required(*roles: str):
@@ -94,40 +158,65 @@ def current_user() -> StaffUser | None:
     if "staff_user" not in g:
         user_id = session.get("user_id")
         user = get_session().get(StaffUser, user_id) if user_id else None
-        g.staff_user = user if user is not None and user.is_active else None
+        g.staff_user = (user if user is not None and user.is_active
+                        and session.get("session_version") == user.session_version else None)
     return g.staff_user
 
+
+def _busy():
+    flash("登录繁忙，请稍后再试")
+    return render_template("login.html"), 429, {"Retry-After": "1"}
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
-        db = get_session()
-        now = current_app.extensions["vnh.clock"].now()
-        username = request.form.get("username", "").strip()
-        address = request.remote_addr or "-"
-        if audit.is_locked_out(db, username, address, now):
-            minutes = int(audit.FAILURE_WINDOW.total_seconds() // 60)
-            flash(f"登录失败次数过多，请{minutes}分钟后再试")
-            return render_template("login.html"), 429
-        user = db.scalar(select(StaffUser).where(StaffUser.username == username))
-        if user is not None and user.is_active and check_password(user.password_hash,
-                                                                   request.form.get("password", "")):
-            audit.clear_failures(db, username, address)
-            db.commit()
-            session.clear()
-            session["user_id"] = user.id
-            target = request.args.get("next", "")
-            return redirect(target if target.startswith("/") and not target.startswith("//")
-                            else url_for("views.home"))
-        audit.record_failure(db, username, address, now)
-        db.commit()
-        flash("用户名或密码错误")
+        # A cap on checks at once, so a burst of sign-ins cannot take the cores from the webhooks.
+        checks = current_app.extensions["vnh.password_checks"]
+        if not checks.acquire(timeout=_CHECK_WAIT_S):
+            return _busy()
+        try:
+            return _sign_in()
+        finally:
+            checks.release()
     return render_template("login.html")
+
+
+def _sign_in():
+    db = get_session()
+    now = current_app.extensions["vnh.clock"].now()
+    username = request.form.get("username", "").strip()
+    address = request.remote_addr or "-"
+    # Counted (and committed) before the check: at most MAX_FAILURES checks in a window, however
+    # many sign-ins arrive at once.
+    attempts = audit.count_attempt(db, username, address, now)
+    user = db.scalar(select(StaffUser).where(StaffUser.username == username))
+    db.commit()
+    if attempts > audit.MAX_FAILURES:
+        minutes = int(audit.FAILURE_WINDOW.total_seconds() // 60)
+        flash(f"登录失败次数过多，请{minutes}分钟后再试")
+        return render_template("login.html"), 429
+    # Outside any transaction: the check takes ~0.2 s and must hold no lock the hotline waits on.
+    known = user is not None and user.is_active
+    matches = check_password(user.password_hash if known else _dummy_hash(),
+                             request.form.get("password", ""))
+    if not (known and matches):
+        flash("用户名或密码错误")
+        return render_template("login.html")
+    audit.clear_attempts(db, username, address)
+    db.commit()
+    session.clear()
+    session["user_id"] = user.id
+    session["session_version"] = user.session_version
+    return redirect(same_site_path(request.args.get("next", "")) or url_for("views.home"))
 
 
 @bp.post("/logout")
 def logout():
+    user = current_user()
+    if user is not None:
+        end_sessions(get_session(), user.id)
+        get_session().commit()
     session.clear()
     return redirect(url_for("auth.login"))
 
@@ -154,6 +243,8 @@ def init_app(app: Flask) -> None:
     app.config["SESSION_COOKIE_SECURE"] = (app.config.get("SESSION_COOKIE_SECURE") is True
                                            or app.config["PUBLIC_URL"].startswith("https://"))
     app.session_interface = SessionInterface()
+    app.extensions["vnh.password_checks"] = threading.BoundedSemaphore(
+        app.config.get("SIGN_IN_CHECKS", SIGN_IN_CHECKS))
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(current_user=current_user, ROLES=ROLES)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import secrets
 import threading
 import unicodedata
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from functools import cache, wraps
 
@@ -53,7 +56,8 @@ MIN_PASSWORD_LENGTH = 10
 MIN_PASSWORD_SCORE = 3
 # zxcvbn's time grows fast with length; past this, the first characters are judged.
 _JUDGED_CHARS = 64
-# Password checks one process runs at once (each takes ~0.2 s of both cores); more sign-ins get 429.
+# Password checks one process runs at once (each takes ~0.2 s of both cores, at the lowest CPU
+# priority); more sign-ins at once get 429.
 SIGN_IN_CHECKS = 1
 # How long a sign-in waits for a free check before it is told the sign-in is busy.
 _CHECK_WAIT_S = 0.05
@@ -64,10 +68,41 @@ def hash_password(password: str) -> str:
 
 
 def check_password(password_hash: str, password: str) -> bool:
+    """Whether the password matches; checked at the lowest CPU priority (see below)."""
+    return at_lowest_priority(_verify, password_hash, password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+_idle_threads: tuple[int, ThreadPoolExecutor] | None = None
+_idle_threads_lock = threading.Lock()
+
+
+def at_lowest_priority(function, *args):
+    """Call `function(*args)` in a thread of nice 19 and wait for its result.
+
+    An argon2 check takes ~0.2 s of both cores (its four lanes run in threads it starts, which
+    inherit the nice value), and the GIL is released meanwhile: at nice 19 it gets only the CPU the
+    webhooks leave. Linux keeps the nice value per thread, so the request's own thread, which
+    cannot raise its priority back, is left alone.
+    """
+    global _idle_threads
+    with _idle_threads_lock:
+        if _idle_threads is None or _idle_threads[0] != os.getpid():  # threads do not survive a fork
+            _idle_threads = (os.getpid(), ThreadPoolExecutor(max_workers=4, thread_name_prefix="vnh-idle",
+                                                             initializer=_lower_this_thread))
+        executor = _idle_threads[1]
+    return executor.submit(function, *args).result()
+
+
+def _lower_this_thread() -> None:
+    with contextlib.suppress(AttributeError, OSError):  # not Linux: the check runs at normal priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
 
 
 @cache

@@ -33,3 +33,19 @@ def test_the_demo_datas_generated_passwords_are_accepted():
 
 def test_a_very_long_password_is_judged_without_reading_all_of_it():
     assert password_problem("k" + secrets.token_urlsafe(3000), []) is None
+
+
+def test_password_checks_run_at_the_lowest_cpu_priority_in_another_thread():
+    import os
+    import threading
+
+    from dispatcher.consoles.auth import at_lowest_priority, check_password, hash_password
+
+    def nice_and_thread():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), threading.get_native_id()
+
+    nice, thread = at_lowest_priority(nice_and_thread)
+    assert nice == 19 and thread != threading.get_native_id()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19
+    stored = hash_password("Yellow-river-at-dusk")
+    assert check_password(stored, "Yellow-river-at-dusk") and not check_password(stored, "yellow-river")

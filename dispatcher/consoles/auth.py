@@ -139,7 +139,7 @@ def add_user(db: Session, *, username: str, password: str, role: str, display_na
     return user
 
 
-def change_password(db: Session, user: StaffUser, password: str, *, now: datetime) -> None:
+def change_password(db: Session, user: StaffUser, password: str) -> None:
     """Give this account a new password and end every session it has open."""
     if problem := password_problem(password, [user.username, user.display_name]):
         raise ValueError(problem)

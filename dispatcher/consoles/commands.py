@@ -57,7 +57,7 @@ def user_password(username, password):
             account = session.scalar(select(StaffUser).where(StaffUser.username == username))
             if account is None:
                 raise ValueError(f"no user {username!r}")
-            change_password(session, account, password, now=now_of(app))
+            change_password(session, account, password)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new password for {username}; every session of theirs has ended")

@@ -269,10 +269,11 @@ class _Load:
 
 class _SignIns:
     """Open-loop wrong sign-ins, each under a new username (so the lockout, which counts per username
-    and address, stops none of them and every one asks for a password check)."""
+    and address, stops none of them and every one asks for a password check); with `page_only`, the
+    same number of plain sign-in page views instead, to tell the checks' cost from the requests'."""
 
-    def __init__(self, base: str):
-        self.base = base
+    def __init__(self, base: str, page_only: bool = False):
+        self.base, self.page_only = base, page_only
         with urllib.request.urlopen(base + "/login", timeout=10) as response:
             page = response.read().decode()
             self.cookie = response.headers["Set-Cookie"].split(";", 1)[0]
@@ -284,8 +285,9 @@ class _SignIns:
     def one(self, i: int) -> None:
         form = {"csrf_token": self.token, "username": f"guess-{uuid.uuid4().hex[:12]}",
                 "password": f"wrong-password-{i}"}
-        request = urllib.request.Request(self.base + "/login", data=urllib.parse.urlencode(form).encode(),
-                                         method="POST", headers={"Cookie": self.cookie})
+        request = (urllib.request.Request(self.base + "/login") if self.page_only else
+                   urllib.request.Request(self.base + "/login", data=urllib.parse.urlencode(form).encode(),
+                                          method="POST", headers={"Cookie": self.cookie}))
         began = time.perf_counter()
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
@@ -295,7 +297,9 @@ class _SignIns:
         except OSError:
             body, status = "", 0
         elapsed = time.perf_counter() - began
-        if status == 200 and "用户名或密码错误" in body:
+        if status == 200 and self.page_only:
+            outcome = "page"
+        elif status == 200 and "用户名或密码错误" in body:
             outcome = "checked"
         elif status == 429 and "登录繁忙" in body:
             outcome = "busy"
@@ -320,20 +324,20 @@ class _SignIns:
             list(pool.map(timed, range(int(rate * seconds))))
 
 
-def _attack(base: str, rate: int, seconds: float, ready, results) -> None:
+def _attack(base: str, rate: int, seconds: float, page_only: bool, ready, results) -> None:
     """The sign-in load, in a process of its own so that it does not share the webhook client's GIL."""
-    sign_ins = _SignIns(base)
+    sign_ins = _SignIns(base, page_only)
     ready.set()
     sign_ins.run(rate, seconds)
     results.put((sign_ins.outcomes, sign_ins.latencies))
 
 
-def _under_sign_ins(base: str, callers: list[str], rate: int, sign_in_rate: int,
-                    seconds: float) -> tuple[list[float], dict[str, int], list[float]]:
-    """Webhooks at `rate` a second while wrong sign-ins arrive at `sign_in_rate` a second."""
+def _under_sign_ins(base: str, callers: list[str], rate: int, sign_in_rate: int, seconds: float,
+                    page_only: bool) -> tuple[list[float], dict[str, int], list[float]]:
+    """Webhooks at `rate` a second while wrong sign-ins (or page views) arrive at `sign_in_rate`."""
     context = multiprocessing.get_context("spawn")
     ready, results = context.Event(), context.Queue()
-    attacker = context.Process(target=_attack, args=(base, sign_in_rate, seconds, ready, results))
+    attacker = context.Process(target=_attack, args=(base, sign_in_rate, seconds, page_only, ready, results))
     attacker.start()
     try:
         if not ready.wait(60):
@@ -430,19 +434,20 @@ def _statements_per_turn(database_url: str, callers: list[str]) -> tuple[int, in
 
 def _sign_in_runs(name: str, base: str, callers: list[str], rate: int, sign_in_rate: int,
                   seconds: float) -> list[str]:
-    """One run of webhooks alone and one beside wrong sign-ins; a table line for each."""
+    """Webhooks alone, beside as many sign-in page views, and beside wrong sign-ins; a line each."""
     lines = []
-    for attack_rate in (0, sign_in_rate):
-        if attack_rate:
-            latencies, outcomes, sign_in_latencies = _under_sign_ins(base, callers, rate, attack_rate, seconds)
+    for label, attack in (("none", None), (f"{sign_in_rate} pages", True), (f"{sign_in_rate} wrong", False)):
+        if attack is None:
+            latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
+            tail = f"{'-':>12} {'-':>12}"
+        else:
+            latencies, outcomes, sign_in_latencies = _under_sign_ins(base, callers, rate, sign_in_rate,
+                                                                     seconds, page_only=attack)
             s50, s99 = _percentiles(sign_in_latencies)
             answers = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
             tail = f"{s50:>10.1f}ms {s99:>10.1f}ms  {answers}"
-        else:
-            latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
-            tail = f"{'-':>12} {'-':>12}"
         p50, p99 = _percentiles(latencies)
-        lines.append(f"{name:10} {attack_rate:>10} {len(latencies):>5} {p50:>7.1f}ms {p99:>7.1f}ms {tail}")
+        lines.append(f"{name:10} {label:>10} {len(latencies):>5} {p50:>7.1f}ms {p99:>7.1f}ms {tail}")
     return lines
 
 
@@ -507,8 +512,9 @@ def bench_webhooks(rates, seconds, workers, postgres_url, sign_in_rate, sign_in_
     if attacks:
         click.echo(f"\nwebhooks at {sign_in_webhook_rate}/s without and with {sign_in_rate} wrong sign-ins a "
                    "second (each under a new username, so the lockout stops none; sent from a process "
-                   "of their own)")
-        click.echo(f"{'database':10} {'sign-ins/s':>10} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
+                   "of their own), and with as many views of the sign-in page (the cost of the requests "
+                   "alone)")
+        click.echo(f"{'database':10} {'beside /s':>10} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
                    f"{'sign-in p50':>12} {'sign-in p99':>12}  sign-in answers")
         for line in attacks:
             click.echo(line)

@@ -56,7 +56,7 @@ MIN_PASSWORD_LENGTH = 10
 MIN_PASSWORD_SCORE = 3
 # zxcvbn's time grows fast with length; past this, the first characters are judged.
 _JUDGED_CHARS = 64
-# Password checks one process runs at once (each takes ~0.2 s of both cores, at the lowest CPU
+# Password checks one process runs at once (each takes ~0.2 s of both cores, at the idle CPU
 # priority); more sign-ins at once get 429.
 SIGN_IN_CHECKS = 1
 # How long a sign-in waits for a free check before it is told the sign-in is busy.
@@ -68,7 +68,7 @@ def hash_password(password: str) -> str:
 
 
 def check_password(password_hash: str, password: str) -> bool:
-    """Whether the password matches; checked at the lowest CPU priority (see below)."""
+    """Whether the password matches; checked at the idle CPU priority (see `at_lowest_priority`)."""
     return at_lowest_priority(_verify, password_hash, password)
 
 
@@ -84,12 +84,13 @@ _idle_threads_lock = threading.Lock()
 
 
 def at_lowest_priority(function, *args):
-    """Call `function(*args)` in a thread of nice 19 and wait for its result.
+    """Call `function(*args)` in a thread of the idle CPU priority and wait for its result.
 
     An argon2 check takes ~0.2 s of both cores (its four lanes run in threads it starts, which
-    inherit the nice value), and the GIL is released meanwhile: at nice 19 it gets only the CPU the
-    webhooks leave. Linux keeps the nice value per thread, so the request's own thread, which
-    cannot raise its priority back, is left alone.
+    inherit the priority), and the GIL is released meanwhile: at SCHED_IDLE it gets only the CPU
+    the webhooks leave, and a waking webhook takes the core from it at once. Linux keeps the
+    priority per thread, so the request's own thread, which could not raise its priority back, is
+    left alone.
     """
     global _idle_threads
     with _idle_threads_lock:
@@ -101,8 +102,10 @@ def at_lowest_priority(function, *args):
 
 
 def _lower_this_thread() -> None:
+    # SCHED_IDLE: a waking webhook preempts the check at once; nice 19 where that policy is missing.
     with contextlib.suppress(AttributeError, OSError):  # not Linux: the check runs at normal priority
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        os.sched_setscheduler(threading.get_native_id(), os.SCHED_IDLE, os.sched_param(0))
 
 
 @cache

@@ -434,9 +434,13 @@ def _statements_per_turn(database_url: str, callers: list[str]) -> tuple[int, in
 
 def _sign_in_runs(name: str, base: str, callers: list[str], rate: int, sign_in_rate: int,
                   seconds: float) -> list[str]:
-    """Webhooks alone, beside as many sign-in page views, and beside wrong sign-ins; a line each."""
+    """Webhooks alone, beside sign-in page views, beside wrong sign-ins, and alone again; a line each."""
     lines = []
-    for label, attack in (("none", None), (f"{sign_in_rate} pages", True), (f"{sign_in_rate} wrong", False)):
+    # "none" twice, before and after, shows how much the runs differ with no sign-ins at all.
+    for label, attack in (("none", None), (f"{sign_in_rate} pages", True), (f"{sign_in_rate} wrong", False),
+                          ("none", None)):
+        # Warm up again: the trivial server's run or the last attack left this one cold or busy.
+        _Load(base, BENCH_TOKEN, "+869312345678", callers).run(20, 2)
         if attack is None:
             latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
             tail = f"{'-':>12} {'-':>12}"

@@ -35,17 +35,18 @@ def test_a_very_long_password_is_judged_without_reading_all_of_it():
     assert password_problem("k" + secrets.token_urlsafe(3000), []) is None
 
 
-def test_password_checks_run_at_the_lowest_cpu_priority_in_another_thread():
+def test_password_checks_run_in_another_thread_at_the_idle_cpu_priority():
     import os
     import threading
 
     from dispatcher.consoles.auth import at_lowest_priority, check_password, hash_password
 
-    def nice_and_thread():
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), threading.get_native_id()
+    def priority_and_thread():
+        me = threading.get_native_id()
+        return os.sched_getscheduler(me), os.getpriority(os.PRIO_PROCESS, me), me
 
-    nice, thread = at_lowest_priority(nice_and_thread)
-    assert nice == 19 and thread != threading.get_native_id()
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19
+    policy, nice, thread = at_lowest_priority(priority_and_thread)
+    assert policy == os.SCHED_IDLE and nice == 19 and thread != threading.get_native_id()
+    assert os.sched_getscheduler(threading.get_native_id()) != os.SCHED_IDLE
     stored = hash_password("Yellow-river-at-dusk")
     assert check_password(stored, "Yellow-river-at-dusk") and not check_password(stored, "yellow-river")

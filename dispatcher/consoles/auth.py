@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import hashlib
 import os
 import secrets
+import tempfile
 import threading
 import unicodedata
 import urllib.parse
@@ -209,15 +212,43 @@ def _busy():
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if request.method == "POST":
-        # A cap on checks at once, so a burst of sign-ins cannot take the cores from the webhooks.
+        # A cap on checks at once, so a burst of sign-ins cannot take the cores from the webhooks:
+        # one at a time in this process, and one at a time on this host.
         checks = current_app.extensions["vnh.password_checks"]
         if not checks.acquire(timeout=_CHECK_WAIT_S):
             return _busy()
         try:
-            return _sign_in()
+            with _host_check_slot(current_app.extensions["vnh.password_check_lock"]) as free:
+                return _sign_in() if free else _busy()
         finally:
             checks.release()
     return render_template("login.html")
+
+
+@contextlib.contextmanager
+def _host_check_slot(path: str | None):
+    """Yield whether this process got the host's one password-check slot (an flock on `path`,
+    shared by every worker process of this app on this host; None: no host-wide slot); never
+    waits for it."""
+    if path is None:
+        yield True
+        return
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def host_check_lock_path(database_url: str) -> str:
+    """The lock file of the host's password-check slot: one per database, in the temp directory."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return os.path.join(tempfile.gettempdir(), f"vnh-sign-in-{digest}.lock")
 
 
 def _sign_in():
@@ -283,6 +314,7 @@ def init_app(app: Flask) -> None:
     app.session_interface = SessionInterface()
     app.extensions["vnh.password_checks"] = threading.BoundedSemaphore(
         app.config.get("SIGN_IN_CHECKS", SIGN_IN_CHECKS))
+    app.extensions["vnh.password_check_lock"] = host_check_lock_path(app.config["DATABASE_URL"])
     csrf.init_app(app)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(current_user=current_user, ROLES=ROLES)

@@ -82,6 +82,21 @@ def test_a_sign_in_beyond_the_cap_on_password_checks_gets_429_with_a_chinese_mes
     assert _sign_in(app.test_client()).status_code == 302
 
 
+def test_a_sign_in_while_another_process_of_the_host_checks_a_password_gets_429(app, operator, checks):
+    import fcntl
+    import os
+
+    fd = os.open(app.extensions["vnh.password_check_lock"], os.O_CREAT | os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        response = _sign_in(app.test_client())
+    finally:
+        os.close(fd)
+    assert response.status_code == 429 and "登录繁忙" in response.get_data(as_text=True)
+    assert checks == []
+    assert _sign_in(app.test_client()).status_code == 302
+
+
 def test_an_unknown_username_costs_a_password_check_like_a_known_one(app, operator, checks):
     response = _sign_in(app.test_client(), username="nobody-here")
     assert response.status_code == 200 and "用户名或密码错误" in response.get_data(as_text=True)
@@ -179,7 +194,8 @@ def test_a_session_without_a_version_gets_the_sign_in_page(app, operator):
 # -- 5. lockout counted before the check, whatever the concurrency ----------------------------------------
 
 def test_forty_sign_ins_at_once_check_at_most_five_passwords(app, operator, checks):
-    app.extensions["vnh.password_checks"] = threading.BoundedSemaphore(64)  # lockout, not the cap
+    app.extensions["vnh.password_checks"] = threading.BoundedSemaphore(64)  # lockout, not the caps
+    app.extensions["vnh.password_check_lock"] = None
     barrier = threading.Barrier(40)
     statuses, errors = [], []
 

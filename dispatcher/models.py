@@ -237,4 +237,6 @@ class StaffUser(Base):
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
     phone: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Kept in the session cookie at sign-in; logout and a new password bump it, which ends every session.
+    session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]

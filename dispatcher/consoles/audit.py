@@ -1,18 +1,20 @@
-"""The security record: who opened which elder's full record, who searched for what, and failed
-sign-ins to slow guessing."""
+"""The security record: who opened which elder's full record, who searched for what, and sign-in
+attempts counted to slow guessing."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, delete, func, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dispatcher.db import Base
 from dispatcher.operations.logs import mask_text
 
-# Sign-in: this many failures for one username from one address within the window → refused.
+# Sign-in: this many attempts for one username from one address within the window, then refused
+# (a successful sign-in starts the count again).
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 # Searching for elders: this many searches by one member of staff within the window → refused.
@@ -51,16 +53,18 @@ class ElderSearch(Base):
     searched_at: Mapped[datetime]
 
 
-class FailedSignIn(Base):
-    """A wrong password or unknown username, kept for the rate limit (shared by every process)."""
+class SignInAttempts(Base):
+    """How many sign-ins one username tried from one address since its window opened (shared by every
+    process; counted before the password is checked, so the count is the number of checks)."""
 
-    __tablename__ = "failed_sign_ins"
-    __table_args__ = (Index("ix_failed_sign_ins_who", "username", "remote_addr", "attempted_at"),)
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (UniqueConstraint("username", "remote_addr"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(50))
     remote_addr: Mapped[str] = mapped_column(String(64))
-    attempted_at: Mapped[datetime]
+    attempts: Mapped[int]
+    window_started_at: Mapped[datetime] = mapped_column(index=True)
 
 
 def record_view(session: Session, *, staff_user_id: int, elder_id: int, route: str,
@@ -100,23 +104,43 @@ def searches_by(session: Session, staff_user_id: int) -> list[ElderSearch]:
                                 .order_by(ElderSearch.id)))
 
 
-def is_locked_out(session: Session, username: str, remote_addr: str, now: datetime) -> bool:
-    """Whether this username from this address failed too often lately to try again now."""
-    failures = session.scalar(
-        select(func.count()).select_from(FailedSignIn).where(
-            FailedSignIn.username == username[:50], FailedSignIn.remote_addr == remote_addr[:64],
-            FailedSignIn.attempted_at > now - FAILURE_WINDOW)
-    )
-    return failures >= MAX_FAILURES
+def count_attempt(session: Session, username: str, remote_addr: str, now: datetime) -> int:
+    """Count one more sign-in for this username from this address and return the count in the window.
+
+    One INSERT … ON CONFLICT DO UPDATE … RETURNING: the database serialises concurrent attempts on
+    the row, so forty at once get the numbers 1 to 40 and at most MAX_FAILURES of them are let on
+    to the password check, on SQLite and PostgreSQL alike.
+    """
+    username, remote_addr = username[:50], remote_addr[:64]
+    table = SignInAttempts.__table__
+    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(table)
+    expired = table.c.window_started_at <= now - FAILURE_WINDOW
+    statement = insert.values(username=username, remote_addr=remote_addr, attempts=1,
+                              window_started_at=now).on_conflict_do_update(
+        index_elements=[table.c.username, table.c.remote_addr],
+        set_={"attempts": case((expired, 1), else_=table.c.attempts + 1),
+              "window_started_at": case((expired, insert.excluded.window_started_at),
+                                        else_=table.c.window_started_at)},
+    ).returning(table.c.attempts)
+    count = session.execute(statement).scalar_one()
+    _drop_expired(session, now)
+    return count
 
 
-def record_failure(session: Session, username: str, remote_addr: str, now: datetime) -> None:
-    session.add(FailedSignIn(username=username[:50], remote_addr=remote_addr[:64], attempted_at=now))
-    # Old failures count for nothing: drop them as we go so the table stays small.
-    session.execute(delete(FailedSignIn).where(FailedSignIn.attempted_at <= now - FAILURE_WINDOW))
-    session.flush()
+def _drop_expired(session: Session, now: datetime) -> None:
+    """Drop a few counters whose window has passed, so the table stays small. Rows another sign-in
+    holds are skipped (PostgreSQL), so this never waits and two sign-ins cannot deadlock on it."""
+    table = SignInAttempts.__table__
+    stale = (select(table.c.id).where(table.c.window_started_at <= now - FAILURE_WINDOW).limit(50)
+             .with_for_update(skip_locked=True))
+    session.execute(delete(SignInAttempts).where(SignInAttempts.id.in_(stale)))
 
 
-def clear_failures(session: Session, username: str, remote_addr: str) -> None:
-    session.execute(delete(FailedSignIn).where(FailedSignIn.username == username[:50],
-                                               FailedSignIn.remote_addr == remote_addr[:64]))
+def clear_attempts(session: Session, username: str, remote_addr: str) -> None:
+    session.execute(delete(SignInAttempts).where(SignInAttempts.username == username[:50],
+                                                 SignInAttempts.remote_addr == remote_addr[:64]))
+
+
+def attempts_kept(session: Session) -> int:
+    """How many counters the table holds (for tests and health)."""
+    return session.scalar(select(func.count()).select_from(SignInAttempts))

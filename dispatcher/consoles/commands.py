@@ -40,5 +40,28 @@ def user_add(username, role, display_name, provider_code, password):
     click.echo(f"added {role} {username}")
 
 
+@user.command("password")
+@click.argument("username")
+@click.password_option()
+def user_password(username, password):
+    """Give a staff account a new password and end every session it has open."""
+    from sqlalchemy import select
+
+    from dispatcher.consoles.auth import change_password
+    from dispatcher.db import session_scope
+    from dispatcher.models import StaffUser
+
+    app = app_for_command()
+    try:
+        with session_scope(app) as session:
+            account = session.scalar(select(StaffUser).where(StaffUser.username == username))
+            if account is None:
+                raise ValueError(f"no user {username!r}")
+            change_password(session, account, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"new password for {username}; every session of theirs has ended")
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(user)

@@ -84,6 +84,11 @@ def demo_data(seed, elders, providers, staff):
         click.echo(f"staff account {username} ({role}) password {password}")
 
 
+def new_staff_password() -> str:
+    """A fresh random password (16 URL-safe characters) that passes the staff password rule."""
+    return secrets.token_urlsafe(12)
+
+
 def _demo_staff(session, app) -> list[tuple[str, str, str]]:
     from sqlalchemy import select
 
@@ -95,7 +100,7 @@ def _demo_staff(session, app) -> list[tuple[str, str, str]]:
     for username, role, name in (("operator", "operator", "话务员小李"), ("supervisor", "supervisor", "监督员老周"),
                                  ("bureau", "bureau", "民政局王科长"), ("admin", "admin", "管理员"),
                                  ("provider1", "provider", "服务商调度")):
-        password = secrets.token_urlsafe(9)
+        password = new_staff_password()
         add_user(session, username=username, password=password, role=role, display_name=name,
                  provider_id=first_provider if role == "provider" else None, now=now_of(app))
         accounts.append((username, role, password))

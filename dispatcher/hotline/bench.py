@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -11,6 +13,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
@@ -264,6 +267,90 @@ class _Load:
         return latencies
 
 
+class _SignIns:
+    """Open-loop wrong sign-ins, each under a new username (so the lockout, which counts per username
+    and address, stops none of them and every one asks for a password check); with `page_only`, the
+    same number of plain sign-in page views instead, to tell the checks' cost from the requests'."""
+
+    def __init__(self, base: str, page_only: bool = False):
+        self.base, self.page_only = base, page_only
+        with urllib.request.urlopen(base + "/login", timeout=10) as response:
+            page = response.read().decode()
+            self.cookie = response.headers["Set-Cookie"].split(";", 1)[0]
+        self.token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        self.outcomes: dict[str, int] = {}
+        self.latencies: list[float] = []
+        self.lock = threading.Lock()
+
+    def one(self, i: int) -> None:
+        form = {"csrf_token": self.token, "username": f"guess-{uuid.uuid4().hex[:12]}",
+                "password": f"wrong-password-{i}"}
+        request = (urllib.request.Request(self.base + "/login") if self.page_only else
+                   urllib.request.Request(self.base + "/login", data=urllib.parse.urlencode(form).encode(),
+                                          method="POST", headers={"Cookie": self.cookie}))
+        began = time.perf_counter()
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body, status = response.read().decode(), response.status
+        except urllib.error.HTTPError as error:
+            body, status = error.read().decode(), error.code
+        except OSError:
+            body, status = "", 0
+        elapsed = time.perf_counter() - began
+        if status == 200 and self.page_only:
+            outcome = "page"
+        elif status == 200 and "用户名或密码错误" in body:
+            outcome = "checked"
+        elif status == 429 and "登录繁忙" in body:
+            outcome = "busy"
+        elif status == 429:
+            outcome = "locked"
+        else:
+            outcome = f"other {status}"
+        with self.lock:
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            self.latencies.append(elapsed)
+
+    def run(self, rate: int, seconds: float) -> None:
+        start = time.perf_counter() + 0.2
+
+        def timed(i: int) -> None:
+            delay = start + i / rate - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            self.one(i)
+
+        with ThreadPoolExecutor(max_workers=min(64, rate)) as pool:
+            list(pool.map(timed, range(int(rate * seconds))))
+
+
+def _attack(base: str, rate: int, seconds: float, page_only: bool, ready, results) -> None:
+    """The sign-in load, in a process of its own so that it does not share the webhook client's GIL."""
+    sign_ins = _SignIns(base, page_only)
+    ready.set()
+    sign_ins.run(rate, seconds)
+    results.put((sign_ins.outcomes, sign_ins.latencies))
+
+
+def _under_sign_ins(base: str, callers: list[str], rate: int, sign_in_rate: int, seconds: float,
+                    page_only: bool) -> tuple[list[float], dict[str, int], list[float]]:
+    """Webhooks at `rate` a second while wrong sign-ins (or page views) arrive at `sign_in_rate`."""
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Event(), context.Queue()
+    attacker = context.Process(target=_attack, args=(base, sign_in_rate, seconds, page_only, ready, results))
+    attacker.start()
+    try:
+        if not ready.wait(60):
+            raise click.ClickException("the sign-in load did not start")
+        latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
+        outcomes, sign_in_latencies = results.get(timeout=seconds + 60)
+    finally:
+        attacker.join(10)
+        if attacker.is_alive():
+            attacker.terminate()
+    return latencies, outcomes, sign_in_latencies
+
+
 def _percentiles(latencies: list[float]) -> tuple[float, float]:
     ordered = sorted(latencies)
     return statistics.median(ordered) * 1000, ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
@@ -345,15 +432,44 @@ def _statements_per_turn(database_url: str, callers: list[str]) -> tuple[int, in
     return counts[0], counts[1]
 
 
+def _sign_in_runs(name: str, base: str, callers: list[str], rate: int, sign_in_rate: int,
+                  seconds: float) -> list[str]:
+    """Webhooks alone, beside sign-in page views, beside wrong sign-ins, and alone again; a line each."""
+    lines = []
+    # "none" twice, before and after, shows how much the runs differ with no sign-ins at all.
+    for label, attack in (("none", None), (f"{sign_in_rate} pages", True), (f"{sign_in_rate} wrong", False),
+                          ("none", None)):
+        # Warm up again: the trivial server's run or the last attack left this one cold or busy.
+        _Load(base, BENCH_TOKEN, "+869312345678", callers).run(20, 2)
+        if attack is None:
+            latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
+            tail = f"{'-':>12} {'-':>12}"
+        else:
+            latencies, outcomes, sign_in_latencies = _under_sign_ins(base, callers, rate, sign_in_rate,
+                                                                     seconds, page_only=attack)
+            s50, s99 = _percentiles(sign_in_latencies)
+            answers = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+            tail = f"{s50:>10.1f}ms {s99:>10.1f}ms  {answers}"
+        p50, p99 = _percentiles(latencies)
+        lines.append(f"{name:10} {label:>10} {len(latencies):>5} {p50:>7.1f}ms {p99:>7.1f}ms {tail}")
+    return lines
+
+
 @click.command("webhooks")
 @click.option("--rates", default="20,50,100", show_default=True, help="Requests a second to offer.")
 @click.option("--seconds", default=10.0, show_default=True, help="How long each rate runs.")
 @click.option("--workers", default=2, show_default=True, help="Worker processes of both servers.")
 @click.option("--postgres-url", default=lambda: os.environ.get("VNH_BENCH_DATABASE_URL", ""),
               help="A PostgreSQL database to wipe and use (VNH_BENCH_DATABASE_URL); SQLite only without it.")
-def bench_webhooks(rates, seconds, workers, postgres_url):
-    """p50/p99 latency of IVR webhooks under load, beside a trivial Flask endpoint in the same run."""
+@click.option("--sign-ins", "sign_in_rate", default=40, show_default=True,
+              help="Wrong sign-ins a second sent beside the webhooks in a last run (0: no such run).")
+@click.option("--sign-in-webhooks", "sign_in_webhook_rate", default=100, show_default=True,
+              help="Webhooks a second in the sign-in runs.")
+def bench_webhooks(rates, seconds, workers, postgres_url, sign_in_rate, sign_in_webhook_rate):
+    """p50/p99 latency of IVR webhooks under load, beside a trivial Flask endpoint in the same run;
+    then the same webhooks without and with a stream of wrong sign-ins."""
     rates = [int(r) for r in rates.split(",")]
+    attacks: list[str] = []
     with tempfile.TemporaryDirectory(prefix="vnh-bench-webhooks-") as directory:
         targets = [("sqlite", f"sqlite:///{Path(directory) / 'bench.sqlite'}")]
         if postgres_url:
@@ -388,12 +504,25 @@ def bench_webhooks(rates, seconds, workers, postgres_url):
                         t50, t99 = _percentiles(plain)
                         click.echo(f"{name:10} {rate:>6} {len(ours):>5} {p50:>7.1f}ms {p99:>7.1f}ms "
                                    f"{t50:>10.1f}ms {t99:>10.1f}ms")
+                    if sign_in_rate:
+                        attacks.extend(_sign_in_runs(name, f"http://127.0.0.1:{port}", callers,
+                                                     sign_in_webhook_rate, sign_in_rate, seconds))
                 finally:
                     server.terminate()
                     server.wait(10)
         finally:
             trivial.terminate()
             trivial.wait(10)
+    if attacks:
+        click.echo(f"\nwebhooks at {sign_in_webhook_rate}/s without and with {sign_in_rate} wrong sign-ins a "
+                   "second (each under a new username, so the lockout stops none; sent from a process "
+                   "of their own), and with as many views of the sign-in page (the cost of the requests "
+                   "alone)")
+        click.echo(f"{'database':10} {'beside /s':>10} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
+                   f"{'sign-in p50':>12} {'sign-in p99':>12}  sign-in answers")
+        for line in attacks:
+            click.echo(line)
+        click.echo("goal: vnh p99 < 100 ms with the sign-ins as without; no 500 among the sign-ins")
     for name, (greeting, key) in statements.items():
         click.echo(f"{name}: SQL statements per turn (counted in-process, without BEGIN/COMMIT and "
                    f"the pool's ping): greeting {greeting}, a key pressed in the menu {key}")

@@ -246,7 +246,10 @@ def _host_check_slot(path: str | None):
 
 
 def host_check_lock_path(database_url: str) -> str:
-    """The lock file of the host's password-check slot: one per database, in the temp directory."""
+    """The lock file of the host's password-check slot, one per database: beside a SQLite file,
+    else in the temp directory."""
+    if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+        return database_url.removeprefix("sqlite:///").split("?", 1)[0] + ".sign-in.lock"
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), f"vnh-sign-in-{digest}.lock")
 

@@ -114,7 +114,7 @@ def _lower_this_thread() -> None:
 @cache
 def _dummy_hash() -> str:
     """A hash no password matches, checked for unknown usernames so they cost what known ones do."""
-    return _hasher.hash(secrets.token_urlsafe(32))
+    return at_lowest_priority(_hasher.hash, secrets.token_urlsafe(32))
 
 
 def password_problem(password: str, user_inputs: list[str]) -> str | None:
@@ -246,7 +246,10 @@ def _host_check_slot(path: str | None):
 
 
 def host_check_lock_path(database_url: str) -> str:
-    """The lock file of the host's password-check slot: one per database, in the temp directory."""
+    """The lock file of the host's password-check slot, one per database: beside a SQLite file,
+    else in the temp directory."""
+    if database_url.startswith("sqlite:///") and len(database_url) > len("sqlite:///"):
+        return database_url.removeprefix("sqlite:///").split("?", 1)[0] + ".sign-in.lock"
     digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
     return os.path.join(tempfile.gettempdir(), f"vnh-sign-in-{digest}.lock")
 

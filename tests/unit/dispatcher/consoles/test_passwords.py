@@ -50,3 +50,13 @@ def test_password_checks_run_in_another_thread_at_the_idle_cpu_priority():
     assert os.sched_getscheduler(threading.get_native_id()) != os.SCHED_IDLE
     stored = hash_password("Yellow-river-at-dusk")
     assert check_password(stored, "Yellow-river-at-dusk") and not check_password(stored, "yellow-river")
+
+
+def test_the_hosts_check_lock_lies_beside_a_sqlite_file_or_in_the_temp_directory(tmp_path):
+    import tempfile
+
+    from dispatcher.consoles.auth import host_check_lock_path
+
+    assert host_check_lock_path(f"sqlite:///{tmp_path}/vnh.sqlite") == f"{tmp_path}/vnh.sqlite.sign-in.lock"
+    one = host_check_lock_path("postgresql+psycopg://vnh@db/vnh")
+    assert one.startswith(tempfile.gettempdir()) and one != host_check_lock_path("postgresql+psycopg://vnh@db/other")

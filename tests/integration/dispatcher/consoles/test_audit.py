@@ -6,9 +6,9 @@ import threading
 from datetime import timedelta
 
 import pytest
+from conftest import PG_URL
 
 from dispatcher.consoles import audit
-from tests.conftest import PG_URL
 
 
 def _count_at_once(app, now, n: int, username: str = "xiaoli") -> list[int]:

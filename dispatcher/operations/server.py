@@ -14,6 +14,18 @@ import urllib.request
 
 from gunicorn.app.base import BaseApplication
 
+# Gunicorn's own loggers (a worker's traceback, a timeout) write through the same masking JSON
+# formatter as the app, so no phone or ID number reaches its log in full either.
+GUNICORN_LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "dispatcher.operations.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"level": "INFO", "handlers": ["stderr"]},
+    "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False}},
+}
+
 
 class WebServer(BaseApplication):
     """Gunicorn with threaded workers; each worker process builds its own app after the fork."""
@@ -53,6 +65,7 @@ def serve(host: str, port: int, workers: int, threads: int, with_scheduler: bool
         "timeout": 30,
         "graceful_timeout": 10,
         "accesslog": None,
+        "logconfig_dict": GUNICORN_LOG_CONFIG,
         "on_exit": stop_ticker,
     }
     try:

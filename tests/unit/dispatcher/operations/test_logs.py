@@ -120,3 +120,18 @@ def test_a_postgresql_error_detail_does_not_carry_the_row_into_the_log(detail):
     except RuntimeError:
         record = logging.LogRecord("vnh.hotline", logging.ERROR, __file__, 1, "sms failed", (), sys.exc_info())
     assert "王奶奶的药" not in json.loads(JsonFormatter().format(record))["error"]
+
+
+def test_gunicorns_own_log_masks_numbers_of_every_country(capsys):
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from dispatcher.operations.server import GUNICORN_LOG_CONFIG
+
+    config = Config()
+    config.set("logconfig_dict", GUNICORN_LOG_CONFIG)
+    Logger(config).error("worker died while answering +447700900123 and 13912345678")
+
+    written = capsys.readouterr().err
+    assert "gunicorn.error" in written
+    assert "+447700900123" not in written and "13912345678" not in written

@@ -168,3 +168,16 @@ def make_provider(session, clock):
         return provider
 
     return make
+
+
+@pytest.fixture
+def operator_client(app, session, clock):
+    """A test client signed in as an operator (小李)."""
+    from dispatcher.consoles.auth import add_user
+
+    add_user(session, username="xiaoli", password="long-enough-pw", role="operator", display_name="小李",
+             provider_id=None, now=clock.now())
+    session.commit()
+    client = app.test_client()
+    assert client.post("/login", data={"username": "xiaoli", "password": "long-enough-pw"}).status_code == 302
+    return client

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from dispatcher.consoles.auth import add_user
 from dispatcher.lifecycle.tasks import open_task
 
 
 @pytest.fixture
-def operator(app, session, clock):
-    add_user(session, username="xiaoli", password="long-enough-pw", role="operator", display_name="小李",
-             provider_id=None, now=clock.now())
-    session.commit()
-    client = app.test_client()
-    assert client.post("/login", data={"username": "xiaoli", "password": "long-enough-pw"}).status_code == 302
-    return client
+def operator(operator_client):
+    return operator_client
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from dispatcher.db import get_session
 from dispatcher.hotline import review_call, sms
 from dispatcher.hotline import wellbeing_call as wellbeing_call_flow
 from dispatcher.hotline.flow import Hotline, Reply, Turn
+from telephony import templates
 from telephony.numbers import caller_e164
 from telephony.signature import twilio_signed
 from telephony.twiml import LANGUAGE, say, twiml
@@ -127,7 +128,7 @@ def incoming_sms():
         session.rollback()
         log.exception("sms %s: database unavailable", form.get("MessageSid", ""))
         # Twilio does not retry an SMS webhook that answered; the provider is asked to resend.
-        reply = "【虚拟养老院】系统繁忙，您的回复未能处理，请稍后重新发送。"
+        reply = templates.render("reply_busy", {})
     response = MessagingResponse()
     if reply:
         response.message(reply)

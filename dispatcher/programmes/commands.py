@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 
 from dispatcher.commands import app_for_command, now_of, subgroup
+from dispatcher.programmes.dormant import MAX_DAYS
 
 
 @click.command("dormant")
-@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 36500),
-              help="No contact of any kind for this long (1 to 36500).")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, MAX_DAYS),
+              help=f"No contact of any kind for this long (1 to {MAX_DAYS}).")
 @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def report_dormant(days, output):
     """List enrolled elders with no call, order or answered review in N days (CSV)."""

@@ -52,9 +52,7 @@ def test_every_purpose_the_code_sends_has_a_template():
             "wellbeing_alarm", "provider_suspended", "accepted_reply"} <= TEMPLATES.keys()
 
 
-# The hotline's webhook views answer "busy" in the inbound SMS thread when the database is down;
-# its text is the template `reply_busy`, wired in when those views are next edited.
-_HAND_WRITTEN_OK = {Path("telephony/templates.py"), Path("dispatcher/hotline/views.py")}
+_HAND_WRITTEN_OK = {Path("telephony/templates.py")}
 
 
 def test_no_sms_body_is_written_by_hand_outside_the_templates():

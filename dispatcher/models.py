@@ -149,6 +149,18 @@ class Visit(Base):
     worker_ref: Mapped[str | None] = mapped_column(String(20))
     check_in_phone: Mapped[str | None] = mapped_column(String(20))
     check_out_phone: Mapped[str | None] = mapped_column(String(20))
+    # The worker on record (providers.models.Worker) who checked in, and how each end was proved:
+    # method is one of elder_phone, visit_code, location, none; the place where a location was
+    # given, and the device (a hash of the portal session or API token) that reported it.
+    worker_id: Mapped[int | None] = mapped_column(ForeignKey("workers.id"), index=True)
+    check_in_method: Mapped[str | None] = mapped_column(String(20))
+    check_out_method: Mapped[str | None] = mapped_column(String(20))
+    check_in_lat: Mapped[float | None]
+    check_in_lng: Mapped[float | None]
+    check_out_lat: Mapped[float | None]
+    check_out_lng: Mapped[float | None]
+    check_in_device: Mapped[str | None] = mapped_column(String(64))
+    check_out_device: Mapped[str | None] = mapped_column(String(64))
 
     order: Mapped[Order] = relationship(back_populates="visit")
 

@@ -134,3 +134,37 @@ class Offer(Base):
     response_channel: Mapped[str | None] = mapped_column(String(20))
 
     provider: Mapped[Provider] = relationship()
+
+
+class Worker(Base):
+    """A provider's worker on record (服务人员): who may check in and out of its visits."""
+
+    __tablename__ = "workers"
+    __table_args__ = (
+        UniqueConstraint("provider_id", "id_number", name="uq_workers_provider_id_number"),
+        UniqueConstraint("provider_id", "work_number", name="uq_workers_provider_work_number"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
+    # The provider's own staff number for the worker; check-ins may name it instead of the phone.
+    work_number: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164
+    id_number: Mapped[str] = mapped_column(String(18), index=True)
+    # Item codes the worker may do, comma-separated; None means every item the provider sells.
+    items: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class WorkerCertificate(Base):
+    """A certificate a worker holds (养老护理员 level, health certificate), with its expiry."""
+
+    __tablename__ = "worker_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    worker_id: Mapped[int] = mapped_column(ForeignKey("workers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    level: Mapped[str | None] = mapped_column(String(20))
+    expires_on: Mapped[date | None]

@@ -112,6 +112,12 @@ def settings_from_env(env: dict | None = None) -> dict:
         "SWITCH_TTS_VOICE": env.get("VNH_SWITCH_TTS_VOICE", "").strip(),
         "SWITCH_OPERATOR_BRIDGE": env.get("VNH_SWITCH_OPERATOR_BRIDGE", "").strip(),
         "SWITCH_GATEWAY": env.get("VNH_SWITCH_GATEWAY", "").strip() or "sofia/gateway/carrier/{national}",
+        # Its event socket (mod_event_socket), which places the two-leg calls the carrier cannot.
+        "SWITCH_ESL_HOST": env.get("VNH_SWITCH_ESL_HOST", "").strip(),
+        "SWITCH_ESL_PORT": env.get("VNH_SWITCH_ESL_PORT", "").strip() or "8021",
+        "SWITCH_ESL_PASSWORD": env.get("VNH_SWITCH_ESL_PASSWORD", "").strip(),
+        # After a crash, how long to wait for the carrier's call report before calling again.
+        "ALIYUN_CALL_REPORT_WAIT_S": _int(env, "VNH_ALIYUN_CALL_REPORT_WAIT_S", 900),
         "RUN_SCHEDULER": False,
         **_aliyun_settings(env),
     }
@@ -126,11 +132,15 @@ ALIYUN_SETTINGS = (
     ("ALIYUN_VOICE_TEMPLATES", "VNH_ALIYUN_VOICE_TEMPLATES"),
     ("ALIYUN_SHOW_NUMBER", "VNH_ALIYUN_SHOW_NUMBER"),
     ("ALIYUN_CALLBACK_TOKEN", "VNH_ALIYUN_CALLBACK_TOKEN"),
+    # The call centre's FreeSWITCH places the supervisor's call-back and the wellbeing key 9
+    # transfer (the carrier's voice API has no two-leg call): telephony/esl.py.
+    ("SWITCH_ESL_HOST", "VNH_SWITCH_ESL_HOST"),
+    ("SWITCH_ESL_PASSWORD", "VNH_SWITCH_ESL_PASSWORD"),
 )
 
 
 def _aliyun_settings(env: dict) -> dict:
-    return {key: env.get(name, "").strip() for key, name in ALIYUN_SETTINGS}
+    return {key: env.get(name, "").strip() for key, name in ALIYUN_SETTINGS if not key.startswith("SWITCH_")}
 
 
 def _json_map(config: dict, key: str, name: str) -> dict[str, str]:
@@ -161,6 +171,9 @@ def _check_aliyun(config: dict) -> None:
     if absent:
         raise ConfigError("VNH_ALIYUN_VOICE_TEMPLATES needs a TTS template code for " + ", ".join(absent))
     config["ALIYUN_VOICE_TEMPLATES"] = voice
+    port = str(config.get("SWITCH_ESL_PORT") or "8021")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"VNH_SWITCH_ESL_PORT must be a TCP port, got {port!r}")
 
 
 def check_settings(config: dict) -> None:

@@ -12,14 +12,22 @@ def build_telephony(config, engine=None):
     if config["TELEPHONY"] == "twilio":
         return TwilioTelephony(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
     if config["TELEPHONY"] == "aliyun":
-        from dispatcher.hotline.carrier_calls import CallScripts
-        from telephony.aliyun import AliyunTelephony
+        from datetime import timedelta
 
+        from dispatcher.hotline.carrier_calls import CallScripts
+        from telephony.aliyun import AliyunTelephony, national
+        from telephony.esl import SwitchCalls
+
+        scripts = CallScripts(engine, config)
+        switch = SwitchCalls(host=config["SWITCH_ESL_HOST"], port=int(config.get("SWITCH_ESL_PORT") or 8021),
+                             password=config["SWITCH_ESL_PASSWORD"],
+                             caller_id=national(config["HOTLINE_NUMBER"])) if config.get("SWITCH_ESL_HOST") else None
         return AliyunTelephony(
             access_key_id=config["ALIYUN_ACCESS_KEY_ID"], access_key_secret=config["ALIYUN_ACCESS_KEY_SECRET"],
             sign_name=config["ALIYUN_SMS_SIGN"], sms_templates=config["ALIYUN_SMS_TEMPLATES"],
             voice_templates=config["ALIYUN_VOICE_TEMPLATES"], show_number=config["ALIYUN_SHOW_NUMBER"],
-            scripts=CallScripts(engine, config))
+            scripts=scripts, switch=switch, gateway=config.get("SWITCH_GATEWAY") or "sofia/gateway/carrier/{national}",
+            clock=scripts.clock, report_wait=timedelta(seconds=config.get("ALIYUN_CALL_REPORT_WAIT_S", 900)))
     return LocalTelephony(engine)
 
 

@@ -18,11 +18,12 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from telephony.esl import SwitchCalls, call_uuid
 from telephony.ports import DeliveryError
 
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -37,6 +38,11 @@ _TEMPORARY_CODES = ("Throttling", "isp.", "ServiceUnavailable", "SignatureNonceU
                     "isv.BUSINESS_LIMIT_CONTROL", "InternalError")
 # The voice templates an outbound call needs (VNH_ALIYUN_VOICE_TEMPLATES), by purpose.
 VOICE_PURPOSES = ("review", "wellbeing", "visit_notice", "visit_reminder", "ack")
+# A call script that rings params["first"] (or the callee) and bridges them to params["then"].
+BRIDGE = "bridge"
+# After a crash between placing a carrier call and recording it, how long to wait for its
+# VoiceReport before calling again (a call rings, plays twice and reports within minutes).
+REPORT_WAIT = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -70,7 +76,9 @@ class AliyunTelephony:
 
     def __init__(self, *, access_key_id: str, access_key_secret: str, sign_name: str,
                  sms_templates: dict[str, str], voice_templates: dict[str, str], show_number: str,
-                 scripts: Callable[[str], CallScript | None]):
+                 scripts: Callable[[str], CallScript | None], switch: SwitchCalls | None = None,
+                 gateway: str = "sofia/gateway/carrier/{national}", clock=None,
+                 report_wait: timedelta = REPORT_WAIT):
         from alibabacloud_dysmsapi20170525.client import Client as SmsClient
         from alibabacloud_dyvmsapi20170525.client import Client as VoiceClient
         from alibabacloud_tea_openapi import models as open_api
@@ -84,6 +92,9 @@ class AliyunTelephony:
         self.sign_name, self.show_number = sign_name, show_number
         self.sms_templates, self.voice_templates = sms_templates, voice_templates
         self.scripts = scripts
+        # The call centre's switch places two-leg calls (telephony/esl.py); `gateway` dials a number.
+        self.switch, self.gateway = switch, gateway
+        self.clock, self.report_wait = clock, report_wait
 
     def send_sms(self, *, to, from_, body, status_callback, key, template=None, params=None):
         """Send the carrier template registered for `template` with `params`; return the BizId.
@@ -109,6 +120,12 @@ class AliyunTelephony:
         script = self.scripts(url)
         if script is None:
             raise DeliveryError(f"aliyun: no voice script for {url}", permanent=True)
+        if script.purpose == BRIDGE:
+            if self.switch is None:
+                raise DeliveryError("aliyun: a two-leg call needs the call centre's switch "
+                                    "(VNH_SWITCH_ESL_HOST)", permanent=True)
+            first = script.params.get("first") or self.gateway.format(national=national(to), e164=to)
+            return self.switch.bridge(first=first, then=script.params["then"], key=key)
         code = self.voice_templates.get(script.purpose)
         if not code:
             raise DeliveryError(f"aliyun: no voice template registered for {script.purpose!r} "
@@ -128,16 +145,26 @@ class AliyunTelephony:
             answer = self._call(lambda runtime: self.voice.single_call_by_tts_with_options(request, runtime))
         return answer.body.call_id
 
-    def find_sent(self, *, key, kind, to, from_, body, since: datetime):
-        """Ask QuerySendDetails for the day's SMS to `to` and match the OutId we sent (`key`).
+    def find_sent(self, *, key, kind, to, from_, body, since: datetime, url=None):
+        """After a crash, find the send of `key`: an SMS by its OutId, a call by its report.
 
-        The voice API has no lookup by OutId, so a call is reported as not sent: a crash between
-        placing a call and recording it can ring the elder twice, never zero times.
+        An SMS: QuerySendDetails lists the day's SMS to `to` with the OutId we gave. A two-leg call
+        on the switch: `uuid_exists` on the uuid the call was given. A carrier call: the voice API
+        has no lookup by OutId, but every call ends in a VoiceReport push that carries it, and that
+        push adopts the call (carrier_views). So until `report_wait` after the claim the answer is
+        "cannot tell yet" (the claim stays, nobody is rung twice); after it, no report means no call.
         """
+        if kind == "call":
+            script = self.scripts(url) if url else None
+            if script is not None and script.purpose == BRIDGE and self.switch is not None:
+                return call_uuid(key) if self.switch.exists(key) else None
+            now = self.clock.now() if self.clock is not None else datetime.now(UTC)
+            if now < since + self.report_wait:
+                raise DeliveryError("aliyun: waiting for the carrier's VoiceReport of this call "
+                                    f"until {since + self.report_wait:%H:%M:%S}", permanent=False)
+            return None
         from alibabacloud_dysmsapi20170525 import models
 
-        if kind != "sms":
-            return None
         request = models.QuerySendDetailsRequest(
             phone_number=national(to), send_date=since.astimezone(CHINA).strftime("%Y%m%d"), page_size=50,
             current_page=1)

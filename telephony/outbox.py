@@ -251,7 +251,7 @@ def ask_network(job: Send, claimed_at: datetime, telephony: Telephony) -> str | 
     """Ask the network whether it carried an abandoned claim: its SID, None, or why it cannot tell."""
     try:
         return telephony.find_sent(key=job.key, kind=job.kind, to=job.to, from_=job.from_,
-                                   body=job.body, since=claimed_at)
+                                   body=job.body, since=claimed_at, url=job.url)
     except DeliveryError as exc:
         return exc
 
@@ -273,6 +273,20 @@ def settle(message: OutboxMessage, answer: str | DeliveryError | None, now: date
     message.status = "queued"
     message.next_attempt_at = now
     return False
+
+
+def adopt_reported(session: Session, key: str, sid: str, now: datetime) -> OutboxMessage | None:
+    """A carrier's report names a send by our key (its OutId) and its SID: adopt the SID when a
+    crash left that message claimed but unrecorded, and return the message (None: not ours)."""
+    prefix, _, ident = key.partition("-")
+    if prefix != "outbox" or not ident.isdigit():
+        return None
+    message = session.get(OutboxMessage, int(ident))
+    if message is None or message.status != "sending" or message.sid is not None:
+        return None
+    record_sent(message, sid, message.claimed_at or now)
+    log.info("adopted %s %s from the carrier's report after a crash", message.kind, message.id)
+    return message
 
 
 def record_status(session: Session, sid: str, status: str) -> OutboxMessage | None:

@@ -31,8 +31,10 @@ class Telephony(Protocol):
         """Place a call that fetches TwiML from `url` when answered; return its CallSid."""
 
     def find_sent(self, *, key: str, kind: str, to: str, from_: str, body: str | None,
-                  since: datetime) -> str | None:
+                  since: datetime, url: str | None = None) -> str | None:
         """Return the SID of the send of `key` made at or after `since`, or None if none went out.
+
+        `url` is a call's TwiML URL (what the call was about).
 
         Asked after a crash left a message claimed but unrecorded: adopting the SID instead of
         sending again makes delivery exactly-once. Raises DeliveryError when it cannot tell.
@@ -56,7 +58,7 @@ class LocalTelephony:
     def place_call(self, *, to, from_, url, status_callback, key):
         return self._carry("call", "CA", to, from_, key)
 
-    def find_sent(self, *, key, kind, to, from_, body, since):
+    def find_sent(self, *, key, kind, to, from_, body, since, url=None):
         if self.sessionmaker is None:
             return None
         from telephony.models import LocalNetworkSend
@@ -128,7 +130,7 @@ class TwilioTelephony:
                               async_amd_status_callback_method="POST")
         return self._call(lambda: self.client.calls.create(**kwargs)).sid
 
-    def find_sent(self, *, key, kind, to, from_, body, since):
+    def find_sent(self, *, key, kind, to, from_, body, since, url=None):
         """Ask Twilio for our latest messages (or calls) to `to` created since the claim.
 
         An SMS matches by its body; a call by recipient and time alone, which is enough because

@@ -18,10 +18,12 @@ from dispatcher import texts
 from dispatcher.clock import clock_from_env
 from dispatcher.lifecycle.orders import elder_title
 from dispatcher.lifecycle.slots import slot_label
-from dispatcher.models import CallbackReview, Order
+from dispatcher.hotline.httapi import SwitchSettings, bridge_data
+from dispatcher.models import CallbackReview, OperatorTask, Order
+from dispatcher.programmes.supervision import elder_number
 from dispatcher.programmes.wellbeing import WellbeingCall
 from providers.models import Provider
-from telephony.aliyun import CallScript
+from telephony.aliyun import BRIDGE, CallScript
 
 # Review: 0 = the worker did not come; 1-5 = came, and the rating. The carrier's IVR is one menu
 # deep (IvrCall's MenuKeyMap), so one key answers both of the TwiML flow's questions.
@@ -29,6 +31,8 @@ REVIEW_KEYS = ("0", "1", "2", "3", "4", "5")
 WELLBEING_KEYS = ("1", "9")
 
 _PATHS = (
+    (re.compile(r"/telephony/bridge/wellbeing/(\d+)$"), "bridge_wellbeing"),
+    (re.compile(r"/telephony/bridge/(\d+)$"), "bridge_task"),
     (re.compile(r"/telephony/review/(\d+)$"), "review"),
     (re.compile(r"/telephony/wellbeing/(\d+)$"), "wellbeing"),
     (re.compile(r"/telephony/visit/(\d+)/(notice|reminder)$"), "visit"),
@@ -41,6 +45,8 @@ class CallScripts:
     def __init__(self, engine, config):
         self.sessionmaker = sessionmaker(engine) if engine is not None else None
         self.clock = config.get("CLOCK") or clock_from_env()
+        self.switch = SwitchSettings.from_config(config)
+        self.operator_numbers = list(config.get("OPERATOR_NUMBERS") or [])
 
     def __call__(self, url: str) -> CallScript | None:
         path = urlsplit(url).path
@@ -48,8 +54,32 @@ class CallScripts:
             found = pattern.search(path)
             if found and self.sessionmaker is not None:
                 with self.sessionmaker() as session:
+                    if kind.startswith("bridge_"):
+                        return self.bridge_script(session, kind, int(found.group(1)))
                     return script_for(session, kind, found.groups(), self.clock.now())
         return None
+
+    def bridge_script(self, session, kind: str, ident: int) -> CallScript | None:
+        """A two-leg call on the switch: the supervisor's phone (the callee) or the operator desks
+        (a wellbeing call's key 9) first, then the elder."""
+        if kind == "bridge_task":
+            task = session.get(OperatorTask, ident)
+            number = elder_number(session, task) if task is not None else None
+            first = ""  # the callee: the supervisor's own phone
+        else:
+            call = session.get(WellbeingCall, ident)
+            number = primary_phone(call.elder) if call is not None else None
+            first = bridge_data(self.operator_numbers, self.switch, self.operator_numbers)
+        if number is None:
+            return None
+        then = bridge_data([number], self.switch, self.operator_numbers)
+        return CallScript(BRIDGE, {"first": first, "then": then})
+
+
+def primary_phone(elder) -> str | None:
+    if elder is None or not elder.phones:
+        return None
+    return next((p.phone for p in elder.phones if p.is_primary), elder.phones[0].phone)
 
 
 def script_for(session, kind: str, ids: tuple[str, ...], now) -> CallScript | None:

@@ -30,7 +30,7 @@ from dispatcher.programmes import wellbeing
 from providers.queries import provider_by_phone
 from telephony.models import OutboxMessage
 from telephony.numbers import caller_e164, mask_phone
-from telephony.outbox import enqueue_sms, record_status
+from telephony.outbox import adopt_reported, enqueue_call, enqueue_sms, record_status
 
 bp = Blueprint("carrier", __name__, url_prefix="/telephony/aliyun/<token>")
 log = logging.getLogger("vnh.carrier")
@@ -159,6 +159,9 @@ def voice_report():
 def _call_report(session, item: dict, settings: Settings, now) -> None:
     call_id = str(item.get("call_id", ""))
     message = session.scalar(select(OutboxMessage).where(OutboxMessage.sid == call_id))
+    if message is None and call_id:
+        # A crash between placing the call and recording it: the report's out_id names the claim.
+        message = adopt_reported(session, str(item.get("out_id") or ""), call_id, now)
     if message is None:
         return
     key = str(item.get("dtmf") or "").strip()[:1]
@@ -189,3 +192,13 @@ def press_key(session, message: OutboxMessage, key: str, settings: Settings, now
         call = session.get(wellbeing.WellbeingCall, wellbeing.call_id_of(message.dedupe_key))
         if call is not None:
             wellbeing.record_wellbeing_answer(session, call, key, settings, now)
+            if key == "9":
+                transfer_to_operators(session, call, settings, now)
+
+
+def transfer_to_operators(session, call, settings: Settings, now) -> None:
+    """Key 9 on the carrier's IVR: the carrier cannot transfer, so the call centre's switch rings
+    the operator desks and, when one answers, the elder (telephony/esl.py)."""
+    enqueue_call(session, to=settings.operator_numbers[0], url=settings.url(f"/telephony/bridge/wellbeing/{call.id}"),
+                 purpose="emergency_bridge", dedupe_key=f"wellbeing-help-bridge:{call.id}",
+                 from_=settings.hotline_number, now=now)

@@ -37,7 +37,7 @@ class FlakyTelephony:
         return self._send({"kind": "call", "to": to, "from": from_, "url": url,
                            "status_callback": status_callback, "key": key})
 
-    def find_sent(self, *, key, kind, to, from_, body, since):
+    def find_sent(self, *, key, kind, to, from_, body, since, url=None):
         return next((s["sid"] for s in self.sent if s["key"] == key), None)
 
     def _send(self, record: dict) -> str:

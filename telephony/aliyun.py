@@ -37,7 +37,9 @@ TIMEOUT_MS = 15_000
 _TEMPORARY_CODES = ("Throttling", "isp.", "ServiceUnavailable", "SignatureNonceUsed",
                     "isv.BUSINESS_LIMIT_CONTROL", "InternalError")
 # The voice templates an outbound call needs (VNH_ALIYUN_VOICE_TEMPLATES), by purpose.
-VOICE_PURPOSES = ("review", "wellbeing", "visit_notice", "visit_reminder", "ack")
+# Spoken notices to landlines (telephony.outbox.enqueue_notice) are TTS calls of their own template.
+VOICE_PURPOSES = ("review", "wellbeing", "visit_notice", "visit_reminder", "ack", "emergency_contact",
+                  "wellbeing_alarm")
 # A call script that rings params["first"] (or the callee) and bridges them to params["then"].
 BRIDGE = "bridge"
 # After a crash between placing a carrier call and recording it, how long to wait for its

@@ -9,6 +9,7 @@ TwiML flows call.
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlsplit
 
@@ -16,14 +17,15 @@ from sqlalchemy.orm import sessionmaker
 
 from dispatcher import texts
 from dispatcher.clock import clock_from_env
+from dispatcher.hotline.httapi import SwitchSettings, bridge_data
 from dispatcher.lifecycle.orders import elder_title
 from dispatcher.lifecycle.slots import slot_label
-from dispatcher.hotline.httapi import SwitchSettings, bridge_data
 from dispatcher.models import CallbackReview, OperatorTask, Order
 from dispatcher.programmes.supervision import elder_number
 from dispatcher.programmes.wellbeing import WellbeingCall
 from providers.models import Provider
 from telephony.aliyun import BRIDGE, CallScript
+from telephony.models import OutboxMessage
 
 # Review: 0 = the worker did not come; 1-5 = came, and the rating. The carrier's IVR is one menu
 # deep (IvrCall's MenuKeyMap), so one key answers both of the TwiML flow's questions.
@@ -33,6 +35,7 @@ WELLBEING_KEYS = ("1", "9")
 _PATHS = (
     (re.compile(r"/telephony/bridge/wellbeing/(\d+)$"), "bridge_wellbeing"),
     (re.compile(r"/telephony/bridge/(\d+)$"), "bridge_task"),
+    (re.compile(r"/telephony/spoken/(\d+)$"), "spoken"),
     (re.compile(r"/telephony/review/(\d+)$"), "review"),
     (re.compile(r"/telephony/wellbeing/(\d+)$"), "wellbeing"),
     (re.compile(r"/telephony/visit/(\d+)/(notice|reminder)$"), "visit"),
@@ -84,6 +87,12 @@ def primary_phone(elder) -> str | None:
 
 def script_for(session, kind: str, ids: tuple[str, ...], now) -> CallScript | None:
     """The carrier script of one call, or None when what it is about is gone."""
+    if kind == "spoken":
+        # A notice to a landline: the TTS template of its purpose, with the SMS's parameters.
+        message = session.get(OutboxMessage, int(ids[0]))
+        if message is None or not message.template_code:
+            return None
+        return CallScript(message.purpose, json.loads(message.params or "{}"))
     if kind == "review":
         review = session.get(CallbackReview, int(ids[0]))
         if review is None:

@@ -15,13 +15,15 @@ import socket
 from datetime import UTC, datetime
 
 from faults.test_twilio_adapter import ACCOUNT, RecordedTwilio, _call, _message
+from integration.telephony.test_esl import PASSWORD as ESL_PASSWORD
+from integration.telephony.test_esl import FakeSwitch
 from sqlalchemy import select
 from web.test_carrier_lifecycle import SMS_TEMPLATES, TOKEN, VOICE_TEMPLATES, Carrier
 
 from telephony.models import LocalNetworkSend, OutboxMessage
 from telephony.ports import TwilioTelephony
 
-__all__ = ["SMS_TEMPLATES", "TOKEN", "VOICE_TEMPLATES", "AliyunNetwork", "LocalNetwork", "TwilioNetwork",
+__all__ = ["ESL_PASSWORD", "SMS_TEMPLATES", "TOKEN", "VOICE_TEMPLATES", "AliyunNetwork", "LocalNetwork", "TwilioNetwork",
            "refuse_network"]
 
 LOCAL_HOSTS = ("127.0.0.1", "::1", "localhost")
@@ -121,6 +123,10 @@ class AliyunNetwork:
 
     def __init__(self):
         self.carrier = Carrier()
+        # The call centre's FreeSWITCH, whose event socket places the two-leg calls.
+        self.switch = FakeSwitch()
+        self.config = {**self.config, "SWITCH_ESL_HOST": "127.0.0.1", "SWITCH_ESL_PORT": str(self.switch.port),
+                       "SWITCH_ESL_PASSWORD": ESL_PASSWORD}
 
     def adapter(self):
         return None  # built by create_app; the SDK's HTTP layer is patched by the test

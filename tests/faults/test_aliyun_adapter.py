@@ -24,7 +24,8 @@ LANDLINE = "+869318765432"
 CLAIMED = datetime(2026, 11, 25, 1, 0, 0, tzinfo=UTC)
 SMS_TEMPLATES = {"offer": "SMS_460001", "visit_notice": "SMS_460002"}
 VOICE_TEMPLATES = {"review": "TTS_300001", "wellbeing": "TTS_300002", "visit_notice": "TTS_300003",
-                   "visit_reminder": "TTS_300004", "ack": "TTS_300009"}
+                   "visit_reminder": "TTS_300004", "ack": "TTS_300009",
+                   "emergency_contact": "TTS_300005", "wellbeing_alarm": "TTS_300006"}
 
 # Recorded answers, as the carrier's API reference shows them.
 SEND_OK = {"Code": "OK", "Message": "OK", "BizId": "900619746936498440^0",

@@ -29,7 +29,8 @@ SMS_PURPOSES = ("offer", "offer_withdrawn", "order_cancelled", "order_redispatch
                 "emergency_contact", "wellbeing_alarm", "provider_suspended", "sms_reply")
 SMS_TEMPLATES = {purpose: f"SMS_46{n:04d}" for n, purpose in enumerate(SMS_PURPOSES)}
 VOICE_TEMPLATES = {"review": "TTS_300001", "wellbeing": "TTS_300002", "visit_notice": "TTS_300003",
-                   "visit_reminder": "TTS_300004", "ack": "TTS_300009"}
+                   "visit_reminder": "TTS_300004", "ack": "TTS_300009",
+                   "emergency_contact": "TTS_300005", "wellbeing_alarm": "TTS_300006"}
 PROVIDER_PHONE = "+8613800990001"
 
 
@@ -80,7 +81,7 @@ def app(database_url, clock, carrier):
         "ALIYUN_ACCESS_KEY_ID": "LTAI5tTest", "ALIYUN_ACCESS_KEY_SECRET": "secret",
         "ALIYUN_SMS_SIGN": "虚拟养老院", "ALIYUN_SMS_TEMPLATES": SMS_TEMPLATES,
         "ALIYUN_VOICE_TEMPLATES": VOICE_TEMPLATES, "ALIYUN_SHOW_NUMBER": "09312345678",
-        "ALIYUN_CALLBACK_TOKEN": TOKEN,
+        "ALIYUN_CALLBACK_TOKEN": TOKEN, "SWITCH_ESL_HOST": "127.0.0.1", "SWITCH_ESL_PASSWORD": "ClueCon-test",
     })
     with session_scope(app) as session:
         load_catalogue(session)

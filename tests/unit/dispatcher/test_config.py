@@ -18,9 +18,11 @@ ALIYUN_ENV = {
     "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "secret", "VNH_ALIYUN_SMS_SIGN": "虚拟养老院",
     "VNH_ALIYUN_SMS_TEMPLATES": '{"offer": "SMS_1"}',
     "VNH_ALIYUN_VOICE_TEMPLATES": '{"review": "TTS_1", "wellbeing": "TTS_2", "visit_notice": "TTS_3", '
-                                  '"visit_reminder": "TTS_4", "ack": "TTS_9"}',
+                                  '"visit_reminder": "TTS_4", "ack": "TTS_9", "emergency_contact": "TTS_5", '
+                                  '"wellbeing_alarm": "TTS_6"}',
     "VNH_ALIYUN_SHOW_NUMBER": "09312345678", "VNH_ALIYUN_CALLBACK_TOKEN": "t0ken",
     "VNH_PUBLIC_URL": "https://vnh.example", "VNH_SECRET_KEY": "k", "VNH_DATABASE_URL": "sqlite://",
+    "VNH_SWITCH_ESL_HOST": "10.0.0.5", "VNH_SWITCH_ESL_PASSWORD": "ClueCon-test",
 }
 
 
@@ -42,7 +44,8 @@ def test_aliyun_mode_without_credentials_refuses_and_names_every_missing_variabl
 
     for name in ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "VNH_ALIYUN_SMS_SIGN",
                  "VNH_ALIYUN_SMS_TEMPLATES", "VNH_ALIYUN_VOICE_TEMPLATES", "VNH_ALIYUN_SHOW_NUMBER",
-                 "VNH_ALIYUN_CALLBACK_TOKEN", "VNH_PUBLIC_URL", "VNH_SECRET_KEY"):
+                 "VNH_ALIYUN_CALLBACK_TOKEN", "VNH_PUBLIC_URL", "VNH_SECRET_KEY", "VNH_SWITCH_ESL_HOST",
+                 "VNH_SWITCH_ESL_PASSWORD"):
         assert name in str(refused.value)
 
 

@@ -17,7 +17,8 @@ from telephony.models import InboundMessage, OutboxMessage
 
 TOKEN = "carrier-push-secret"
 VOICE_TEMPLATES = {"review": "TTS_1", "wellbeing": "TTS_2", "visit_notice": "TTS_3",
-                   "visit_reminder": "TTS_4", "ack": "TTS_9"}
+                   "visit_reminder": "TTS_4", "ack": "TTS_9",
+                   "emergency_contact": "TTS_5", "wellbeing_alarm": "TTS_6"}
 
 
 class FakeCarrier:
@@ -53,6 +54,7 @@ def app(database_url, clock):
         "ALIYUN_SMS_SIGN": "虚拟养老院", "ALIYUN_SMS_TEMPLATES": '{"offer": "SMS_1"}',
         "ALIYUN_VOICE_TEMPLATES": VOICE_TEMPLATES, "ALIYUN_SHOW_NUMBER": "09312345678",
         "ALIYUN_CALLBACK_TOKEN": TOKEN, "TELEPHONY_ADAPTER": FakeCarrier(),
+        "SWITCH_ESL_HOST": "127.0.0.1", "SWITCH_ESL_PASSWORD": "ClueCon-test",
     })
     with session_scope(app) as session:
         load_catalogue(session)

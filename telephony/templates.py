@@ -12,6 +12,7 @@ Pure: no Flask, no database.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from string import Template as _Text
 
@@ -44,7 +45,7 @@ PARAMS: dict[str, Param] = {
     "reason": Param(6, "改派原因，如“超时未签到”"),
     "score": Param(4, "质量评分，如“2.85”"),
     "threshold": Param(4, "暂停阈值，如“3.00”"),
-    "reply": Param(60, "对服务商短信指令的答复，如“已签到：工单123456，09:30。”"),
+    "job_codes": Param(44, "几个工单号，用“、”隔开"),
 }
 
 
@@ -92,8 +93,32 @@ TEMPLATES: dict[str, Template] = _templates(
      "${provider_name}：服务质量评分${score}低于${threshold}，暂停派单。请联系监督员了解详情和恢复条件。"),
     ("VNH_UNREGISTERED", "unregistered_sender", "provider",
      "此号码未登记为服务商，老人预约请拨打热线。"),
-    # The answer to a provider's SMS on a carrier that delivers replies only as filed templates.
-    ("VNH_REPLY", "sms_reply", "provider", "${reply}"),
+    # -- answers to a provider's SMS reply (REPLY_PURPOSES): a carrier sends only filed templates --
+    ("VNH_REPLY_HELP", "reply_help", "provider",
+     "请发送工单号加指令，如“123456 接”：接单用接或1，拒绝用拒或2，到达用到，完成用完。"),
+    ("VNH_REPLY_NO_OFFER", "reply_offer_not_found", "provider",
+     "没有找到派给您的工单${job_code}，请核对号码。"),
+    ("VNH_REPLY_NO_PENDING", "reply_no_pending_offer", "provider", "您目前没有待答复的派单。"),
+    ("VNH_REPLY_WHICH_OFFER", "reply_which_offer", "provider",
+     "您有多个待答复的派单（${job_codes}），请回复工单号加指令，如“${job_code} 接”。"),
+    ("VNH_REPLY_NO_ORDER", "reply_order_not_found", "provider", "没有找到您的工单${job_code}，请核对号码。"),
+    ("VNH_REPLY_NO_CHECK_IN", "reply_nothing_to_check_in", "provider", "您目前没有可以签到的工单。"),
+    ("VNH_REPLY_NO_CHECK_OUT", "reply_nothing_to_check_out", "provider", "您目前没有可以签退的工单。"),
+    ("VNH_REPLY_WHICH_ORDER", "reply_which_order", "provider",
+     "您有多个工单（${job_codes}），请回复单号加指令，如“${job_code} 到”。"),
+    ("VNH_REPLY_NOT_YOURS", "reply_not_yours", "provider", "该工单不属于您。"),
+    ("VNH_REPLY_ACCEPTED_BEFORE", "reply_already_accepted", "provider", "工单${job_code}您已接单。"),
+    ("VNH_REPLY_OFFER_GONE", "reply_offer_gone", "provider", "工单${job_code}已失效或已由其他服务商接单。"),
+    ("VNH_REPLY_DECLINED", "reply_declined", "provider", "已拒绝工单${job_code}。"),
+    ("VNH_REPLY_DECLINE_GONE", "reply_decline_gone", "provider", "工单${job_code}已失效，无需处理。"),
+    ("VNH_REPLY_IN_BEFORE", "reply_already_checked_in", "provider", "工单${job_code}已签到。"),
+    ("VNH_REPLY_CANNOT_IN", "reply_cannot_check_in", "provider", "工单${job_code}当前不能签到。"),
+    ("VNH_REPLY_CHECKED_IN", "reply_checked_in", "provider", "已签到：工单${job_code}，${time}。"),
+    ("VNH_REPLY_OUT_BEFORE", "reply_already_checked_out", "provider", "工单${job_code}已签退。"),
+    ("VNH_REPLY_NOT_IN", "reply_not_checked_in", "provider", "工单${job_code}尚未签到，不能签退。"),
+    ("VNH_REPLY_CHECKED_OUT", "reply_checked_out", "provider", "已签退：工单${job_code}，感谢您的服务。"),
+    # An answer no template above matches (a new message in the lifecycle): said without its words.
+    ("VNH_REPLY_RECEIVED", "reply_received", "provider", "已收到您的短信，处理结果请在服务商网页查看或致电热线。"),
     ("VNH_BUSY", "reply_busy", "provider",
      "系统繁忙，您的回复未能处理，请稍后重新发送。"),
     # -- to elders (one segment each) --
@@ -138,6 +163,39 @@ def fitted(purpose: str, params: dict) -> dict[str, str]:
 def words(purpose: str, params: dict) -> str:
     """The template with its parameters, without the signature (a reply in the same thread)."""
     return _Text(template_for(purpose).text).substitute(fitted(purpose, params))
+
+
+# The answers a provider's SMS reply can get (dispatcher/hotline/sms.py and the lifecycle's outcome
+# messages), besides the offer's accepted_reply and the refusal of an unregistered sender.
+REPLY_PURPOSES = tuple(p for p in TEMPLATES if p.startswith("reply_") and p not in ("reply_received", "reply_busy")) \
+    + ("accepted_reply", "unregistered_sender")
+
+
+def reply_template(text: str) -> tuple[str, dict[str, str]]:
+    """The named template (and parameters) that renders the reply `text` word for word.
+
+    A carrier delivers only filed templates, so a reply no template renders exactly is sent as
+    reply_received instead of as free text.
+    """
+    text = text.removeprefix(SIGNATURE)
+    for purpose in REPLY_PURPOSES:
+        found = _pattern(purpose).fullmatch(text)
+        if found and words(purpose, found.groupdict()) == text:
+            return purpose, found.groupdict()
+    return "reply_received", {}
+
+
+def _pattern(purpose: str) -> re.Pattern:
+    parts = re.split(r"\$\{(\w+)\}", template_for(purpose).text)
+    pattern, seen = "", set()
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            pattern += re.escape(part)
+        else:
+            # A parameter said twice (the offer's job code) must read the same both times.
+            pattern += f"(?P={part})" if part in seen else f"(?P<{part}>.+?)"
+            seen.add(part)
+    return re.compile(pattern, re.S)
 
 
 def render(purpose: str, params: dict) -> str:

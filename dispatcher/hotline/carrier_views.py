@@ -31,6 +31,7 @@ from providers.queries import provider_by_phone
 from telephony.models import OutboxMessage
 from telephony.numbers import caller_e164, mask_phone
 from telephony.outbox import adopt_reported, enqueue_call, enqueue_sms, record_status
+from telephony.templates import reply_template
 
 bp = Blueprint("carrier", __name__, url_prefix="/telephony/aliyun/<token>")
 log = logging.getLogger("vnh.carrier")
@@ -130,7 +131,9 @@ def _reply(session, item: dict, settings: Settings, policy) -> None:
                 session, message_sid=message_sid, sender=sender, to=str(item.get("dest_code", "")),
                 body=str(item.get("content", "")), settings=settings, policy=policy, now=_now())
             if reply:
-                enqueue_sms(session, to=sender, params={"reply": reply}, purpose="sms_reply",
+                # Each answer as its own filed template (telephony.templates.REPLY_PURPOSES), never free text.
+                purpose, params = reply_template(reply)
+                enqueue_sms(session, to=sender, params=params, purpose=purpose,
                             dedupe_key=f"sms-reply:{message_sid}", from_=settings.hotline_number, now=_now())
             session.commit()
             return

@@ -18,8 +18,6 @@ from providers.replies import ProviderReply, parse_reply
 from telephony import templates
 from telephony.models import InboundMessage
 
-HELP = "请回复工单号加指令，如“123456 接”。接单回复接或1，拒绝回复拒或2，到达回复到，完成回复完。"
-
 
 def handle_inbound_sms(session: Session, *, message_sid: str, sender: str, to: str, body: str,
                        settings: Settings, policy: Policy, now: datetime) -> str:
@@ -42,7 +40,7 @@ def _reply_to(session, sender, body, settings, policy, now) -> str:
         return templates.render("unregistered_sender", {})
     parsed = parse_reply(body)
     if parsed is None:
-        return HELP
+        return templates.words("reply_help", {})
     if parsed.action in ("accept", "decline"):
         return _answer_offer(session, provider, parsed, settings, now)
     return _visit_step(session, provider, parsed, settings, policy, now)
@@ -55,14 +53,14 @@ def _answer_offer(session, provider: Provider, parsed: ProviderReply, settings, 
             query.where(Order.job_code == parsed.job_code).order_by(Offer.id.desc()).limit(1)
         ).all()
         if not offers:
-            return f"没有找到派给您的工单{parsed.job_code}，请核对工单号。"
+            return templates.words("reply_offer_not_found", {"job_code": parsed.job_code})
     else:
         offers = session.scalars(query.where(Offer.status == "offered", Offer.expires_at > now)).all()
         if not offers:
-            return "您目前没有待答复的派单。"
+            return templates.words("reply_no_pending_offer", {})
         if len(offers) > 1:
             codes = "、".join(o_code(session, o) for o in offers)
-            return f"您有多个待答复的派单（{codes}），请回复工单号加指令，如“{o_code(session, offers[0])} 接”。"
+            return templates.words("reply_which_offer", {"job_codes": codes, "job_code": o_code(session, offers[0])})
     offer = offers[0]
     if parsed.action == "accept":
         outcome = orders.accept_offer(session, offer, provider.id, "sms", settings, now)
@@ -81,14 +79,15 @@ def _visit_step(session, provider: Provider, parsed: ProviderReply, settings, po
     if parsed.job_code:
         order = session.scalar(query.where(Order.job_code == parsed.job_code).order_by(Order.id.desc()).limit(1))
         if order is None:
-            return f"没有找到您的工单{parsed.job_code}，请核对工单号。"
+            return templates.words("reply_order_not_found", {"job_code": parsed.job_code})
     else:
         candidates = session.scalars(query.where(Order.state == wanted.value)).all()
         if not candidates:
-            return "您目前没有可以签到的工单。" if parsed.action == "check_in" else "您目前没有可以签退的工单。"
+            return templates.words("reply_nothing_to_check_in" if parsed.action == "check_in"
+                                   else "reply_nothing_to_check_out", {})
         if len(candidates) > 1:
             codes = "、".join(o.job_code for o in candidates)
-            return f"您有多个工单（{codes}），请回复工单号加指令，如“{candidates[0].job_code} 到”。"
+            return templates.words("reply_which_order", {"job_codes": codes, "job_code": candidates[0].job_code})
         order = candidates[0]
     if parsed.action == "check_in":
         return attendance.check_in(session, order, provider.id, "sms", now).message

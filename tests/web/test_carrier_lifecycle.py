@@ -26,7 +26,8 @@ from telephony.models import OutboxMessage
 
 TOKEN = "carrier-push-secret"
 SMS_PURPOSES = ("offer", "offer_withdrawn", "order_cancelled", "order_redispatched", "elder_confirmation",
-                "emergency_contact", "wellbeing_alarm", "provider_suspended", "sms_reply")
+                "emergency_contact", "wellbeing_alarm", "provider_suspended", "accepted_reply", "reply_checked_in",
+                "reply_checked_out")
 SMS_TEMPLATES = {purpose: f"SMS_46{n:04d}" for n, purpose in enumerate(SMS_PURPOSES)}
 VOICE_TEMPLATES = {"review": "TTS_300001", "wellbeing": "TTS_300002", "visit_notice": "TTS_300003",
                    "visit_reminder": "TTS_300004", "ack": "TTS_300009",
@@ -133,8 +134,8 @@ def test_an_order_runs_from_offer_to_verified_review_on_the_domestic_carrier(
     _reply(app, f"{code}：完", 1003)
     assert _order(app).state == "completed"
     run_due_work(app)
-    replies = [q for q in carrier.sent("SendSms") if q["TemplateCode"] == SMS_TEMPLATES["sms_reply"]]
-    assert len(replies) == 3
+    replies = [q["TemplateCode"] for q in carrier.sent("SendSms") if q["PhoneNumbers"] == PROVIDER_PHONE[3:]]
+    assert [SMS_TEMPLATES[p] for p in ("accepted_reply", "reply_checked_in", "reply_checked_out")] == replies[-3:]
 
     clock.advance(app.config["REVIEW_DELAY_S"])
     run_due_work(app)

@@ -131,3 +131,33 @@ def test_the_command_lists_every_template_as_json_with_its_lengths():
     text = CliRunner().invoke(main, ["telephony", "templates"])
     assert text.exit_code == 0 and "VNH_OFFER" in text.output and "${job_code}" in text.output
 
+
+
+# What the lifecycle answers a provider's SMS with (dispatcher/lifecycle/orders.py accept_offer and
+# decline_offer, attendance.py check_in and check_out), word for word.
+_LIFECYCLE_REPLIES = [
+    ("该工单不属于您。", "reply_not_yours"), ("工单123456您已接单。", "reply_already_accepted"),
+    ("工单123456已失效或已由其他服务商接单。", "reply_offer_gone"), ("已拒绝工单123456。", "reply_declined"),
+    ("工单123456已失效，无需处理。", "reply_decline_gone"), ("工单123456已签到。", "reply_already_checked_in"),
+    ("工单123456当前不能签到。", "reply_cannot_check_in"), ("已签到：工单123456，09:30。", "reply_checked_in"),
+    ("工单123456已签退。", "reply_already_checked_out"), ("工单123456尚未签到，不能签退。", "reply_not_checked_in"),
+    ("已签退：工单123456，感谢您的服务。", "reply_checked_out"),
+]
+
+
+@pytest.mark.parametrize("text, purpose", _LIFECYCLE_REPLIES)
+def test_each_answer_to_a_providers_reply_is_its_own_named_template(text, purpose):
+    found, params = templates.reply_template(text)
+    assert found == purpose and templates.words(found, params) == text
+
+
+def test_an_answer_no_template_renders_is_sent_as_reply_received_never_as_free_text():
+    assert templates.reply_template("随便写的一句话") == ("reply_received", {})
+    assert "sms_reply" not in TEMPLATES and not any(t.text == "${reply}" for t in TEMPLATES.values())
+
+
+def test_a_parameter_said_twice_must_read_the_same_both_times():
+    said = templates.words("accepted_reply", {"job_code": "123456", "item_name": "居室保洁", "title": "王奶奶",
+                                              "address": "城关区酒泉路3号", "when": "12月02日 08:30起"})
+    assert templates.reply_template(said)[0] == "accepted_reply"
+    assert templates.reply_template(said.replace("“123456 完", "“999999 完"))[0] == "reply_received"

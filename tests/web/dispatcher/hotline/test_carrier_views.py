@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -112,8 +113,20 @@ def test_a_providers_reply_pushed_by_the_carrier_accepts_the_offer_and_is_answer
 
     assert response.status_code == 200 and response.get_json() == {"code": 0, "msg": "成功"}
     assert _offer_status(rows, provider) == "accepted"
-    (reply,) = rows(select(OutboxMessage).where(OutboxMessage.purpose == "sms_reply"))
+    (reply,) = rows(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("sms-reply:%")))
     assert reply.to_number == "+8613800990001" and code in reply.body
+    # Its own filed template with its parameters, never free text.
+    assert reply.purpose == "accepted_reply" and reply.template_code == "VNH_ACCEPTED"
+    assert json.loads(reply.params)["job_code"] == code
+
+
+@pytest.mark.parametrize("text, purpose", [("你好", "reply_help"), ("999999 接", "reply_offer_not_found"),
+                                           ("到", "reply_nothing_to_check_in")])
+def test_every_answer_to_a_reply_goes_out_as_a_named_template(push, rows, offered, text, purpose):
+    push("sms-up", [_sms_up(text)])
+
+    (reply,) = rows(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("sms-reply:%")))
+    assert reply.purpose == purpose and reply.template_code.startswith("VNH_REPLY_")
 
 
 def test_a_reply_pushed_twice_is_applied_and_answered_once(push, rows, offered):
@@ -124,7 +137,7 @@ def test_a_reply_pushed_twice_is_applied_and_answered_once(push, rows, offered):
 
     assert again.get_json()["code"] == 0
     assert rows(select(func.count()).select_from(InboundMessage)) == [1]
-    assert len(rows(select(OutboxMessage).where(OutboxMessage.purpose == "sms_reply"))) == 1
+    assert len(rows(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("sms-reply:%")))) == 1
 
 
 def test_a_push_with_a_wrong_token_is_refused_changes_nothing_and_logs_the_number_masked(
@@ -150,7 +163,7 @@ def test_a_reply_from_an_unknown_number_changes_nothing_gets_no_sms_and_is_logge
     assert response.get_json()["code"] == 0
     assert _offer_status(rows, provider) == "offered"
     assert rows(select(func.count()).select_from(InboundMessage)) == [0]
-    assert rows(select(OutboxMessage).where(OutboxMessage.purpose == "sms_reply")) == []
+    assert rows(select(OutboxMessage).where(OutboxMessage.dedupe_key.like("sms-reply:%"))) == []
     assert "13711112222" not in caplog.text and "+86137****2222" in caplog.text
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dispatcher.db import Base
@@ -85,3 +85,17 @@ class LocalNetworkSend(Base):
     to_number: Mapped[str] = mapped_column(String(20))
     from_number: Mapped[str] = mapped_column(String(20))
     sent_at: Mapped[datetime]
+
+
+class CallRecording(Base):
+    """A voicemail the call centre's switch recorded and uploaded with its next request (mod_httapi's
+    <record>), kept here as Twilio keeps its recordings, for the operator to play."""
+
+    __tablename__ = "call_recordings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_sid: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(50))
+    audio: Mapped[bytes] = mapped_column(LargeBinary)
+    size_bytes: Mapped[int]
+    created_at: Mapped[datetime]

@@ -6,9 +6,17 @@ the answers are stored per (call, seq) by the same Hotline, so a request sent ag
 the same. What the switch posts (signalwire/freeswitch, mod_httapi.c httapi_sync and
 httapi_function): `session_id` (the channel's UUID, our call id), the caller profile as `Caller-*`
 fields (`Caller-Caller-ID-Number`), `url`, the keys in the param a tag `name`s, and once the call
-has hung up one last request with `exiting=true` (a recording made by <record> rides on it as a
-file). The switch authenticates with HTTP basic auth from its profile's `gateway-credentials`
-(docs/mod_httapi_doc.txt); the password must be VNH_SWITCH_SECRET.
+has hung up one last request with `exiting=true`. The switch authenticates with HTTP basic auth
+from its profile's `gateway-credentials` (docs/mod_httapi_doc.txt); the password must be
+VNH_SWITCH_SECRET.
+
+Voicemail: `<record file="voicemail.wav" name="recording">` "records a file ... and posts the file
+back to the target url" (docs/mod_httapi_doc.txt). mod_httapi.c parse_record adds it to the next
+request as the param `attach_file:recording:voicemail.wav`, which switch_curl_process_form_post_params
+turns into a multipart/form-data POST with a file part named `recording` (filename voicemail.wav)
+beside the usual params: on the action URL when the caller ends the message with a key or the limit,
+on the `exiting=true` request when they hang up. It is kept as a CallRecording and the operator plays
+it at /telephony/switch/recordings/<id> (signed-in operators and supervisors only).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from dispatcher.config import Settings
+from dispatcher.consoles.auth import role_required
 from dispatcher.db import get_session
 from dispatcher.hotline.flow import Hotline, Turn
 from dispatcher.hotline.httapi import (
@@ -30,11 +39,15 @@ from dispatcher.hotline.httapi import (
     render_document,
 )
 from dispatcher.models import HotlineCall
-from telephony.models import CallRecord
+from telephony.models import CallRecord, CallRecording
 from telephony.numbers import caller_e164, mask_phone
 from telephony.outbox import STATUS_RANK
 
 bp = Blueprint("switch", __name__, url_prefix="/telephony/switch")
+# The file part a <record name="recording"> upload arrives in (httapi.render_document).
+RECORDING_PARAM = "recording"
+# 120 s of 16-bit audio at 16 kHz is under 4 MB; the app refuses bodies over 5 MB anyway.
+MAX_RECORDING_BYTES = 4 * 1024 * 1024
 log = logging.getLogger("vnh.hotline.switch")
 # Steps whose outcome arrives as the switch's next request: a bridge or a recording ended.
 ENDS_ON_HANGUP = ("dialling", "voicemail")
@@ -42,6 +55,8 @@ ENDS_ON_HANGUP = ("dialling", "voicemail")
 
 @bp.before_request
 def _authenticate():
+    if request.endpoint == "switch.recording":
+        return None  # staff, signed in to the console: role_required checks them
     secret = current_app.config.get("SWITCH_SECRET") or ""
     if not secret:
         abort(404)
@@ -70,7 +85,8 @@ def call():
     exiting = values.get("exiting", "").lower() == "true"
     # Back at the bridge's action with the caller still on the line: nobody took the call
     # (continue_on_fail); once the caller hung up (exiting) it was the end of the conversation.
-    turn = Turn(digits=values.get(DIGITS_PARAM, ""), dial_status="completed" if exiting else "no-answer")
+    turn = Turn(digits=values.get(DIGITS_PARAM, ""), dial_status="completed" if exiting else "no-answer",
+                recording_url=_keep_recording(call_id))
     log.info("switch %s turn %s from %s%s", call_id, seq, mask_phone(caller), " (hung up)" if exiting else "")
     operators = Settings(current_app.config).operator_numbers
 
@@ -122,6 +138,48 @@ def _hung_up(call_id: str, caller: str, seq: int, turn: Turn, render):
     session.commit()
     # The switch ignores the answer to its last request (mod_httapi.c my_on_reporting).
     return current_app.response_class("OK", mimetype="text/plain")
+
+
+def _keep_recording(call_id: str) -> str:
+    """Store the voicemail a request carries (once per call); return the path that plays it, or ""."""
+    upload = request.files.get(RECORDING_PARAM)
+    if upload is None:
+        return ""
+    audio = upload.read(MAX_RECORDING_BYTES + 1)
+    if not audio or len(audio) > MAX_RECORDING_BYTES:
+        log.warning("switch %s: voicemail of %d bytes not kept (empty or over %d)", call_id, len(audio),
+                    MAX_RECORDING_BYTES)
+        return ""
+    session = get_session()
+    try:
+        recording = session.scalar(select(CallRecording).where(CallRecording.call_sid == call_id))
+        if recording is None:
+            recording = CallRecording(call_sid=call_id, content_type=_audio_type(upload), audio=audio,
+                                      size_bytes=len(audio), created_at=_now())
+            session.add(recording)
+            session.commit()
+    except IntegrityError:
+        # The same upload delivered twice at once: the first copy stands.
+        session.rollback()
+        recording = session.scalar(select(CallRecording).where(CallRecording.call_sid == call_id))
+    return url_for("switch.recording", recording_id=recording.id)
+
+
+def _audio_type(upload) -> str:
+    kind = (upload.mimetype or "").lower()
+    return kind if kind.startswith("audio/") else "audio/wav"
+
+
+@bp.get("/recordings/<int:recording_id>")
+@role_required("operator", "supervisor")
+def recording(recording_id: int):
+    """Play a voicemail the switch recorded, as the console's 听留言 link does for Twilio's."""
+    found = get_session().get(CallRecording, recording_id)
+    if found is None:
+        abort(404)
+    response = current_app.response_class(found.audio, mimetype=found.content_type)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def _now():

@@ -10,6 +10,8 @@ hang-up one last request says exiting=true.
 from __future__ import annotations
 
 import base64
+import io
+import wave
 import re
 import threading
 import uuid
@@ -29,6 +31,20 @@ ELDER = "+8613912340001"
 SECRET = "switch-secret"
 DESKS = "user/1001,user/1002"
 MAX_REQUESTS = 30
+
+
+def _wav(seconds: float = 0.25) -> bytes:
+    """A short 8 kHz 16-bit mono recording, as FreeSWITCH writes a PSTN call's voicemail."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(8000)
+        file.writeframes(b"\x00\x01" * int(8000 * seconds))
+    return out.getvalue()
+
+
+VOICEMAIL = _wav()
 
 # The work tags and attributes docs/mod_httapi_doc.txt lists, and the two of <record> that it lists
 # for <recordCall> only and parse_record reads too (`limit`, `beep-file`).
@@ -118,8 +134,9 @@ class Switch:
                     return "bridge", url, {}
             elif tag.tag == "record":
                 call.recorded = True
-                # The caller hangs up after the message; the file rides on the last request.
-                return "recorded", url, {}
+                # The caller hangs up after the message; the file rides on the last request as
+                # parse_record's `attach_file:<name>:<file>` param: a multipart part named <name>.
+                return "recorded", url, {tag.get("name"): (io.BytesIO(VOICEMAIL), tag.get("file"), "audio/wav")}
             elif tag.tag == "hangup":
                 return "hangup", url, {}
         return "", url, once
@@ -335,3 +352,43 @@ def test_each_fetch_of_a_booking_sent_four_times_at_once_books_once(switch_app, 
         assert len({body for _, body in answers}) == 1, "every copy gets the same document"
 
     assert len(_rows(switch_app, select(Order))) == 1
+
+
+def test_a_voicemail_the_switch_uploads_is_kept_and_an_operator_plays_it(switch_app, provider, operator_client):
+    switch = Switch(switch_app.test_client(), desks_answer=False)
+
+    call = switch.call("+8613711112222", [])
+
+    assert call.recorded
+    (task,) = _rows(switch_app, select(OperatorTask))
+    assert task.recording_url and task.recording_url.startswith("/telephony/switch/recordings/")
+    played = operator_client.get(task.recording_url)
+    assert played.status_code == 200 and played.mimetype == "audio/wav" and played.data == VOICEMAIL
+    # Not for the switch's credentials, nor for anyone not signed in.
+    assert switch_app.test_client().get(task.recording_url).status_code == 302
+    assert switch.client.get(task.recording_url, headers={"Authorization": "Basic " + base64.b64encode(
+        f"freeswitch:{SECRET}".encode()).decode()}).status_code == 302
+
+
+def test_a_voicemail_ended_by_a_key_arrives_on_the_action_url_and_is_kept_once(switch_app, provider):
+    from telephony.models import CallRecording
+
+    switch = Switch(switch_app.test_client(), desks_answer=False)
+    sticky = {"session_id": "5d2c4a0e-0000-4000-8000-00000000abcd", "Caller-Caller-ID-Number": "+8613711112222"}
+    url = "http://localhost/telephony/switch/call"
+    for _ in range(6):
+        document = ET.fromstring(switch.post(url, {**sticky, "url": url}).get_data(as_text=True))
+        record = document.find("work/record")
+        url = next((t.get("action") for t in document.find("work") if t.get("action")), url)
+        if record is not None:
+            break
+    assert record is not None and record.get("name") == "recording"
+    upload = {**sticky, "url": url, "recording": (io.BytesIO(VOICEMAIL), "voicemail.wav", "audio/wav")}
+    assert switch.post(url, upload).status_code == 200
+    again = {**sticky, "url": url, "exiting": "true", "recording": (io.BytesIO(VOICEMAIL), "voicemail.wav")}
+    assert switch.post(url, again).status_code == 200
+
+    (kept,) = _rows(switch_app, select(CallRecording))
+    assert kept.call_sid == sticky["session_id"] and kept.audio == VOICEMAIL and kept.size_bytes == len(VOICEMAIL)
+    (task,) = _rows(switch_app, select(OperatorTask))
+    assert task.recording_url == f"/telephony/switch/recordings/{kept.id}"

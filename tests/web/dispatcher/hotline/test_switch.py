@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import base64
 import io
-import wave
 import re
 import threading
 import uuid
+import wave
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit

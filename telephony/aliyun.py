@@ -4,12 +4,18 @@ Built on Alibaba Cloud's official SDKs (alibabacloud-dysmsapi20170525, alibabacl
 over alibabacloud-tea-openapi). What the carrier documents, and this adapter follows:
 - SendSms sends a registered signature (SignName), a template (TemplateCode) and its parameters
   (TemplateParam, JSON); it answers HTTP 200 with `Code` "OK" and a `BizId`, or HTTP 200 with an
-  error `Code` such as isv.SMS_TEMPLATE_ILLEGAL or isv.BUSINESS_LIMIT_CONTROL (flow control per
-  number). QuerySendDetails lists what went to a number on a day, with the OutId we gave.
+  error `Code` (国内消息API错误码, https://help.aliyun.com/document_detail/101346.html): e.g.
+  isv.SMS_TEMPLATE_ILLEGAL, isv.BLACK_KEY_CONTROL_LIMIT, isv.DAY_LIMIT_CONTROL (the console's daily
+  total: a person must raise it), isv.BUSINESS_LIMIT_CONTROL (the per-number frequency limit, 50
+  notices of one template a day to one number, https://developer.aliyun.com/ask/218440: worth a
+  later try). QuerySendDetails lists what went to a number on a day, with the OutId we gave.
 - IvrCall (https://help.aliyun.com/document_detail/393521.html) plays a TTS template and collects
   one key (MenuKeyMap), reporting it in the call report; 100 calls/s per account, and each show
   number carries only so many calls at once. SingleCallByTts plays a notice with no keys.
-- Reports arrive by HTTP batch push (dispatcher/hotline/carrier_views.py).
+- Reports arrive by HTTP batch push (dispatcher/hotline/carrier_views.py cites their formats):
+  SmsReport names the BizId, VoiceCallReport/VoiceReport the CallId and our OutId.
+- The voice API has no two-leg call, so the supervisor's call-back and a wellbeing call's key 9 are
+  placed by the call centre's FreeSWITCH (telephony/esl.py).
 """
 
 from __future__ import annotations

@@ -1,13 +1,22 @@
 """Alibaba Cloud's HTTP batch pushes: SMS delivery reports, providers' SMS replies, call reports.
 
-Each push is a JSON array answered with {"code": 0, "msg": ...}; a non-200 answer makes the carrier
-push again (after 1, 5 and 10 minutes), so a database outage answers 503. Documented formats:
+Each push is a JSON array (one request may carry several reports) answered with {"code": 0, ...}; the
+carrier checks only that `code` is a number and the HTTP status is 200, and otherwise (or on a
+timeout) pushes again after 1, 5 and 10 minutes, then gives up, so a database outage answers 503.
+A report may arrive twice: every handler is idempotent. Documented formats:
 - SmsUp (上行): phone_number, content, send_time, dest_code, sequence_id
   https://help.aliyun.com/zh/sms/developer-reference/smsup-http
-- SmsReport: phone_number, success, err_code, err_msg, biz_id, out_id, send_time, report_time
-  https://help.aliyun.com/zh/sms/developer-reference/smsreport-2
-- VoiceCallReport / VoiceReport: call_id, status_code, dtmf, out_id, status_time
-  https://help.aliyun.com/zh/vms/developer-reference/voicecallreport-4
+- SmsReport: phone_number, send_time, report_time, success (a JSON boolean), err_code (DELIVERED or
+  the operator's code), err_msg, sms_size, biz_id (SendSms's BizId), out_id (our OutId)
+  https://help.aliyun.com/zh/sms/developer-reference/smsreport-2 (document_detail/101867)
+- VoiceCallReport (呼叫中间状态, during the call): call_id, status_code, dtmf (set when status_code is
+  300000), status_time, out_id  https://help.aliyun.com/zh/vms/voicecallreport-7
+- VoiceReport (呼叫记录, once the call has ended): call_id, status_code, status_msg, out_id, caller,
+  callee, start_time, end_time, duration, dtmf, hangup_direction…
+  https://help.aliyun.com/zh/vms/voicereport-6 (HTTP batch push) and
+  https://help.aliyun.com/zh/vms/developer-reference/voicereport-1
+Both call pushes carry out_id, the OutId we placed the call with (`outbox-<id>`): a report for a
+call a crash left unrecorded names its claim, and adopts it (telephony.outbox.adopt_reported).
 The pushes carry no signature, so the URL carries a secret (VNH_ALIYUN_CALLBACK_TOKEN) that only
 the console's callback settings know; a wrong one is refused with 403 and nothing changes.
 """
@@ -38,7 +47,7 @@ log = logging.getLogger("vnh.carrier")
 
 ACCEPTED = {"code": 0, "msg": "成功"}
 # The carrier's call status codes (运营商回执错误码) in Twilio's words, which the outbox and the
-# review and wellbeing machinery already understand.
+# review and wellbeing machinery already understand ("busy" and "no-answer" are tried again).
 # https://help.aliyun.com/zh/vms/developer-reference/operators-receipt-error-code
 CALL_STATUS = {
     "200000": "completed",  # heard the whole message
@@ -46,12 +55,15 @@ CALL_STATUS = {
     "200002": "busy",
     "200003": "no-answer",
     "200004": "failed",  # not a valid number
-    "200005": "failed",  # could not be reached (network, or refused)
-    "200006": "failed",
+    "200005": "failed",  # could not be reached (the network, or the callee refused)
+    "200006": "failed",  # the voice could not be played (a template's format)
     "200007": "failed",  # out of coverage
-    "200008": "no-answer",  # answered but pressed no key: nobody was reached, try again
+    "200008": "no-answer",  # answered but pressed no key in time: nobody was reached, try again
     "200010": "failed",  # switched off
     "200011": "failed",  # suspended
+    "200117": "failed",  # the show number may not be used (a person must fix the number)
+    "200118": "busy",  # the carrier restricts calls at this hour: try again later
+    "200121": "busy",  # over the account's concurrent calls: try again
 }
 
 

@@ -243,6 +243,21 @@ def test_a_review_call_the_elder_did_not_answer_is_tried_again(push, rows, revie
     assert review.state == "scheduled" and review.last_call_status == "no-answer"
 
 
+@pytest.mark.parametrize("code, status", [("200121", "busy"), ("200118", "busy"), ("200002", "busy")])
+def test_a_call_over_the_concurrency_limit_or_restricted_at_this_hour_is_tried_again_like_busy(
+        push, rows, review_call, code, status):
+    push("voice-report", [{"call_id": review_call.sid, "status_code": code, "out_id": f"outbox-{review_call.id}"}])
+
+    review = _review(rows)
+    assert review.state == "scheduled" and review.last_call_status == status
+
+
+def test_a_report_for_a_call_nobody_recorded_and_no_claim_changes_nothing(push, rows, review_call):
+    push("voice-report", [{"call_id": "999^1", "status_code": "300000", "dtmf": "5", "out_id": "outbox-99999"}])
+
+    assert _review(rows).state != "verified"
+
+
 def test_the_carrier_is_asked_to_push_again_when_the_database_is_down(app, push, monkeypatch):
     from sqlalchemy.exc import OperationalError
 

@@ -144,7 +144,7 @@ def crash_after_send(monkeypatch):
     monkeypatch.setattr(faults.os, "kill", kill)
 
 
-def _crashed_review_call(app, session, clock, network, make_elder):
+def _crashed_wellbeing_call(app, session, clock, network, make_elder):
     elder = make_elder(phone=ELDER_PHONE)
     session.add(WellbeingCall(elder_id=elder.id, day="2026-11-25", state="scheduled", due_at=clock.now()))
     session.commit()
@@ -158,7 +158,7 @@ def _crashed_review_call(app, session, clock, network, make_elder):
 
 def test_after_a_crash_a_carrier_call_is_not_placed_again_and_its_report_adopts_it(
         app, session, clock, network, make_elder, crash_after_send):
-    claimed = _crashed_review_call(app, session, clock, network, make_elder)
+    claimed = _crashed_wellbeing_call(app, session, clock, network, make_elder)
 
     # Restarted, the sender cannot tell yet whether the call went out: it waits, rings nobody.
     for _ in range(3):
@@ -181,7 +181,7 @@ def test_after_a_crash_a_carrier_call_is_not_placed_again_and_its_report_adopts_
 
 def test_after_a_crash_a_carrier_call_with_no_report_in_the_wait_is_placed_once_more(
         app, session, clock, network, make_elder, crash_after_send):
-    claimed = _crashed_review_call(app, session, clock, network, make_elder)
+    claimed = _crashed_wellbeing_call(app, session, clock, network, make_elder)
 
     clock.advance(app.config["ALIYUN_CALL_REPORT_WAIT_S"] - 30)
     run_due_work(app, clock.now())

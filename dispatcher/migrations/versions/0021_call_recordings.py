@@ -1,13 +1,13 @@
 """voicemail recorded by the call centre's switch, kept for the operator to play
 
-Revision ID: 0021_h15
+Revision ID: 0021
 Revises: 0020
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0021_h15"
+revision = "0021"
 down_revision = "0020"
 branch_labels = None
 depends_on = None

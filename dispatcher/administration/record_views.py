@@ -66,6 +66,20 @@ def _form(template_args: dict, *, columns, values, shown, result=None, status=20
         conflict=(result.conflict if result else {}), **template_args), status
 
 
+def _after_refusal(result, typed: dict, now_stored: dict, stored: dict) -> tuple[dict, dict]:
+    """The form's values and its record-as-shown after a refused save.
+
+    Bad fields: the form as typed, against the record as it was shown. A conflict: what is stored
+    now, with only the fields this administrator changed put back on top, against what is stored
+    now — so saving again keeps the other's changes and overwrites only what is on the screen.
+    """
+    shown = _shown()
+    if not result.conflict:
+        return typed, shown or records.lock_view(stored)
+    mine = {k: v for k, v in typed.items() if k in shown and v != shown[k]}
+    return now_stored | mine, records.lock_view(now_stored)
+
+
 # -- elders ------------------------------------------------------------------------------------------
 @bp.get("/")
 @role_required(*RECORD_ROLES)
@@ -114,12 +128,11 @@ def _elder_form(elder_id: int | None):
         abort(404)
     if not result.ok:
         session.rollback()
-        values = {c: request.form.get(c, "") for c in ELDER_COLUMNS}
+        typed = {c: request.form.get(c, "") for c in ELDER_COLUMNS}
+        now_stored = records.elder_snapshot(records.elder_for_edit(session, elder_id)) if elder_id else stored
+        values, shown = _after_refusal(result, typed, now_stored, stored)
         if elder_id:
             values["id_number"] = stored["id_number"]
-        now_stored = records.elder_snapshot(records.elder_for_edit(session, elder_id)) if elder_id else stored
-        # After a conflict the form carries what is stored now: saving again is a decision made knowingly.
-        shown = now_stored if result.conflict else _shown() or stored
         return _form(args, columns=ELDER_COLUMNS, values=values, shown=shown, result=result,
                      status=409 if result.conflict else 422)
     session.commit()
@@ -159,12 +172,12 @@ def _provider_form(provider_id: int | None):
         abort(404)
     if not result.ok:
         session.rollback()
-        values = {c: request.form.get(c, "") for c in PROVIDER_COLUMNS}
-        if provider_id:
-            values["code"] = stored["code"]
+        typed = {c: request.form.get(c, "") for c in PROVIDER_COLUMNS}
         now_stored = (records.provider_snapshot(records.provider_for_edit(session, provider_id))
                       if provider_id else stored)
-        shown = now_stored if result.conflict else _shown() or stored
+        values, shown = _after_refusal(result, typed, now_stored, stored)
+        if provider_id:
+            values["code"] = stored["code"]
         return _form(args, columns=PROVIDER_COLUMNS, values=values, shown=shown, result=result,
                      status=409 if result.conflict else 422)
     session.commit()

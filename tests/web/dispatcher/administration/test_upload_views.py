@@ -27,6 +27,7 @@ def read(session, statement):
     """One value read by the test, its transaction ended at once (SQLite: the app's writes wait on it)."""
     session.expire_all()
     value = session.scalar(statement)
+    session.expunge_all()  # detached: reading it later starts no transaction the app would wait on
     session.rollback()
     return value
 

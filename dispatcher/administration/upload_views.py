@@ -42,7 +42,7 @@ def _options(*, dry_run: bool, upload, on_error=None) -> RunOptions:
         policy=current_app.extensions["vnh.policy"], geocoder=_geocoder(),
         area_code=(config.get("DEFAULT_AREA_CODE") or os.environ.get("VNH_DEFAULT_AREA_CODE", "")).strip()
         or "0931",
-        limits=ImportLimits.from_config(config), on_error=on_error)
+        limits=ImportLimits.from_config(config), skip_bad_rows=dry_run, on_error=on_error)
 
 
 def _geocoder():

@@ -45,6 +45,9 @@ class RunOptions:
     geocoder: object | None = None
     area_code: str = "0931"
     limits: ImportLimits = field(default_factory=ImportLimits)
+    # A dry run counts what the good rows would do even when there are bad ones; an apply never
+    # skips a bad row (the file goes in whole or not at all).
+    skip_bad_rows: bool = False
     on_error: Callable[[RowError], None] | None = None
 
 
@@ -69,6 +72,7 @@ def register(code: str, label: str, run: Runner | None = None) -> None:
 def _importer_kind(kind: str) -> Runner:
     def run(session: Session, path: Path, options: RunOptions):
         return import_file(session, kind, path, options.now, dry_run=options.dry_run,
+                           skip_bad_rows=options.skip_bad_rows,
                            policy=options.policy, geocoder=options.geocoder,
                            area_code=options.area_code, actor=options.actor,
                            limits=options.limits, on_error=options.on_error)

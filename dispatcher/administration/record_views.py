@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from dispatcher.administration import records
+from dispatcher.administration.settings import area_code_of, geocoder_for
 from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
 from dispatcher.enrollment.identity import mask_id_number
@@ -38,14 +38,11 @@ def _actor() -> str:
 
 
 def _area_code() -> str:
-    raw = current_app.config.get("DEFAULT_AREA_CODE") or os.environ.get("VNH_DEFAULT_AREA_CODE", "")
-    return raw.strip() or "0931"
+    return area_code_of(current_app)
 
 
 def _geocoder():
-    from dispatcher.administration.upload_views import _geocoder as geocoder
-
-    return geocoder()
+    return geocoder_for(current_app, get_session(), _now())
 
 
 def _shown() -> dict[str, str]:

@@ -18,6 +18,7 @@ from flask import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from dispatcher.administration import uploads
+from dispatcher.administration.settings import area_code_of, geocoder_for
 from dispatcher.administration.uploads import KINDS, ImportFileError, RunOptions, UploadError
 from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
@@ -40,21 +41,12 @@ def _options(*, dry_run: bool, upload, on_error=None) -> RunOptions:
     return RunOptions(
         now=_now(), dry_run=dry_run, actor=f"{user.username}（网页导入 {upload.filename}）"[:200],
         policy=current_app.extensions["vnh.policy"], geocoder=_geocoder(),
-        area_code=(config.get("DEFAULT_AREA_CODE") or os.environ.get("VNH_DEFAULT_AREA_CODE", "")).strip()
-        or "0931",
+        area_code=area_code_of(current_app),
         limits=ImportLimits.from_config(config), skip_bad_rows=dry_run, on_error=on_error)
 
 
 def _geocoder():
-    """The app's geocoder if it has one, else the one VNH_GEOCODER names (the gazetteer by default)."""
-    from dispatcher.enrollment.geocoding import CachedGeocoder, build_geocoder, geocoder_settings
-
-    geocoder = current_app.extensions.get("vnh.geocoder")
-    if geocoder is None:
-        geocoder = build_geocoder(geocoder_settings(os.environ))
-    if geocoder.is_remote:
-        geocoder = CachedGeocoder(get_session(), geocoder, _now())
-    return geocoder
+    return geocoder_for(current_app, get_session(), _now())
 
 
 def _dry_run(upload, on_error=None):

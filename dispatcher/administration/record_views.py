@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from dispatcher.administration import records
 from dispatcher.administration.settings import area_code_of, geocoder_for
-from dispatcher.consoles.auth import current_user, role_required
+from dispatcher.consoles.auth import current_user, record_elder_view, role_required
 from dispatcher.db import get_session
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.enrollment.rows import ELDER_COLUMNS, PROVIDER_COLUMNS
@@ -116,6 +116,9 @@ def _elder_form(elder_id: int | None):
     if elder is not None:
         args["history"] = records.history(session, "elder", args["masked_key"])
     if request.method == "GET":
+        if elder is not None:
+            record_elder_view(elder.id)  # the full record is on the screen: audited like the console's
+            session.commit()
         return _form(args, columns=ELDER_COLUMNS, values=stored, shown=stored)
     classes = current_app.extensions["vnh.policy"].versions[-1].classes
     try:

@@ -151,3 +151,15 @@ def test_two_administrators_editing_one_provider_the_second_is_refused(admin, si
     response = admin.post(path, data=mine)
     assert response.status_code == 409 and "07:00-19:00" in response.get_data(as_text=True)
     assert read_all(session, select(Provider.name)) == ["甲公司"]
+
+
+def test_opening_an_elders_record_in_the_form_is_written_to_the_view_audit(admin, session, make_elder):
+    from dispatcher.consoles.audit import views_of
+
+    elder = make_elder()
+    elder_id = elder.id
+    session.rollback()
+    admin.get(f"/admin/elders/{elder_id}")
+    views = views_of(session, elder_id)
+    session.rollback()
+    assert len(views) == 1 and views[0].route.startswith("admin_records.elder_edit")

@@ -172,3 +172,25 @@ def test_staff_other_than_administrators_cannot_upload(app, session, clock, make
     client = sign_in("u-provider", "provider", provider.id)
     assert upload(client, "elders", elders_file([elder_row(1)])).status_code == 403
     assert count(session, Upload) == 0
+
+
+def test_a_further_kind_of_file_is_offered_by_registering_it_in_one_line(admin, session):
+    from types import SimpleNamespace
+
+    from dispatcher.administration import uploads
+
+    seen = []
+
+    def run(session, path, options):
+        seen.append((path.read_bytes(), options.dry_run))
+        return SimpleNamespace(added=1, updated=0, unchanged=0, refused=0, rows=1, error_count=0, errors=[],
+                               source="CSV", header_row=1)
+
+    uploads.register("plans", "护理计划", run)
+    try:
+        assert "护理计划" in admin.get("/admin/uploads").get_data(as_text=True)
+        location = upload(admin, "plans", b"plan\n1\n", name="plans.csv").headers["Location"]
+        assert admin.post(location + "/apply").status_code == 200
+    finally:
+        del uploads.KINDS["plans"]
+    assert seen[-1] == (b"plan\n1\n", False) and all(dry for _, dry in seen[:-1])

@@ -59,8 +59,8 @@ def _dry_run(upload, on_error=None):
         savepoint.rollback()
 
 
-def _upload_or_404(token: str):
-    upload = uploads.upload_of(get_session(), token, current_user().id)
+def _upload_or_404(token: str, *, lock: bool = False):
+    upload = uploads.upload_of(get_session(), token, current_user().id, lock=lock)
     if upload is None:
         abort(404)
     return upload
@@ -124,7 +124,7 @@ def _shown(report):
 @role_required(*UPLOAD_ROLES)
 def apply(token: str):
     session = get_session()
-    upload = _upload_or_404(token)
+    upload = _upload_or_404(token, lock=True)
     try:
         report = uploads.run_upload(session, upload, _options(dry_run=False, upload=upload))
     except UploadError as exc:

@@ -114,9 +114,14 @@ def _plain_name(filename: str) -> str:
     return name[-200:]
 
 
-def upload_of(session: Session, token: str, staff_user_id: int) -> Upload | None:
-    """The upload this member of staff made under `token`, still kept; None for anyone else's."""
-    upload = session.scalar(select(Upload).where(Upload.token == token))
+def upload_of(session: Session, token: str, staff_user_id: int, *, lock: bool = False) -> Upload | None:
+    """The upload this member of staff made under `token`, still kept; None for anyone else's.
+
+    With `lock` the row is locked (PostgreSQL) so that two applies of one file run one after the
+    other, and the second finds it applied.
+    """
+    query = select(Upload).where(Upload.token == token)
+    upload = session.scalar(query.with_for_update() if lock else query)
     if upload is None or upload.staff_user_id != staff_user_id:
         return None
     if hashlib.sha256(upload.content).hexdigest() != upload.sha256:

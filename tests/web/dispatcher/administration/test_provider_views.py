@@ -126,3 +126,15 @@ def test_a_provider_account_cannot_reach_the_registry_pages(sign_in, session, pr
     assert client.post(f"/admin/providers/{provider_id}/contract", data={"status": "active"}).status_code == 403
     assert token_in_use(session, "x") is None and session.scalar(select(ApiToken.id)) is None
     session.rollback()
+
+
+def test_every_administration_form_carries_a_csrf_token(admin, app, session, provider_id, make_elder):
+    elder_id = make_elder().id
+    session.rollback()
+    app.config["WTF_CSRF_ENABLED"] = True
+    for path in ("/admin/uploads", "/admin/elders/new", f"/admin/elders/{elder_id}", "/admin/providers/new",
+                 f"/admin/providers/{provider_id}", f"/admin/providers/{provider_id}/record"):
+        page = admin.get(path).get_data(as_text=True)
+        forms = re.findall(r'<form[^>]*method="post".*?</form>', page, flags=re.S)
+        assert forms and all('name="csrf_token"' in f for f in forms), path
+    assert admin.post(f"/admin/providers/{provider_id}/tokens", data={"label": "x"}).status_code == 400

@@ -50,6 +50,10 @@ STAFF: dict[str, set[str]] = {
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
     "portal.": {"provider"},
+    # Administration in the browser: administrators only.
+    "admin_uploads.": set(),
+    "admin_records.": set(),
+    "admin_providers.": set(),
 }
 PROVIDER_BOUND = ("portal.",)
 

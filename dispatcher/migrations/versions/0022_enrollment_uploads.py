@@ -1,7 +1,7 @@
 """enrollment files uploaded in the browser, kept between the dry run and the apply
 
-Revision ID: 0021_h20b
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 """
 
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import dispatcher.db
 
-revision = "0021_h20b"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

@@ -54,6 +54,8 @@ STAFF: dict[str, set[str]] = {
     "admin_uploads.": set(),
     "admin_records.": set(),
     "admin_providers.": set(),
+    # The switch's voicemail, played in the console: a staff page, not the switch's.
+    "switch.recording": CONSOLE,
 }
 PROVIDER_BOUND = ("portal.",)
 
@@ -61,6 +63,8 @@ PROVIDER_BOUND = ("portal.",)
 def _access(endpoint: str):
     if endpoint in PUBLIC:
         return "public", None
+    if endpoint in STAFF:  # a staff page inside a machine-facing blueprint
+        return "staff", STAFF[endpoint]
     if endpoint.startswith(SIGNED_PREFIXES):
         return "signed", None
     if endpoint.startswith(TOKEN_PREFIXES):

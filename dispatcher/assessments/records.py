@@ -85,20 +85,20 @@ def level_on(session: Session, elder: Elder, day: date) -> str | None:
     return latest.level
 
 
-def first_assessments(session: Session, elder_ids: Iterable[int], *, today: date,
+def first_assessments(session: Session, id_numbers: Iterable[str], *, today: date,
                       now: datetime, recorded_by: str) -> int:
     """Give each of these elders without any assessment one from their enrollment level.
 
     It counts from the day they were enrolled and holds 12 months from `today`, so a level
     that stood unassessed until now is not expired the day it becomes an assessment.
     """
-    ids = list(elder_ids)
+    ids = list(id_numbers)
     added = 0
     for start in range(0, len(ids), 500):
         batch = ids[start:start + 500]
         elders = session.execute(
             select(Elder.id, Elder.disability_level, Elder.created_at).where(
-                Elder.id.in_(batch), Elder.disability_level != "",
+                Elder.id_number.in_(batch), Elder.disability_level != "",
                 ~exists().where(Assessment.elder_id == Elder.id),
             )
         ).all()

@@ -10,8 +10,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from dispatcher.assessments.models import Assessment
-from dispatcher.clock import local
 from dispatcher.assessments.rules import check_assessment, default_valid_until, holds_on
+from dispatcher.clock import local
 from dispatcher.models import Elder
 
 ENROLLMENT_ASSESSOR = "登记表"

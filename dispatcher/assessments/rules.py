@@ -68,7 +68,8 @@ def check_assessment(assessed_on: date | None, level: str, score: int | None, as
     if assessed_on is not None and assessed_on > today:
         problems.append(("assessed_on", f"{assessed_on} is in the future"))
     if level not in LEVELS:
-        problems.append(("level", f"{level!r} is not a GB/T 42195-2022 level: "
+        problems.append(("level", f"{level!r} is not a level of GB/T 42195 "
+                                  f"(the national standard): "
                                   f"one of {', '.join(LEVELS)}"))
     if score is not None and not 0 <= score <= MAX_SCORE:
         problems.append(("score", f"{score} is not a score from 0 to {MAX_SCORE}"))

@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from dispatcher.config import Settings
 from dispatcher.assessments import reminders
+from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from dispatcher.lifecycle import orders, reviews, tasks, visits
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours

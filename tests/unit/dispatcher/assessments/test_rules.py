@@ -44,7 +44,7 @@ def test_the_reminder_is_due_thirty_days_before_expiry():
 
 @pytest.mark.parametrize(("args", "field", "reason"), [
     ((date(2026, 12, 2), "中度失能", None, "张评估", None), "assessed_on", "2026-12-02 is in the future"),
-    ((date(2026, 11, 2), "中度", None, "张评估", None), "level", "'中度' is not a GB/T 42195-2022 level"),
+    ((date(2026, 11, 2), "中度", None, "张评估", None), "level", "'中度' is not a level of GB/T 42195"),
     ((date(2026, 11, 2), "中度失能", None, " ", None), "assessor", "is required"),
     ((date(2026, 11, 2), "中度失能", 130, "张评估", None), "score", "130 is not a score from 0 to 100"),
     ((date(2026, 11, 2), "中度失能", None, "张评估", date(2026, 1, 1)), "valid_until", "is before"),

@@ -96,5 +96,5 @@ def facts_on(session: Session, elder: Elder, day: date, *, policy: Policy | None
         age=age_on(elder.birth_date, day),
         elder_class=derived_class(elder.elder_class, elder.birth_date, day, rule),
         disability_level=level_on(session, elder, day),
-        insured=bool(getattr(elder, "is_insured", False)),
+        insured=bool(elder.is_insured),
     )

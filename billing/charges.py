@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from billing import ledger
-from billing.months import month_of, previous_month
+from billing.eligibility import facts_on
+from billing.months import first_day, month_of, next_month, previous_month
 from billing.policy import Charge, Policy, PolicyVersion, split_charge
+from dispatcher.clock import local
 from dispatcher.models import Elder, Item, Visit
+
+
+def last_day(month: str) -> date:
+    return first_day(next_month(month)) - timedelta(days=1)
 
 
 def carried_over(session: Session, elder: Elder, month: str, policy: Policy) -> int:
@@ -21,19 +27,27 @@ def carried_over(session: Session, elder: Elder, month: str, policy: Policy) -> 
         version = policy.version_for_month(before)
     except ValueError:
         return 0
-    allowance = version.allowance_fen(elder.elder_class, elder.disability_level)
+    facts = facts_on(session, elder, last_day(before), policy=policy)
+    allowance = version.allowance_fen(facts.elder_class, facts.disability_level or "")
     return max(0, allowance - ledger.subsidy_used(session, elder.id, before))
 
 
 def charge_for_month(session: Session, *, elder: Elder, item: Item, price_fen: int,
                      policy: Policy, month: str,
-                     exclude_visit_id: int | None = None) -> tuple[Charge, PolicyVersion]:
-    """Split a price for the elder under the month's version, cap and what the month used."""
+                     exclude_visit_id: int | None = None,
+                     day: date | None = None) -> tuple[Charge, PolicyVersion]:
+    """Split a price for the elder under the month's version, cap and what the month used.
+
+    The elder's class and disability level are their facts on `day` (the visit's date; the
+    month's first day when not given).
+    """
+    facts = facts_on(session, elder, day or first_day(month), policy=policy)
     version = policy.version_for_month(month)
     price = 0 if item.is_free or item.code in version.free_items else price_fen
     used = ledger.subsidy_used(session, elder.id, month, exclude_visit_id)
     carried = carried_over(session, elder, month, policy)
-    charge = split_charge(price, version, elder.elder_class, elder.disability_level, used, carried)
+    charge = split_charge(price, version, facts.elder_class, facts.disability_level or "", used,
+                          carried)
     return charge, version
 
 
@@ -67,7 +81,8 @@ def correct_visit(session: Session, visit: Visit, *, policy: Policy, now: dateti
     ref = ref_for(visit)
     charge, version = charge_for_month(session, elder=visit.order.elder, item=visit.order.item,
                                        price_fen=price, policy=policy, month=ref.month,
-                                       exclude_visit_id=visit.id)
+                                       exclude_visit_id=visit.id,
+                                       day=local(visit.checked_out_at).date())
     ledger.rebook_visit(session, ref, price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
                         copay_fen=charge.copay_fen, outcome=outcome,
                         policy_version=version.name, now=now)

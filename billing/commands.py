@@ -38,7 +38,10 @@ def _report_command(kind: str, doc: str):
     @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
                   show_default=True)
     @click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
-    def command(month: str, fmt: str, output: Path):
+    @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+                  help="zh: Chinese headers and values, for people; en: the column names "
+                       "systems read.")
+    def command(month: str, fmt: str, output: Path, lang: str):
         from billing.exports import write_report
         from billing.reports import report_tables
         from dispatcher.db import session_scope
@@ -47,7 +50,7 @@ def _report_command(kind: str, doc: str):
         month = _started_month(month, app)
         try:
             with session_scope(app) as session:
-                rows = write_report(report_tables(session, kind, month), fmt, output)
+                rows = write_report(report_tables(session, kind, month), fmt, output, lang)
         except OSError as exc:
             raise click.ClickException(f"--output: cannot write {output}: {exc.strerror}") from None
         click.echo(f"wrote {rows} rows of the {kind} report for {month} to {output}")

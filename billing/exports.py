@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from billing.language import in_language
 from billing.money import fen_to_yuan
 from billing.outputs import BOM, FORMULA_STARTS, neutralise, replaced_on_success
 from billing.xlsx import Sheet, write_workbook
@@ -83,8 +84,11 @@ def _cells(columns: list[Column]) -> Callable[[Sequence], list]:
     return cells
 
 
-def csv_lines(tables: list[Table], batch: int = 1000) -> Iterator[str]:
-    """The tables as CSV text, one header (the first table's), then every table's rows."""
+def csv_lines(tables: list[Table], batch: int = 1000, lang: str = "en") -> Iterator[str]:
+    """The tables as CSV text, one header (the first table's), then every table's rows.
+
+    `lang="zh"` writes the headers and coded values in Chinese (billing.language)."""
+    tables = in_language(tables, lang)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([c.key for c in tables[0].columns])
@@ -114,8 +118,9 @@ def _atomic_write(path: Path, write: Callable[[Path], int]) -> int:
         return write(part)
 
 
-def write_csv(tables: list[Table], path: Path) -> int:
+def write_csv(tables: list[Table], path: Path, lang: str = "en") -> int:
     """Write the tables to a CSV file; return the number of data rows."""
+    tables = in_language(tables, lang)
 
     def write(target: Path) -> int:
         count = 0
@@ -163,8 +168,9 @@ class _SheetFeed:
                      [c.width for c in columns], self.rows(), self.totals)
 
 
-def write_xlsx(tables: list[Table], path: Path) -> int:
+def write_xlsx(tables: list[Table], path: Path, lang: str = "en") -> int:
     """Write each table to its own sheet with a styled frozen header and a totals row."""
+    tables = in_language(tables, lang)
 
     def write(target: Path) -> int:
         feeds = [_SheetFeed(t) for t in tables]
@@ -174,10 +180,10 @@ def write_xlsx(tables: list[Table], path: Path) -> int:
     return _atomic_write(path, write)
 
 
-def write_report(tables: list[Table], fmt: str, path: Path) -> int:
-    """Write the tables as `csv` or `xlsx`; return the number of data rows."""
+def write_report(tables: list[Table], fmt: str, path: Path, lang: str = "en") -> int:
+    """Write the tables as `csv` or `xlsx` in `lang` (zh or en); return the number of rows."""
     if fmt == "csv":
-        return write_csv(tables, path)
+        return write_csv(tables, path, lang)
     if fmt == "xlsx":
-        return write_xlsx(tables, path)
+        return write_xlsx(tables, path, lang)
     raise ValueError(f"format: must be csv or xlsx, not {fmt!r}")

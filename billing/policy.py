@@ -4,15 +4,17 @@ import hashlib
 import itertools
 import json
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from billing.money import yuan_to_fen
+from billing.policy_tables import PARSERS
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
+EXTRA_TABLES = tuple(PARSERS)  # [version.hourly], [version.age]: see billing.policy_tables
 DISABILITY_LEVELS = ("能力完好", "轻度失能", "中度失能", "重度失能", "完全失能")
 
 
@@ -47,6 +49,9 @@ class PolicyVersion:
     classes: dict[str, Entitlement]
     disability: dict[str, Entitlement]
     free_items: frozenset[str]
+    # The version's own tables other modules read with their own parsers: [version.hourly]
+    # (billing.duration) and [version.age] (billing.eligibility).
+    tables: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
     def entitlements_for(self, elder_class: str, disability_level: str) -> list[Entitlement]:
         """Return the elder's class entitlement, then their disability one if the level has one."""
@@ -77,7 +82,10 @@ class PolicyVersion:
                 k: [e.share_percent, e.monthly_cap_fen] for k, e in self.disability.items()
             },
         }
-        text = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        # Tables that only restate the defaults leave the digest as it was before they existed.
+        if tables := {k: t for k, t in self.tables.items() if PARSERS[k](t) != PARSERS[k](None)}:
+            content["tables"] = tables
+        text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -205,7 +213,8 @@ def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         where = f"{path}: version {data['name']!r}"
     _check_keys(
-        data, where, {"name", "effective_from", "rollover", "class"}, {"disability", "free_items"}
+        data, where, {"name", "effective_from", "rollover", "class"},
+        {"disability", "free_items", *EXTRA_TABLES},
     )
     name = _typed(data, "name", where, str, "a string")
     effective_from = data["effective_from"]
@@ -230,7 +239,16 @@ def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
     )
     if not all(isinstance(code, str) for code in free_items):
         raise PolicyError(f"{where}: free_items: must be a list of item codes")
-    return PolicyVersion(name, effective_from, rollover, classes, disability, frozenset(free_items))
+    tables = {}
+    for key in EXTRA_TABLES:
+        if key in data:
+            tables[key] = _typed(data, key, where, dict, f"a [version.{key}] table")
+            try:
+                PARSERS[key](tables[key])
+            except ValueError as e:
+                raise PolicyError(f"{where}: {key}: {e}") from e
+    return PolicyVersion(name, effective_from, rollover, classes, disability,
+                         frozenset(free_items), tables)
 
 
 def _read_entitlements(data: dict, kind: str, key: str, where: str) -> dict[str, Entitlement]:

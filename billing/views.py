@@ -20,6 +20,7 @@ from markupsafe import Markup
 from billing.charts import charts, monthly_series
 from billing.closing import closed_month
 from billing.exports import csv_lines, write_xlsx
+from billing.language import LANGUAGES
 from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
 from billing.reports import REPORTS, report_tables
@@ -72,12 +73,15 @@ def download(kind: str, fmt: str):
     if kind not in REPORTS or fmt not in ("csv", "xlsx"):
         abort(404)
     month = _month()
+    lang = request.args.get("lang", "zh")
+    if lang not in LANGUAGES:
+        abort(400, description=f"lang: must be one of {', '.join(LANGUAGES)}")
     name = f"{kind}-{month}.{fmt}"
     if fmt == "csv":
         # The generator runs after the view's own session is closed; it opens its own, which
         # the end of the stream closes.
         def generate():
-            yield from csv_lines(report_tables(get_session(), kind, month))
+            yield from csv_lines(report_tables(get_session(), kind, month), lang=lang)
 
         return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
@@ -85,7 +89,7 @@ def download(kind: str, fmt: str):
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(report_tables(get_session(), kind, month), path)
+        write_xlsx(report_tables(get_session(), kind, month), path, lang)
         handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
     finally:
         os.unlink(path)

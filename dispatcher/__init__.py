@@ -10,6 +10,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from billing.policy import load_policy
     from billing.views import bp as bureau_bp
     from dispatcher import administration, db
+    from dispatcher.assessments import views as assessment_views
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
@@ -49,6 +50,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)
     administration.init_app(app)
+    app.register_blueprint(assessment_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from billing import commands as billing_commands
+from billing import duration_commands
 from dispatcher import commands as core_commands
 from dispatcher.consoles import commands as console_commands
 from dispatcher.demo import commands as demo_commands
@@ -31,7 +32,8 @@ def bench():
 
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, enrollment_commands, billing_commands, provider_commands, console_commands,
-                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands):
+                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands,
+                duration_commands):
     package.register(main)
 
 

@@ -29,6 +29,8 @@ class Elder(Base):
     elder_class: Mapped[str] = mapped_column(String(20))
     disability_level: Mapped[str] = mapped_column(String(20))
     is_living_alone: Mapped[bool] = mapped_column(default=False)
+    # Covered by long-term care insurance (长护险), which pays before any subsidy.
+    is_insured: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
     phones: Mapped[list[ElderPhone]] = relationship(

@@ -1,7 +1,9 @@
 """Every model, imported once, so the metadata is whole (for Alembic and init-db)."""
 
+import billing.duration  # noqa: F401
 import billing.models  # noqa: F401
 import dispatcher.administration.models  # noqa: F401
+import dispatcher.assessments.models  # noqa: F401
 import dispatcher.consoles.audit  # noqa: F401
 import dispatcher.enrollment.models  # noqa: F401
 import dispatcher.lifecycle.visits  # noqa: F401

@@ -55,6 +55,7 @@ KIND_NAMES = {
     "silence": "无输入转人工",
     "unknown_caller": "未登记号码",
     "after_hours": "夜间留言",
+    "reassessment": "能力复评提醒",
 }
 # The queue's order: what most needs a person first.
 QUEUE_RANK = {"emergency": 0, "unassigned": 1, "late_check_in": 2, "failed_message": 3, "voicemail": 4,
@@ -85,6 +86,7 @@ CLOSED_BY = {
     "late_check_in": OPERATORS_AND_SUPERVISORS,
     "failed_message": OPERATORS_AND_SUPERVISORS,
     "wellbeing_alarm": OPERATORS_AND_SUPERVISORS,
+    "reassessment": OPERATORS_AND_SUPERVISORS,
     "dispute": SUPERVISORS,
     "low_rating": SUPERVISORS,
     "complaint": SUPERVISORS,

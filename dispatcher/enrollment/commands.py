@@ -22,7 +22,7 @@ _PRECISIONS = {"address": "to a known address", "community": "to their community
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["elders", "providers", "offerings"]))
+@click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments"]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option(
@@ -37,6 +37,7 @@ def import_command(kind, path, dry_run, skip_bad_rows):
     from sqlalchemy.exc import SQLAlchemyError
 
     from billing.outputs import CsvOutput
+    from dispatcher.assessments.importer import import_assessments
     from dispatcher.db import session_scope
     from dispatcher.enrollment.geocoding import CachedGeocoder
     from dispatcher.enrollment.importer import ImportFileError, ImportLimits, import_file
@@ -56,12 +57,20 @@ def import_command(kind, path, dry_run, skip_bad_rows):
                 with session_scope(app) as session:
                     if geocoder.is_remote:
                         geocoder = CachedGeocoder(session, geocoder, now_of(app))
-                    report = import_file(
-                        session, kind, path, now_of(app), dry_run=dry_run,
-                        skip_bad_rows=skip_bad_rows, geocoder=geocoder, area_code=area_code,
-                        progress=progress, limits=ImportLimits.from_config(app.config),
-                        on_error=lambda e: errors_out.write((e.row, e.column, mask_numbers(e.reason))),
-                    )  # fmt: skip
+                    on_error = lambda e: errors_out.write((e.row, e.column, mask_numbers(e.reason)))  # noqa: E731
+                    if kind == "assessments":
+                        report = import_assessments(
+                            session, path, now_of(app), dry_run=dry_run, skip_bad_rows=skip_bad_rows,
+                            progress=progress, limits=ImportLimits.from_config(app.config),
+                            on_error=on_error,
+                        )  # fmt: skip
+                    else:
+                        report = import_file(
+                            session, kind, path, now_of(app), dry_run=dry_run,
+                            skip_bad_rows=skip_bad_rows, geocoder=geocoder, area_code=area_code,
+                            progress=progress, limits=ImportLimits.from_config(app.config),
+                            on_error=on_error,
+                        )  # fmt: skip
                     if dry_run:
                         session.rollback()
             except ImportFileError as exc:

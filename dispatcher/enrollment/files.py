@@ -50,6 +50,7 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
         "社区": "community", "纬度": "latitude", "经度": "longitude", "老人类别": "elder_class",
         "失能等级": "disability_level", "独居": "lives_alone", "是否独居": "lives_alone",
         "紧急联系人": "emergency_contact_name", "紧急联系电话": "emergency_contact_phone",
+        "长护险": "insured", "参加长护险": "insured",
     },
     "providers": {
         "编号": "code", "服务商编号": "code", "名称": "name", "服务商名称": "name",
@@ -61,6 +62,12 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
     "offerings": {
         "服务商编号": "provider_code", "服务项目编号": "item_code", "项目编号": "item_code",
         "价格(元)": "price_yuan", "价格": "price_yuan",
+    },
+    "assessments": {
+        "身份证号": "id_number", "身份证号码": "id_number", "评估日期": "assessed_on",
+        "评估等级": "level", "能力等级": "level", "评估得分": "score", "得分": "score",
+        "评估人": "assessor", "评估员": "assessor", "评估机构": "organisation",
+        "有效期至": "valid_until",
     },
 }  # fmt: skip
 

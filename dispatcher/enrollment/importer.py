@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing.money import fen_to_yuan
 from billing.policy import Policy, load_policy
+from dispatcher.assessments.records import first_assessments
 from dispatcher.clock import local
 from dispatcher.enrollment.files import ImportFileError, ImportLimits, SourceRow, open_rows
 from dispatcher.enrollment.geocoding import GeocodeQuery, Geocoder, GeocoderUnavailable
@@ -308,6 +309,10 @@ class _ElderImporter(_Importer):
         if write:
             _insert_elders(self.context.session, added, self.context.now)
             self._update(updated)
+            first_assessments(
+                self.context.session, [r.id_number for r in added] + [r.id_number for _, r, _ in updated],
+                today=local(self.context.now).date(), now=self.context.now, recorded_by=self.context.actor,
+            )  # fmt: skip
 
     def _update(self, updated: list[tuple[int, ElderRecord, dict]]) -> None:
         session = self.context.session

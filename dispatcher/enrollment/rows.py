@@ -16,6 +16,7 @@ from functools import partial
 
 import phonenumbers
 
+from billing.eligibility import age_class_problem
 from billing.money import fen_to_yuan, yuan_to_fen
 from billing.policy import DISABILITY_LEVELS
 from dispatcher.enrollment.identity import BadIdNumber, birth_of, validate_id_number
@@ -33,10 +34,12 @@ PROVIDER_COLUMNS = (
     "service_radius_km", "capacity_per_day", "hours",
 )  # fmt: skip
 OFFERING_COLUMNS = ("provider_code", "item_code", "price_yuan")
-COLUMNS = {"elders": ELDER_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": OFFERING_COLUMNS}
+# Optional columns a file may add after the others (long-term care insurance, 长护险).
+ELDER_EXTRA_COLUMNS = ("insured",)
+COLUMNS = {"elders": ELDER_COLUMNS + ELDER_EXTRA_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": OFFERING_COLUMNS}
 # Columns a file may leave out: without coordinates, every address is geocoded.
 OPTIONAL_COLUMNS = {
-    "elders": frozenset({"latitude", "longitude"}),
+    "elders": frozenset({"latitude", "longitude", "insured"}),
     "providers": frozenset({"latitude", "longitude"}),
     "offerings": frozenset(),
 }
@@ -55,7 +58,7 @@ _MAX_PRICE_PERCENT = 80
 _PHONE_PUNCTUATION = str.maketrans("", "", " -()./\u3000")
 ELDER_FIELDS = (
     "name", "gender", "birth_date", "address", "street", "community", "latitude", "longitude",
-    "elder_class", "disability_level", "is_living_alone",
+    "elder_class", "disability_level", "is_living_alone", "is_insured",
 )  # fmt: skip
 Problems = list[tuple[str, str]]
 EARLIEST_BIRTH = date(1900, 1, 1)
@@ -93,6 +96,7 @@ class ElderRecord:
     elder_class: str
     disability_level: str
     is_living_alone: bool
+    is_insured: bool = False
     phones: list[tuple[str, bool]] = field(default_factory=list)
     emergency_contacts: list[tuple[str, str]] = field(default_factory=list)
 
@@ -203,9 +207,16 @@ def parse_elder(
         is_living_alone=get(
             "lives_alone", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false")
         ),
+        is_insured=(values.get("insured") or None) and get(
+            "insured", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false"),
+            required=False,
+        ) or False,
         phones=[(primary, True)] + [(p, False) for p in others],
         emergency_contacts=contacts,
     )
+    if record.elder_class and record.birth_date and today is not None:
+        if reason := age_class_problem(record.elder_class, record.birth_date, today):
+            problems.append(("elder_class", reason))
     return (None, problems) if problems else (record, [])
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing import ledger
+from billing import duration, ledger
 from billing.months import month_of
 from billing.policy import Policy
 from dispatcher.clock import local
@@ -58,7 +58,8 @@ def check_out(session: Session, order: Order, provider_id: int, source: str, pol
         select(Offer).where(Offer.order_id == order.id, Offer.status == "accepted")
     )
     elder = order.elder
-    charge = charge_for(session, elder, order.item, accepted.price_fen, policy, now)
+    price_fen = duration.visit_price_fen(session, order.item, visit, accepted.price_fen, policy)
+    charge = charge_for(session, elder, order.item, price_fen, policy, now)
     ledger.post_charge(
         session, visit_ref(order, visit), price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
         copay_fen=charge.copay_fen, policy_version=policy.version_for(local(now).date()).name, now=now,

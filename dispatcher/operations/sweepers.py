@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from dispatcher.assessments import reminders
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
 from dispatcher.lifecycle import orders, reviews, tasks, visits
@@ -48,6 +49,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["visit_deadlines"] = visits.sweep_due_deadlines(session, settings, now)
     with session_scope(app) as session:
         counts["month_end_reminders"] = month_end.sweep_due_reminders(session, now)
+    with session_scope(app) as session:
+        counts["reassessment_reminders"] = reminders.sweep_reassessment_reminders(session, now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

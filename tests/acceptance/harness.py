@@ -270,7 +270,9 @@ class Server:
 
     def report(self, kind: str, month: str, name: str, env: dict | None = None) -> Path:
         path = self.tmp / f"{name}.csv"
-        self.vnh("report", kind, "--month", month, "--format", "csv", "--output", str(path), env=env)
+        # English column names: the tests read the report as a system would.
+        self.vnh("report", kind, "--month", month, "--format", "csv", "--output", str(path),
+                 "--lang", "en", env=env)
         return path
 
     # -- HTTP ------------------------------------------------------------------------------

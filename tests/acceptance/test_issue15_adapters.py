@@ -167,7 +167,7 @@ def test_an_order_booked_by_phone_runs_to_a_payable_verified_review_on_each_netw
 
     output = tmp_path / "subsidy.csv"
     result = CliRunner().invoke(main, ["report", "subsidy", "--month", "2026-11", "--format", "csv",
-                                       "--output", str(output)])
+                                       "--output", str(output), "--lang", "en"])
     assert result.exit_code == 0, result.output
     (row,) = csv.DictReader(output.open(encoding="utf-8-sig"))
     assert (row["item_code"], row["provider_code"]) == ("HK01", provider.code)

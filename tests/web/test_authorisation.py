@@ -49,6 +49,7 @@ STAFF: dict[str, set[str]] = {
     "views.reinstate_provider": {"supervisor"},
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
+    "assessments.": CONSOLE,
     "portal.": {"provider"},
     # Administration in the browser: administrators only.
     "admin_uploads.": set(),

@@ -60,7 +60,7 @@ def test_a_keypad_booking_travels_to_a_payable_subsidy_in_the_report(
 
     output = tmp_path / "subsidy.csv"
     result = CliRunner().invoke(main, ["report", "subsidy", "--month", "2026-11", "--format", "csv",
-                                       "--output", str(output)])
+                                       "--output", str(output), "--lang", "en"])
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(output.open(encoding="utf-8-sig")))
     assert len(rows) == 1

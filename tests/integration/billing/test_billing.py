@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from click.testing import CliRunner
@@ -249,7 +249,8 @@ def _november(session, policy, settings, clock, make_elder, make_provider):
         "优抚": make_elder(elder_class="优抚", name="张德明"),
         "高龄": make_elder(elder_class="高龄", name="赵淑珍", street="张掖路街道",
                           community="南关社区"),
-        "普通": make_elder(elder_class="普通", disability_level="中度失能", name="刘建国"),
+        "普通": make_elder(elder_class="普通", disability_level="中度失能", name="刘建国",
+                          birth_date=date(1956, 6, 1)),  # under 80: 高龄 follows the birth date
     }
     visits = {c: _visit(session, policy, settings, clock, e, "HK06") for c, e in elders.items()}
     visits["高龄2"] = _visit(session, policy, settings, clock, elders["高龄"], "HK06")
@@ -278,7 +279,7 @@ def test_the_subsidy_report_of_a_month_matches_the_policy_worked_by_hand(
 
     out = tmp_path / "subsidy.csv"
     result = CliRunner().invoke(main, ["report", "subsidy", "--month", "2026-11",
-                                       "--output", str(out)])
+                                       "--output", str(out), "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith("\ufeff".encode())
     rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
@@ -324,7 +325,7 @@ def test_xlsx_reports_have_a_totals_row_equal_to_the_ledger(
     for kind, sheets in (("subsidy", 1), ("summary", 5), ("settlement", 1)):
         out = tmp_path / f"{kind}.xlsx"
         result = CliRunner().invoke(main, ["report", kind, "--month", "2026-11", "--format",
-                                           "xlsx", "--output", str(out)])
+                                           "xlsx", "--output", str(out), "--lang", "en"])
         assert result.exit_code == 0, result.output
         book = load_workbook(out)
         assert len(book.worksheets) == sheets
@@ -427,7 +428,7 @@ def test_a_policy_file_with_a_typo_is_a_clear_error_for_the_report_commands(
 
     out = tmp_path / "out.csv"
     result = CliRunner().invoke(main, ["report", "subsidy", "--month", "2026-11",
-                                       "--output", str(out)])
+                                       "--output", str(out), "--lang", "en"])
     assert result.exit_code == 1
     assert "share_percnt: unknown field" in result.output
     assert not out.exists()

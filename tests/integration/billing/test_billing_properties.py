@@ -49,9 +49,11 @@ def _district(session: Session) -> tuple[list[Elder], Provider, Item]:
                         created_at=START)
     elders = []
     for n, (elder_class, level) in enumerate(ELDERS):
-        first17 = f"62010219400101{n:03d}"
+        # 高龄 follows the birth date: the 普通 elders are under 80, the others over.
+        born = date(1950, 1, 1) if elder_class == "普通" else date(1940, 1, 1)
+        first17 = f"620102{born:%Y%m%d}{n:03d}"
         elders.append(Elder(id_number=first17 + check_digit(first17), name=f"老人{n}", gender="F",
-                            birth_date=date(1940, 1, 1), address="城关区", street=f"街道{n % 3}",
+                            birth_date=born, address="城关区", street=f"街道{n % 3}",
                             community=f"社区{n % 2}", latitude=36.06, longitude=103.83,
                             elder_class=elder_class, disability_level=level, created_at=START))
     session.add_all([provider, *elders])

@@ -76,9 +76,10 @@ def test_the_bureau_downloads_every_report_as_csv_and_xlsx(app, session, clock, 
         assert detail.headers["Content-Disposition"] == "attachment; filename=subsidy-2026-11.csv"
         text = detail.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
-    assert [(r["elder_name"], r["subsidy"], r["review_result"]) for r in rows] == [
-        ("王秀英", "48.00", "verified"), ("赵淑珍", "24.00", "denied")]
-    summary = client.get("/bureau/reports/summary.xlsx?month=2026-11")
+    # For people, by default: Chinese headers and values.
+    assert [(r["老人姓名"], r["补贴（元）"], r["回访结果"]) for r in rows] == [
+        ("王秀英", "48.00", "已核实"), ("赵淑珍", "24.00", "已扣回")]
+    summary = client.get("/bureau/reports/summary.xlsx?month=2026-11&lang=en")
     assert summary.status_code == 200
     book = load_workbook(io.BytesIO(summary.data))
     assert [s.title for s in book.worksheets] == [
@@ -86,7 +87,7 @@ def test_the_bureau_downloads_every_report_as_csv_and_xlsx(app, session, clock, 
     for sheet in book.worksheets:
         header = [c.value for c in sheet[1]]
         assert [c.value for c in sheet[sheet.max_row]][header.index("subsidy")] == 72
-    with client.get("/bureau/reports/settlement.csv?month=2026-11") as settlement:
+    with client.get("/bureau/reports/settlement.csv?month=2026-11&lang=en") as settlement:
         text = settlement.get_data(as_text=True)
     (row,) = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     assert (row["provider_code"], row["visits"], row["payable"], row["withheld"]) == (

@@ -20,7 +20,7 @@ from dispatcher.programmes.supervision import SUPERVISOR_KINDS
 SUPERVISOR_ONLY = ("dispute", "low_rating", "complaint", "month_close", "review_sample", "review_unreachable")
 OPERATORS_TOO = ("emergency", "operator_request", "silence", "unknown_caller", "invalid", "speech", "worker",
                  "transfer", "voicemail", "after_hours", "unassigned", "late_check_in", "failed_message",
-                 "wellbeing_alarm")
+                 "wellbeing_alarm", "reassessment")
 
 
 @pytest.fixture

@@ -45,10 +45,17 @@ def _communities(db) -> list[Area]:
 
 
 def _picked_area() -> Area | None:
-    """The street and community picked on a form or in the query ("街道/社区", or street alone)."""
+    """The street and community picked on a form or in the query ("街道/社区", or street alone);
+    one outside the account's reach is not found (404), as another area's ids are."""
     values = request.form if request.method == "POST" else request.args
     street, _, community = (values.get("area") or "").partition("/")
-    return Area(street, community or None) if street else None
+    if not street:
+        return None
+    picked = Area(street, community or None)
+    reachable = _communities(get_session())
+    if picked not in reachable and Area(street) not in {Area(a.street) for a in reachable}:
+        abort(404)
+    return picked
 
 
 def _days() -> int:

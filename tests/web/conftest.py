@@ -14,6 +14,9 @@ AREAS = {
     "A": ("东岗街道", "雁园社区", "张桂兰", 36.0580, 103.8270),
     "B": ("西湖街道", "滨河社区", "李淑珍", 36.0590, 103.8280),
 }
+# An elder of each area who has never called or been served (the dormant list's).
+DORMANT = {"A": "王玉珍", "B": "刘凤英"
+}
 PASSWORD = "long-enough-pw"
 
 
@@ -30,12 +33,19 @@ class AreaData:
     task_id: int
     case_id: int
     schedule_id: int
+    dormant_name: str
+    dormant_id: int
+
+    def traces(self) -> list[str]:
+        """What a page showing anything of this area would contain."""
+        return [self.elder_name, self.dormant_name, self.street, self.open_order_no]
 
 
 @pytest.fixture
 def two_areas(app, session, clock, settings, policy, make_elder, make_provider):
     """Per area: an elder living alone with a daily wellbeing call; an open order; a visit done and
-    denied by the elder (ledger postings and a dispute for the supervisor); an emergency task."""
+    denied by the elder (ledger postings and a dispute for the supervisor); an emergency task; and
+    an elder never in contact (dormant)."""
     from dispatcher.lifecycle import attendance, orders, reviews
     from dispatcher.lifecycle.slots import slot_for
     from dispatcher.lifecycle.tasks import open_task
@@ -66,9 +76,11 @@ def two_areas(app, session, clock, settings, policy, make_elder, make_provider):
         task = open_task(session, kind="emergency", reason="紧急求助", dedupe_key=f"test-emergency:{key}",
                          elder_id=elder.id, now=clock.now(), priority=0)
         schedule = schedule_call(session, elder, time(10, 0), clock.now())
+        silent = make_elder(name=DORMANT[key], street=street, community=community, latitude=lat, longitude=lng)
         session.commit()
         found[key] = AreaData(street, community, name, elder.id, elder.id_number, open_order.id,
-                              open_order.order_no, done.id, task.id, case.id, schedule.id)
+                              open_order.order_no, done.id, task.id, case.id, schedule.id, silent.name,
+                              silent.id)
     return found
 
 

@@ -51,7 +51,7 @@ def user_password(username, password):
     """Give a staff account a new password and end every session it has open."""
     from sqlalchemy import select
 
-    from dispatcher.consoles.auth import change_password
+    from dispatcher.consoles.staff import reset_password
     from dispatcher.db import session_scope
     from dispatcher.models import StaffUser
 
@@ -61,7 +61,7 @@ def user_password(username, password):
             account = session.scalar(select(StaffUser).where(StaffUser.username == username))
             if account is None:
                 raise ValueError(f"no user {username!r}")
-            change_password(session, account, password)
+            reset_password(session, account, None, password, now_of(app))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new password for {username}; every session of theirs has ended")

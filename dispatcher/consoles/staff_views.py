@@ -35,9 +35,10 @@ def _providers(db):
 
 
 def _list_page(db, status: int = 200, form=None):
-    return render_template("admin/staff.html", accounts=staff.all_staff(db), changes=staff.changes_of(db),
-                           providers=_providers(db), actions=ACTIONS, scopable=SCOPABLE_ROLES,
-                           form=form or {}), status
+    accounts = staff.all_staff(db)
+    return render_template("admin/staff.html", accounts=accounts, changes=staff.changes_of(db),
+                           names={a.id: a.username for a in accounts}, providers=_providers(db),
+                           actions=ACTIONS, scopable=SCOPABLE_ROLES, form=form or {}), status
 
 
 @bp.get("/")
@@ -72,7 +73,8 @@ def add():
 def account(user_id: int):
     db = get_session()
     return render_template("admin/staff_account.html", account=_account_or_404(db, user_id),
-                           changes=staff.changes_of(db, user_id), actions=ACTIONS, scopable=SCOPABLE_ROLES)
+                           changes=staff.changes_of(db, user_id), actions=ACTIONS, scopable=SCOPABLE_ROLES,
+                           names={a.id: a.username for a in staff.all_staff(db)})
 
 
 @bp.post("/<int:user_id>/disable")

@@ -65,11 +65,10 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def write_dormant_csv(session: Session, days: int, now: datetime, path: Path,
-                      who: StaffUser | Area | None = None) -> int:
-    """Write the dormant list (of `who`'s area) to `path` (replaced only once complete); return its row count."""
+def write_dormant_csv(session: Session, days: int, now: datetime, path: Path) -> int:
+    """Write the dormant list to `path` (replaced only once complete); return its row count."""
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days: must be 1 to {MAX_DAYS}, not {days}")
     with CsvOutput(path, COLUMNS) as out:
-        out.write_dicts(dormant_elders(session, days, now, who))
+        out.write_dicts(dormant_elders(session, days, now))
     return out.count

@@ -286,7 +286,8 @@ def test_a_form_posted_without_its_csrf_token_is_refused(csrf_app, operator_acco
 
 def test_every_staff_form_carries_a_csrf_token(staff, csrf_app, make_elder):
     elder = make_elder()
-    for path in ("/console", f"/console/elders/{elder.id}", "/supervisor", "/bureau/"):
+    for path in ("/console", f"/console/elders/{elder.id}", "/supervisor", "/bureau/", "/admin/staff/",
+                 "/admin/staff/1", "/programmes/wellbeing", "/programmes/dormant"):
         page = staff["admin"].get(path).get_data(as_text=True)
         forms = re.findall(r'<form[^>]*method="post".*?</form>', page, flags=re.S)
         assert forms and all('name="csrf_token"' in f for f in forms), path

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from billing.ledger import CHARGE, ELDER_COPAY, SUBSIDY_PAYABLE, SUBSIDY_PENDING
 from billing.models import LedgerPosting as LP
+from dispatcher.consoles.scope import Area, scope_filter
 from dispatcher.models import Category, Elder, Item, Order
 
 STYLE = Style(
@@ -40,10 +41,12 @@ class MonthlySeries:
         return self.copay.get(month, 0) // self.visits[month] if self.visits.get(month) else 0
 
 
-def monthly_series(session: Session, months: list[str]) -> MonthlySeries:
-    """Subsidy booked (pending or payable, not withheld) and visits of each month."""
+def monthly_series(session: Session, months: list[str], area: Area | None = None) -> MonthlySeries:
+    """Subsidy booked (pending or payable, not withheld) and visits of each month (of one area's
+    elders, if given)."""
     series = MonthlySeries(months)
-    subsidy = and_(LP.month.in_(months), LP.account.in_((SUBSIDY_PENDING, SUBSIDY_PAYABLE)))
+    subsidy = and_(LP.month.in_(months), LP.account.in_((SUBSIDY_PENDING, SUBSIDY_PAYABLE)),
+                   scope_filter(area, LP.elder_id))
     for name, column, joins in (("by_category", Category.name, (Order, Item, Category)),
                                 ("by_street", Elder.street, (Order, Elder))):
         stmt = select(LP.month, column, func.sum(LP.amount_fen)).select_from(LP)
@@ -56,7 +59,7 @@ def monthly_series(session: Session, months: list[str]) -> MonthlySeries:
             found[key][month] = int(total)
         setattr(series, name, dict(sorted(found.items())))
     charges = (LP.month.in_(months), LP.service_month == LP.month, LP.kind == CHARGE,
-               LP.account == ELDER_COPAY)
+               LP.account == ELDER_COPAY, scope_filter(area, LP.elder_id))
     for month, elders, visits, copay in session.execute(
         select(LP.month, func.count(func.distinct(LP.elder_id)), func.count(LP.visit_id),
                func.sum(LP.amount_fen)).where(*charges).group_by(LP.month)

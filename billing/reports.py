@@ -27,6 +27,7 @@ from billing.ledger import (
 )
 from billing.models import LedgerPosting as LP
 from dispatcher.clock import local
+from dispatcher.consoles.scope import Area, scope_filter
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.models import Category, Elder, Item, Order, Visit
 from providers.models import Provider
@@ -66,10 +67,11 @@ def _standing(kind: str):
                          (and_(on_pending, LP.kind == REVERSE + kind), -1), else_=0))
 
 
-def visit_amounts(month: str, provider_id: int | None = None):
-    """Per visit with postings booked in the month (of one provider, if given): its amounts
-    booked in the month, in fen, and its review outcome as booked up to the month's end."""
-    touched = select(LP.visit_id).where(LP.month == month)
+def visit_amounts(month: str, provider_id: int | None = None, area: Area | None = None):
+    """Per visit with postings booked in the month (of one provider, and of one area's elders, if
+    given): its amounts booked in the month, in fen, and its review outcome as booked up to the
+    month's end."""
+    touched = select(LP.visit_id).where(LP.month == month, scope_filter(area, LP.elder_id))
     if provider_id is not None:
         touched = touched.where(LP.visit_id.in_(select(Visit.id).where(Visit.provider_id == provider_id)))
     return (
@@ -97,10 +99,11 @@ def _result(verified: int, denied: int) -> str:
     return "denied" if denied > 0 else "pending"
 
 
-def subsidy_rows(session: Session, month: str, provider_id: int | None = None) -> Iterator[tuple]:
-    """The subsidy detail: one row per visit booked in the month (of one provider, if given),
-    values in SUBSIDY_COLUMNS order, amounts in fen."""
-    a = visit_amounts(month, provider_id)
+def subsidy_rows(session: Session, month: str, provider_id: int | None = None,
+                 area: Area | None = None) -> Iterator[tuple]:
+    """The subsidy detail: one row per visit booked in the month (of one provider, of one area, if
+    given), values in SUBSIDY_COLUMNS order, amounts in fen."""
+    a = visit_amounts(month, provider_id, area)
     stmt = (
         select(a.c.price, a.c.copay, a.c.pending, a.c.payable, a.c.withheld, a.c.verified,
                a.c.denied, a.c.service_month, a.c.elder_class, Visit.checked_out_at,
@@ -126,8 +129,8 @@ def subsidy_rows(session: Session, month: str, provider_id: int | None = None) -
                "visit" if own else "adjustment", "" if own else service_month)
 
 
-def subsidy_tables(session: Session, month: str) -> list[Table]:
-    return [Table(f"补贴明细 {month}", DETAIL, subsidy_rows(session, month))]
+def subsidy_tables(session: Session, month: str, area: Area | None = None) -> list[Table]:
+    return [Table(f"补贴明细 {month}", DETAIL, subsidy_rows(session, month, area=area))]
 
 
 @dataclass
@@ -180,8 +183,9 @@ class _KeyedRow:
     keys: dict
 
 
-def _keyed_rows(session: Session, month: str, provider_id: int | None = None) -> Iterator[_KeyedRow]:
-    a = visit_amounts(month, provider_id)
+def _keyed_rows(session: Session, month: str, provider_id: int | None = None,
+                area: Area | None = None) -> Iterator[_KeyedRow]:
+    a = visit_amounts(month, provider_id, area)
     stmt = (
         select(a, Elder.id, Elder.street, Elder.community, Category.code, Category.name,
                Provider.code, Provider.name)
@@ -206,18 +210,19 @@ def _keyed_rows(session: Session, month: str, provider_id: int | None = None) ->
                         })
 
 
-def tallies(session: Session, month: str, provider_id: int | None = None) -> dict[str, dict[tuple[str, str], Tally]]:
-    """One pass over the month (one provider's visits, if given): a tally per group of each dimension."""
+def tallies(session: Session, month: str, provider_id: int | None = None,
+            area: Area | None = None) -> dict[str, dict[tuple[str, str], Tally]]:
+    """One pass over the month (one provider's or one area's visits, if given): a tally per group of each dimension."""
     found: dict[str, dict[tuple[str, str], Tally]] = {d: {} for d in DIMENSIONS}
-    for row in _keyed_rows(session, month, provider_id):
+    for row in _keyed_rows(session, month, provider_id, area):
         for dimension, key in row.keys.items():
             found[dimension].setdefault(key, Tally()).add(row)
     return found
 
 
-def summary_tables(session: Session, month: str) -> list[Table]:
+def summary_tables(session: Session, month: str, area: Area | None = None) -> list[Table]:
     """The month by street, community, category, elder class and provider: a table each."""
-    by = tallies(session, month)
+    by = tallies(session, month, area=area)
     return [
         Table.from_records(f"{title} {month}", SUMMARY, [
             {"dimension": dimension, "group_code": code, "group_name": name, **tally.as_row()}
@@ -227,9 +232,11 @@ def summary_tables(session: Session, month: str) -> list[Table]:
     ]
 
 
-def settlement_tables(session: Session, month: str, provider_id: int | None = None) -> list[Table]:
-    """Per provider (or the one given): visits and their outcomes, and what the bureau owes for the month."""
-    by = tallies(session, month, provider_id)["provider"]
+def settlement_tables(session: Session, month: str, provider_id: int | None = None,
+                      area: Area | None = None) -> list[Table]:
+    """Per provider (or the one given): visits and their outcomes (of one area's elders, if
+    given), and what the bureau owes for the month."""
+    by = tallies(session, month, provider_id, area)["provider"]
     return [Table.from_records(f"服务商结算 {month}", SETTLEMENT, [
         {"month": month, "provider_code": code, "provider_name": name, **tally.as_row()}
         for (code, name), tally in sorted(by.items())
@@ -239,11 +246,12 @@ def settlement_tables(session: Session, month: str, provider_id: int | None = No
 REPORTS = {"subsidy": subsidy_tables, "summary": summary_tables, "settlement": settlement_tables}
 
 
-def report_tables(session: Session, kind: str, month: str) -> list[Table]:
-    """The tables of the report `kind` (subsidy, summary or settlement) for the month."""
+def report_tables(session: Session, kind: str, month: str, area: Area | None = None) -> list[Table]:
+    """The tables of the report `kind` (subsidy, summary or settlement) for the month, of one
+    area's elders if given (a street or community worker's download)."""
     if kind not in REPORTS:
         raise ValueError(f"report: must be one of {', '.join(REPORTS)}, not {kind!r}")
-    return REPORTS[kind](session, month)
+    return REPORTS[kind](session, month, area=area)
 
 
 def subsidy_csv_lines(session: Session, month: str) -> Iterator[str]:

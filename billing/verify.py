@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from billing.exports import Table
 from billing.ledger import (
+    ACCOUNTS,
     CHARGE,
     ELDER_COPAY,
     PROVIDER_REVENUE,
@@ -22,6 +23,7 @@ from billing.models import LedgerPosting as LP
 from billing.money import fen_to_yuan
 from billing.policy import Policy
 from billing.reports import MONEY, report_tables
+from dispatcher.consoles.scope import Area, scope_filter
 
 
 @dataclass
@@ -37,19 +39,29 @@ class Verification:
         return not self.problems
 
 
-def expected_totals(session: Session, month: str) -> dict[str, int]:
-    """The month's totals straight from the postings: money in fen, visits and adjustments."""
-    accounts = ledger_totals(session, month)
+def expected_totals(session: Session, month: str, area: Area | None = None) -> dict[str, int]:
+    """The month's totals straight from the postings (of one area's elders, if given): money in
+    fen, visits and adjustments."""
+    accounts = ledger_totals(session, month) if area is None else _area_totals(session, month, area)
     pending, payable, withheld = (accounts[SUBSIDY_PENDING], accounts[SUBSIDY_PAYABLE],
                                   accounts[SUBSIDY_WITHHELD])
-    own = LP.service_month == month
+    own, ours = LP.service_month == month, scope_filter(area, LP.elder_id)
     visits = session.scalar(select(func.count(func.distinct(LP.visit_id)))
-                            .where(LP.month == month, own))
+                            .where(LP.month == month, own, ours))
     adjustments = session.scalar(select(func.count(func.distinct(LP.visit_id)))
-                                 .where(LP.month == month, ~own))
+                                 .where(LP.month == month, ~own, ours))
     return {"price": -accounts[PROVIDER_REVENUE], "subsidy": pending + payable + withheld,
             "copay": accounts[ELDER_COPAY], "payable": payable, "withheld": withheld,
             "pending": pending, "visits": visits, "adjustments": adjustments}
+
+
+def _area_totals(session: Session, month: str, area: Area) -> dict[str, int]:
+    """`ledger_totals` of one area's elders."""
+    totals = dict.fromkeys(ACCOUNTS, 0)
+    totals.update({account: int(total) for account, total in session.execute(
+        select(LP.account, func.sum(LP.amount_fen))
+        .where(LP.month == month, scope_filter(area, LP.elder_id)).group_by(LP.account))})
+    return totals
 
 
 def _compare(where: str, found: dict[str, int], expected: dict[str, int]) -> list[str]:

@@ -25,7 +25,8 @@ from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
 from billing.reports import REPORTS, report_tables
 from billing.verify import expected_totals, verify_month
-from dispatcher.consoles.auth import role_required
+from dispatcher.consoles.auth import current_user, role_required
+from dispatcher.consoles.scope import area_of
 from dispatcher.db import get_session
 
 bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
@@ -50,11 +51,11 @@ def _month() -> str:
 @role_required("bureau", "supervisor")
 def page():
     month = _month()
-    db = get_session()
-    svgs = charts(monthly_series(db, months_ending(month, 6)))
+    db, area = get_session(), area_of(current_user())
+    svgs = charts(monthly_series(db, months_ending(month, 6), area))
     return render_template(
-        "billing/bureau.html", month=month, closed=closed_month(db, month),
-        totals=expected_totals(db, month), titles=TITLES,
+        "billing/bureau.html", month=month, closed=closed_month(db, month), area=area,
+        totals=expected_totals(db, month, area), titles=TITLES,
         charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
     )
 
@@ -62,6 +63,8 @@ def page():
 @bp.get("/verify")
 @role_required("bureau", "supervisor")
 def verify():
+    if area_of(current_user()) is not None:
+        abort(403)  # the whole ledger's check; an area's account reads its area's totals on the page
     month = _month()
     result = verify_month(get_session(), month, current_app.extensions["vnh.policy"])
     return render_template("billing/verify.html", month=month, result=result)
@@ -72,7 +75,7 @@ def verify():
 def download(kind: str, fmt: str):
     if kind not in REPORTS or fmt not in ("csv", "xlsx"):
         abort(404)
-    month = _month()
+    month, area = _month(), area_of(current_user())
     lang = request.args.get("lang", "zh")
     if lang not in LANGUAGES:
         abort(400, description=f"lang: must be one of {', '.join(LANGUAGES)}")
@@ -81,7 +84,7 @@ def download(kind: str, fmt: str):
         # The generator runs after the view's own session is closed; it opens its own, which
         # the end of the stream closes.
         def generate():
-            yield from csv_lines(report_tables(get_session(), kind, month), lang=lang)
+            yield from csv_lines(report_tables(get_session(), kind, month, area), lang=lang)
 
         return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
@@ -89,7 +92,7 @@ def download(kind: str, fmt: str):
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(report_tables(get_session(), kind, month), path, lang)
+        write_xlsx(report_tables(get_session(), kind, month, area), path, lang)
         handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
     finally:
         os.unlink(path)

@@ -14,10 +14,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
-    from dispatcher.consoles import auth, security, views
+    from dispatcher.consoles import auth, security, staff_views, views
     from dispatcher.hotline import switch_views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
+    from dispatcher.programmes import views as programme_views
     from providers import api as provider_api
     from providers import portal as provider_portal
     from telephony import init_app as init_telephony
@@ -46,6 +47,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(switch_views.bp)
     app.register_blueprint(views.bp)
     app.register_blueprint(bureau_bp)
+    staff_views.init_app(app)
+    app.register_blueprint(programme_views.bp)
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)

@@ -254,3 +254,7 @@ class StaffUser(Base):
     # Kept in the session cookie at sign-in; logout and a new password bump it, which ends every session.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
     created_at: Mapped[datetime]
+    # The area a street or community worker's account is bound to (dispatcher.consoles.scope):
+    # a street alone, or a street and one of its communities; both empty → every area.
+    street: Mapped[str | None] = mapped_column(String(50))
+    community: Mapped[str | None] = mapped_column(String(50))

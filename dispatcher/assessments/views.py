@@ -12,6 +12,7 @@ from dispatcher.assessments.records import BadAssessment, history, record_assess
 from dispatcher.assessments.rules import LEVELS, parse_score
 from dispatcher.clock import local
 from dispatcher.consoles.auth import current_user, role_required
+from dispatcher.consoles.scope import in_scope
 from dispatcher.db import get_session
 from dispatcher.enrollment.rows import parse_date
 from dispatcher.models import Elder, Visit
@@ -59,7 +60,7 @@ def add_assessment(elder_id: int):
     """Record an assessment typed in the console; name every bad field."""
     db = get_session()
     elder = db.get(Elder, elder_id)
-    if elder is None:
+    if elder is None or not in_scope(db, current_user(), elder.id):
         abort(404)
     problems: list[tuple[str, str]] = []
     assessed_on = _form_date("assessed_on", problems)
@@ -97,7 +98,7 @@ def approve_time(visit_id: int):
     """Approve billing an hourly visit for more than its booked hour; it is re-priced at once."""
     db = get_session()
     visit = db.get(Visit, visit_id)
-    if visit is None:
+    if visit is None or not in_scope(db, current_user(), visit.order.elder_id):
         abort(404)
     user = current_user()
     minutes = request.form.get("minutes", type=int) or 0

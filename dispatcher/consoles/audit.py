@@ -1,12 +1,12 @@
-"""The security record: who opened which elder's full record, who searched for what, and sign-in
-attempts counted to slow guessing."""
+"""The security record: who opened which elder's full record, who searched for what, sign-in
+attempts counted to slow guessing, and every change to a staff account."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, case, delete, func, select
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, case, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -65,6 +65,21 @@ class SignInAttempts(Base):
     remote_addr: Mapped[str] = mapped_column(String(64))
     attempts: Mapped[int]
     window_started_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class StaffChange(Base):
+    """One change to a staff account: who made it (None: the command line), when, and the account's
+    fields before and after as JSON (never a password or its hash; append-only)."""
+
+    __tablename__ = "staff_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_user_id: Mapped[int] = mapped_column(ForeignKey("staff_users.id"), index=True)
+    changed_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
+    action: Mapped[str] = mapped_column(String(20))
+    before: Mapped[str] = mapped_column(Text)
+    after: Mapped[str] = mapped_column(Text)
+    changed_at: Mapped[datetime]
 
 
 def record_view(session: Session, *, staff_user_id: int, elder_id: int, route: str,

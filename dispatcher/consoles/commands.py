@@ -17,10 +17,12 @@ def user():
 @click.option("--role", required=True, type=click.Choice(["operator", "supervisor", "provider", "bureau", "admin"]))
 @click.option("--name", "display_name", default="", help="Name shown on screens.")
 @click.option("--provider", "provider_code", default=None, help="Provider code (provider staff only).")
+@click.option("--street", default=None, help="Bind the account to this street (街道工作人员).")
+@click.option("--community", default=None, help="Bind the account to this community of --street (社区工作人员).")
 @click.password_option()
-def user_add(username, role, display_name, provider_code, password):
+def user_add(username, role, display_name, provider_code, street, community, password):
     """Add a staff account; the password is asked for, or read from --password."""
-    from dispatcher.consoles.auth import add_user
+    from dispatcher.consoles.staff import create_staff
     from dispatcher.db import session_scope
     from providers.queries import provider_by_code
 
@@ -33,11 +35,13 @@ def user_add(username, role, display_name, provider_code, password):
                 if provider is None:
                     raise ValueError(f"no provider with code {provider_code!r}")
                 provider_id = provider.id
-            add_user(session, username=username, password=password, role=role,
-                     display_name=display_name, provider_id=provider_id, now=now_of(app))
+            create_staff(session, actor=None, username=username, password=password, role=role,
+                         display_name=display_name, provider_id=provider_id, street=street,
+                         community=community, now=now_of(app))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"added {role} {username}")
+    area = f" of {street}{community or ''}" if street else ""
+    click.echo(f"added {role} {username}{area}")
 
 
 @user.command("password")
@@ -47,7 +51,7 @@ def user_password(username, password):
     """Give a staff account a new password and end every session it has open."""
     from sqlalchemy import select
 
-    from dispatcher.consoles.auth import change_password
+    from dispatcher.consoles.staff import reset_password
     from dispatcher.db import session_scope
     from dispatcher.models import StaffUser
 
@@ -57,7 +61,7 @@ def user_password(username, password):
             account = session.scalar(select(StaffUser).where(StaffUser.username == username))
             if account is None:
                 raise ValueError(f"no user {username!r}")
-            change_password(session, account, password)
+            reset_password(session, account, None, password, now_of(app))
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"new password for {username}; every session of theirs has ended")

@@ -19,6 +19,7 @@ from billing.policy import Charge, Policy
 from dispatcher import texts
 from dispatcher.clock import local
 from dispatcher.config import Settings
+from dispatcher.consoles.scope import Area, scope_filter, task_scope
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.lifecycle import orders, ranking
 from dispatcher.lifecycle.slots import Slot
@@ -135,9 +136,9 @@ class Transfer:
     is_connected: bool  # the caller is still on the line, ringing or talking to an operator
 
 
-def live_transfers(session: Session, now: datetime) -> list[Transfer]:
+def live_transfers(session: Session, now: datetime, who: StaffUser | Area | None = None) -> list[Transfer]:
     """Calls the IVR handed to a person lately that nobody has closed and that did not end in a
-    voicemail (those wait on the queue), emergencies first, then newest first."""
+    voicemail (those wait on the queue), emergencies first, then newest first; of `who`'s area."""
     rows = session.execute(
         select(OperatorTask, Elder.name, HotlineCall.step)
         .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
@@ -145,7 +146,8 @@ def live_transfers(session: Session, now: datetime) -> list[Transfer]:
         .where(OperatorTask.kind.in_(TRANSFER_KINDS), OperatorTask.call_sid.is_not(None),
                OperatorTask.resolved_at.is_(None), OperatorTask.recording_url.is_(None),
                OperatorTask.created_at >= now - POP_WINDOW,
-               or_(HotlineCall.step.is_(None), HotlineCall.step != "voicemail"))
+               or_(HotlineCall.step.is_(None), HotlineCall.step != "voicemail"),
+               scope_filter(who, OperatorTask.elder_id))
         .order_by(OperatorTask.priority, OperatorTask.created_at.desc(), OperatorTask.id.desc())
     ).all()
     return [Transfer(task.id, task.kind, task.reason, task.call_sid, task.caller or "", task.elder_id,
@@ -190,9 +192,10 @@ def elder_card(session: Session, elder: Elder, policy: Policy, now: datetime, re
 
 
 # -- finding an elder -----------------------------------------------------------------------------
-def find_elders(session: Session, query: str, role: str, limit: int = 20) -> list[Elder]:
-    """Elders whose name, phone number (in full, any writing, or its last seven digits or more) or
-    ID number match, as far as `role` may see them.
+def find_elders(session: Session, query: str, role: str, limit: int = 20,
+                who: StaffUser | Area | None = None) -> list[Elder]:
+    """Elders (of `who`'s area) whose name, phone number (in full, any writing, or its last seven
+    digits or more) or ID number match, as far as `role` may see them.
 
     A number is matched only for a role that sees it in full: for anyone else a match would tell
     the digits the masking hides, one search at a time.
@@ -214,7 +217,7 @@ def find_elders(session: Session, query: str, role: str, limit: int = 20) -> lis
             by_phone = select(ElderPhone.elder_id).where(
                 ElderPhone.phone == phone if phone else ElderPhone.phone.endswith(compact.lstrip("+")))
             conditions.append(Elder.id.in_(by_phone))
-    return list(session.scalars(select(Elder).where(or_(*conditions)).order_by(Elder.name, Elder.id)
+    return list(session.scalars(select(Elder).where(or_(*conditions), scope_filter(who, Elder.id)).order_by(Elder.name, Elder.id)
                                 .limit(limit)))
 
 
@@ -275,11 +278,13 @@ def queue_kind(task: OperatorTask) -> str | None:
     return None
 
 
-def operator_queue(session: Session, now: datetime) -> list[QueueItem]:
-    """Open items needing a person: emergencies first, then orders nobody took, late check-ins,
-    failed messages, voicemails, wellbeing alarms and transferred calls; oldest first within each."""
+def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None = None) -> list[QueueItem]:
+    """Open items needing a person (of `who`'s area): emergencies first, then orders nobody took,
+    late check-ins, failed messages, voicemails, wellbeing alarms and transferred calls; oldest
+    first within each."""
     items = []
-    tasks = session.scalars(select(OperatorTask).where(OperatorTask.resolved_at.is_(None))).all()
+    tasks = session.scalars(select(OperatorTask).where(OperatorTask.resolved_at.is_(None),
+                                                       task_scope(who))).all()
     for task in tasks:
         kind = queue_kind(task)
         if kind is None:
@@ -363,9 +368,10 @@ def cancel_by_hand(session: Session, order: Order, staff: StaffUser, reason: str
 
 
 # -- the board ------------------------------------------------------------------------------------
-def open_orders(session: Session, street: str = "", category: str = "") -> list[Order]:
-    """Every open order, soonest visit first, optionally of one street and one category."""
-    query = select(Order).join(Elder).join(Item).where(Order.state.in_(OPEN_STATES))
+def open_orders(session: Session, street: str = "", category: str = "",
+                who: StaffUser | Area | None = None) -> list[Order]:
+    """Every open order (of `who`'s area), soonest visit first, optionally of one street and one category."""
+    query = select(Order).join(Elder).join(Item).where(Order.state.in_(OPEN_STATES), scope_filter(who, Elder.id))
     if street:
         query = query.where(Elder.street == street)
     if category:
@@ -373,8 +379,9 @@ def open_orders(session: Session, street: str = "", category: str = "") -> list[
     return list(session.scalars(query.order_by(Order.window_start_at, Order.id)))
 
 
-def board_filters(session: Session) -> tuple[list[str], list[Category]]:
-    streets = list(session.scalars(select(Elder.street).distinct().order_by(Elder.street)))
+def board_filters(session: Session, who: StaffUser | Area | None = None) -> tuple[list[str], list[Category]]:
+    streets = list(session.scalars(select(Elder.street).where(scope_filter(who, Elder.id)).distinct()
+                                   .order_by(Elder.street)))
     return streets, list(session.scalars(select(Category).order_by(Category.position)))
 
 
@@ -384,8 +391,9 @@ def provider_names(session: Session, ids: set[int]) -> dict[int, str]:
     return dict(session.execute(select(Provider.id, Provider.name).where(Provider.id.in_(ids))).all())
 
 
-def count_open(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Order).where(Order.state.in_(OPEN_STATES)))
+def count_open(session: Session, who: StaffUser | Area | None = None) -> int:
+    return session.scalar(select(func.count()).select_from(Order).where(Order.state.in_(OPEN_STATES),
+                                                                        scope_filter(who, Order.elder_id)))
 
 
 # -- the sketch -----------------------------------------------------------------------------------

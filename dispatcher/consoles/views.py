@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from dispatcher.clock import local
 from dispatcher.consoles.auth import current_user, record_elder_view, role_required
+from dispatcher.consoles.scope import in_scope, task_in_scope
 from dispatcher.consoles.security import database_id
 from dispatcher.db import get_session
 from dispatcher.lifecycle.states import OPEN_STATES
@@ -98,16 +99,23 @@ def _elder_or_404(db, elder_id: int):
     from dispatcher.models import Elder
 
     elder = db.get(Elder, elder_id)
-    if elder is None:
-        abort(404)
+    if elder is None or not in_scope(db, current_user(), elder.id):
+        abort(404)  # another area's elder is as unknown to a scoped account as a missing one
     return elder
 
 
 def _order_or_404(db, order_id: int) -> Order:
     order = db.get(Order, order_id)
-    if order is None:
+    if order is None or not in_scope(db, current_user(), order.elder_id):
         abort(404)
     return order
+
+
+def _task_or_404(db, task_id: int) -> OperatorTask:
+    task = db.get(OperatorTask, task_id)
+    if task is None or not task_in_scope(db, current_user(), task):
+        abort(404)
+    return task
 
 
 @bp.get("/console")
@@ -115,11 +123,11 @@ def _order_or_404(db, order_id: int) -> Order:
 def console():
     from dispatcher.consoles import operator as c
 
-    db = get_session()
+    db, user = get_session(), current_user()
     if request.args.get("partial") == "queue":
-        return render_template("console/_queue.html", queue=c.operator_queue(db, _now()), c=c)
-    return render_template("console.html", queue=c.operator_queue(db, _now()), c=c,
-                           transfers=c.live_transfers(db, _now()))
+        return render_template("console/_queue.html", queue=c.operator_queue(db, _now(), user), c=c)
+    return render_template("console.html", queue=c.operator_queue(db, _now(), user), c=c,
+                           transfers=c.live_transfers(db, _now(), user))
 
 
 @bp.get("/console/transfers.json")
@@ -128,15 +136,15 @@ def console_transfers():
     """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
     from dispatcher.consoles import operator as c
 
-    db = get_session()
+    db, user = get_session(), current_user()
     return jsonify(transfers=[
         {"task_id": t.task_id, "kind": t.kind, "kind_name": c.KIND_NAMES.get(t.kind, t.kind),
          "reason": t.reason, "caller": phone(t.caller), "elder_id": t.elder_id, "elder_name": t.elder_name,
          "at": local_time(t.created_at, "%H:%M:%S"), "waited": waited(t.created_at),
          "connected": t.is_connected,
          "card_url": url_for("views.console_card", task_id=t.task_id)}
-        for t in c.live_transfers(db, _now())
-    ], open_orders=c.count_open(db))
+        for t in c.live_transfers(db, _now(), user)
+    ], open_orders=c.count_open(db, user))
 
 
 @bp.get("/console/transfers/<int:task_id>/card")
@@ -147,9 +155,7 @@ def console_card(task_id: int):
     from dispatcher.models import Elder
 
     db = get_session()
-    task = db.get(OperatorTask, task_id)
-    if task is None:
-        abort(404)
+    task = _task_or_404(db, task_id)
     card = None
     if task.elder_id is not None:
         card = c.elder_card(db, db.get(Elder, task.elder_id), current_app.extensions["vnh.policy"], _now())
@@ -175,7 +181,7 @@ def console_search():
     if searches > current_app.config.get("SEARCHES_PER_MINUTE", audit.SEARCHES_PER_MINUTE):
         flash("查找过于频繁，请一分钟后再试。")
         return render_template("console/search.html", q=query, elders=[]), 429, {"Retry-After": "60"}
-    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role))
+    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role, who=user))
 
 
 @bp.get("/console/elders/<int:elder_id>")
@@ -234,7 +240,7 @@ def console_place(elder_id: int):
     item, slot = _order_form(db)
     order = c.place_by_hand(db, elder, item, slot, _settings(), _now())
     task = db.get(OperatorTask, request.form.get("task_id", type=database_id) or 0)
-    if (task is not None and task.resolved_at is None and task.elder_id == elder.id
+    if (task is not None and task_in_scope(db, current_user(), task) and task.resolved_at is None and task.elder_id == elder.id
             and c.may_close(current_user().role, task.kind)):
         c.close_task(task, current_user(), f"话务员代下单{order.order_no}", _now())
     db.commit()
@@ -306,9 +312,7 @@ def console_close_task(task_id: int):
     from dispatcher.consoles import operator as c
 
     db = get_session()
-    task = db.get(OperatorTask, task_id)
-    if task is None:
-        abort(404)
+    task = _task_or_404(db, task_id)
     if not c.may_close(current_user().role, task.kind):
         abort(403)
     try:
@@ -329,9 +333,7 @@ def console_call(task_id: int):
     from dispatcher.programmes.supervision import CaseError, call_elder_through
 
     db = get_session()
-    task = db.get(OperatorTask, task_id)
-    if task is None:
-        abort(404)
+    task = _task_or_404(db, task_id)
     try:
         call_elder_through(db, task, current_user(), _settings(), _now())
         db.commit()
@@ -350,8 +352,8 @@ def console_board():
 
     db = get_session()
     street, category = request.args.get("street", ""), request.args.get("category", "")
-    rows = c.open_orders(db, street, category)
-    streets, categories = c.board_filters(db)
+    rows = c.open_orders(db, street, category, who=current_user())
+    streets, categories = c.board_filters(db, current_user())
     names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id})
     template = "console/_board_rows.html" if request.args.get("partial") else "console/board.html"
     return render_template(template, rows=rows, streets=streets, categories=categories, street=street,
@@ -367,7 +369,7 @@ def supervisor():
     db = get_session()
     providers = db.scalars(select(Provider).order_by(Provider.contract_status.desc(),
                                                      Provider.quality_score)).all()
-    return render_template("supervisor.html", cases=supervisor_queue(db), local=local,
+    return render_template("supervisor.html", cases=supervisor_queue(db, current_user()), local=local,
                            providers=providers, now=current_app.extensions["vnh.clock"].now())
 
 
@@ -400,9 +402,7 @@ def supervisor_act(task_id: int):
     from providers.quality import recompute
 
     db = get_session()
-    task = db.get(OperatorTask, task_id)
-    if task is None:
-        abort(404)
+    task = _task_or_404(db, task_id)
     staff, now = current_user(), current_app.extensions["vnh.clock"].now()
     action, note = request.form.get("action", ""), request.form.get("note", "")
     try:

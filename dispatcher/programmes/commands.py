@@ -37,15 +37,18 @@ def wellbeing():
 @click.option("--at", "at_text", default="10:00", show_default=True, help="Local time of the daily call.")
 @click.option("--id-number", default=None, help="One elder, by resident ID number.")
 @click.option("--all-living-alone", is_flag=True, help="Every enrolled elder who lives alone.")
-def wellbeing_schedule(at_text, id_number, all_living_alone):
+@click.option("--street", default=None, help="With --all-living-alone: only this street.")
+@click.option("--community", default=None, help="With --all-living-alone and --street: only this community.")
+def wellbeing_schedule(at_text, id_number, all_living_alone, street, community):
     """Call elders every day at a local time; two unanswered calls alert their contacts."""
     from datetime import time
 
     from sqlalchemy import select
 
+    from dispatcher.consoles.scope import Area
     from dispatcher.db import session_scope
     from dispatcher.models import Elder
-    from dispatcher.programmes.wellbeing import schedule_call
+    from dispatcher.programmes.wellbeing import living_alone, schedule_call
 
     try:
         at = time.fromisoformat(at_text)
@@ -53,11 +56,13 @@ def wellbeing_schedule(at_text, id_number, all_living_alone):
         raise click.BadParameter("must look like 10:00", param_hint="--at") from None
     if bool(id_number) == all_living_alone:
         raise click.UsageError("give either --id-number or --all-living-alone")
+    if ((street or community) and not all_living_alone) or (community and not street):
+        raise click.UsageError("--street goes with --all-living-alone, and --community with --street")
     app = app_for_command()
     with session_scope(app) as session:
-        query = select(Elder).where(Elder.is_living_alone) if all_living_alone else (
-            select(Elder).where(Elder.id_number == id_number.strip().upper()))
-        elders = session.scalars(query).all()
+        within = Area(street, community or None) if street else None
+        elders = living_alone(session, within=within) if all_living_alone else session.scalars(
+            select(Elder).where(Elder.id_number == id_number.strip().upper())).all()
         if not elders:
             raise click.ClickException("no such elder")
         for elder in elders:

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from billing.outputs import CsvOutput
 from dispatcher.clock import local
+from dispatcher.consoles.scope import Area, scope_filter
 from dispatcher.enrollment.identity import mask_id_number
-from dispatcher.models import CallbackReview, Elder, ElderPhone, HotlineCall, Order
+from dispatcher.models import CallbackReview, Elder, ElderPhone, HotlineCall, Order, StaffUser
 from telephony.numbers import mask_phone
 
 # Longer than anyone has been enrolled; far beyond it the cutoff would leave the calendar.
@@ -21,8 +22,10 @@ COLUMNS = ["street", "community", "elder_id_masked", "elder_name", "phone_masked
            "last_contact", "days_without_contact"]
 
 
-def dormant_elders(session: Session, days: int, now: datetime) -> Iterator[dict]:
-    """Elders whose last call, order or answered review is older than `days` (or who have none)."""
+def dormant_elders(session: Session, days: int, now: datetime, who: StaffUser | Area | None = None,
+                   within: Area | None = None) -> Iterator[dict]:
+    """Elders whose last call, order or answered review is older than `days` (or who have none), of
+    `who`'s area and, if given, inside `within` too (a community picked on the page)."""
     contacts = union_all(
         select(HotlineCall.elder_id.label("elder_id"), HotlineCall.created_at.label("at"))
         .where(HotlineCall.elder_id.is_not(None)),
@@ -39,7 +42,8 @@ def dormant_elders(session: Session, days: int, now: datetime) -> Iterator[dict]
         select(Elder, last.c.last_at, primary.c.phone)
         .outerjoin(last, last.c.elder_id == Elder.id)
         .outerjoin(primary, primary.c.elder_id == Elder.id)
-        .where((last.c.last_at.is_(None)) | (last.c.last_at < cutoff))
+        .where((last.c.last_at.is_(None)) | (last.c.last_at < cutoff),
+               scope_filter(who, Elder.id), scope_filter(within, Elder.id))
         .order_by(Elder.street, Elder.community, Elder.id)
     )
     for elder, last_at, phone in rows:
@@ -47,7 +51,7 @@ def dormant_elders(session: Session, days: int, now: datetime) -> Iterator[dict]
         if isinstance(last_at, str):
             last_at = datetime.fromisoformat(last_at)
         yield {
-            "street": elder.street, "community": elder.community,
+            "elder_id": elder.id, "street": elder.street, "community": elder.community,
             "elder_id_masked": mask_id_number(elder.id_number), "elder_name": elder.name,
             "phone_masked": mask_phone(phone), "lives_alone": "是" if elder.is_living_alone else "否",
             "last_contact": f"{local(last_at):%Y-%m-%d}" if last_at else "从未联系",

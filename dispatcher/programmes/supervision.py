@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from billing.charges import correct_visit
 from billing.policy import Policy
 from dispatcher.config import Settings
+from dispatcher.consoles.scope import Area, task_scope
 from dispatcher.db import Base
 from dispatcher.lifecycle.states import OrderEvent, next_state
 from dispatcher.models import Elder, OperatorTask, Order, StaffUser
@@ -37,11 +38,11 @@ class CaseError(ValueError):
     """A supervisor's action that does not fit the case; the message says why."""
 
 
-def supervisor_queue(session: Session) -> list[OperatorTask]:
-    """Open cases, most urgent first, then oldest first."""
+def supervisor_queue(session: Session, who: StaffUser | Area | None = None) -> list[OperatorTask]:
+    """Open cases (of `who`'s area), most urgent first, then oldest first."""
     return list(session.scalars(
         select(OperatorTask).where(OperatorTask.kind.in_(SUPERVISOR_KINDS),
-                                   OperatorTask.resolved_at.is_(None))
+                                   OperatorTask.resolved_at.is_(None), task_scope(who))
         .order_by(OperatorTask.priority, OperatorTask.created_at)
     ))
 

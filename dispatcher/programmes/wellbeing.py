@@ -5,14 +5,16 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import ForeignKey, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from dispatcher import texts
 from dispatcher.clock import LOCAL_TZ, local
 from dispatcher.config import Settings
+from dispatcher.consoles.scope import Area, scope_filter
 from dispatcher.db import Base
 from dispatcher.lifecycle.tasks import open_task
-from dispatcher.models import Elder
+from dispatcher.models import Elder, StaffUser
 from telephony.outbox import UNANSWERED_CALL, enqueue_call, enqueue_notice
 
 SILENT_CALL_AFTER = timedelta(minutes=15)
@@ -69,6 +71,37 @@ def schedule_call(session: Session, elder: Elder, at: time, now: datetime) -> We
     schedule.next_due_at = next_occurrence(at, now)
     session.flush()
     return schedule
+
+
+def living_alone(session: Session, who: StaffUser | Area | None = None,
+                 within: Area | None = None) -> list[Elder]:
+    """Every enrolled elder who lives alone, of `who`'s area and inside `within` if given."""
+    return list(session.scalars(select(Elder).where(Elder.is_living_alone, scope_filter(who, Elder.id),
+                                                    scope_filter(within, Elder.id))
+                                .order_by(Elder.street, Elder.community, Elder.id)))
+
+
+def schedules(session: Session, who: StaffUser | Area | None = None) -> list[WellbeingSchedule]:
+    """The daily-call schedules of `who`'s area, active first, by street and community."""
+    return list(session.scalars(
+        select(WellbeingSchedule).join(Elder, Elder.id == WellbeingSchedule.elder_id)
+        .where(scope_filter(who, Elder.id))
+        .order_by(WellbeingSchedule.is_active.desc(), Elder.street, Elder.community, Elder.id)))
+
+
+def call_today(session: Session, elder: Elder, now: datetime) -> bool:
+    """Place one wellbeing call to `elder` now (the sweeper dials it; unanswered twice → the alarm);
+    False when the elder already has today's call, so asking twice calls once."""
+    day = f"{local(now):%Y-%m-%d}"
+    if session.scalar(select(WellbeingCall.id).where(WellbeingCall.elder_id == elder.id,
+                                                     WellbeingCall.day == day)) is not None:
+        return False
+    try:
+        with session.begin_nested():  # a second click racing this one finds the row and stops
+            session.add(WellbeingCall(elder_id=elder.id, day=day, state="scheduled", due_at=now))
+    except IntegrityError:
+        return False
+    return True
 
 
 def start_due_calls(session: Session, settings: Settings, now: datetime) -> int:

@@ -57,6 +57,8 @@ STAFF: dict[str, set[str]] = {
     "admin_providers.": set(),
     # The switch's voicemail, played in the console: a staff page, not the switch's.
     "switch.recording": CONSOLE,
+    "staff_admin.": set(),
+    "programmes.": {"operator", "supervisor", "bureau"},
 }
 PROVIDER_BOUND = ("portal.",)
 
@@ -105,6 +107,10 @@ def staff(app, session, clock, make_provider):
     """A signed-in client for each role."""
     provider = make_provider()
     clients = {}
+    # Account 1, the one the walk's example urls name: the administrator's staff pages disable and
+    # reset it, which must not sign out the clients walking.
+    add_user(session, username="u-spare", password="long-enough-pw", role="operator", display_name="spare",
+             provider_id=None, now=clock.now())
     for role in ROLES:
         add_user(session, username=f"u-{role}", password="long-enough-pw", role=role, display_name=role,
                  provider_id=provider.id if role == "provider" else None, now=clock.now())
@@ -289,7 +295,8 @@ def test_a_form_posted_without_its_csrf_token_is_refused(csrf_app, operator_acco
 
 def test_every_staff_form_carries_a_csrf_token(staff, csrf_app, make_elder):
     elder = make_elder()
-    for path in ("/console", f"/console/elders/{elder.id}", "/supervisor", "/bureau/"):
+    for path in ("/console", f"/console/elders/{elder.id}", "/supervisor", "/bureau/", "/admin/staff/",
+                 "/admin/staff/1", "/programmes/wellbeing", "/programmes/dormant"):
         page = staff["admin"].get(path).get_data(as_text=True)
         forms = re.findall(r'<form[^>]*method="post".*?</form>', page, flags=re.S)
         assert forms and all('name="csrf_token"' in f for f in forms), path
@@ -299,3 +306,73 @@ def test_twilio_webhooks_need_no_csrf_token(csrf_app, make_elder):
     elder = make_elder(phone="+8613912340001")
     call = Phone(FlaskTransport(csrf_app.test_client()), "test-auth-token").call_hotline(elder.phones[0].phone, ["0"])
     assert call.ended_with == "dial" and "转接话务员" in call.text
+
+
+# -- area scope -----------------------------------------------------------------------------------------
+# Which of an area's rows each id argument names (tests/web/conftest.py's AreaData fields).
+AREA_IDS = {"elder_id": "elder_id", "order_id": "open_order_id", "task_id": "task_id",
+            "schedule_id": "schedule_id"}
+# Whole-programme pages an area's account is refused (403) though its role may open them.
+WHOLE_PROGRAMME_ONLY = {"bureau.verify"}
+
+
+def _area_url(rule, ids) -> str | None:
+    """The rule with the given area's ids, or None when it takes an id that is not an area's."""
+    url = rule.rule
+    for name, converter in rule._converters.items():
+        if isinstance(converter, NumberConverter):
+            if name not in AREA_IDS:
+                return None
+            value = str(getattr(ids, AREA_IDS[name]))
+        else:
+            value = "x"
+        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", value, url)
+    return url
+
+
+@pytest.mark.parametrize("username", ["a-operator", "a-supervisor", "a-bureau", "a-street"])
+def test_every_route_walked_as_an_areas_account_shows_nothing_of_another_area(app, area_staff, two_areas,
+                                                                               username):
+    """Each staff route, as an account bound to area A: another area's ids are not found, and no page
+    shows another area's elder, street or order; A's own ids are found."""
+    role = {"a-operator": "operator", "a-supervisor": "supervisor", "a-bureau": "bureau", "a-street": "bureau"}[username]
+    client, own, other = area_staff[username], two_areas["A"], two_areas["B"]
+
+    def shows_nothing_of_b(response, where):
+        assert response.status_code < 500, (where, response.status_code)
+        body = response.get_data(as_text=True) if "xlsx" not in response.mimetype else ""
+        assert not [t for t in other.traces() if t in body], (where, [t for t in other.traces() if t in body])
+
+    checked = 0
+    for rule in _rules(app):
+        kind, allowed = _access(rule.endpoint)
+        if kind != "staff" or rule.endpoint.startswith(PROVIDER_BOUND) or (role not in allowed):
+            continue  # the role's own refusals are walked above
+        method = _method(rule)
+        if rule.endpoint in WHOLE_PROGRAMME_ONLY:
+            assert client.open(_example_url(rule), method=method).status_code == 403, rule.endpoint
+            continue
+        url = _area_url(rule, other)
+        if url is None:  # an id that is nobody's area (a provider): the page still shows nothing of B
+            shows_nothing_of_b(client.open(_example_url(rule), method=method), rule.endpoint)
+        elif url != _area_url(rule, own):  # it names an area's row: B's is not found, A's is
+            assert client.open(url, method=method).status_code == 404, (rule.endpoint, url)
+            if method == "GET":
+                assert client.get(_area_url(rule, own)).status_code == 200, rule.endpoint
+        else:
+            shows_nothing_of_b(client.open(url, method=method), rule.endpoint)
+        checked += 1
+    # Asking for B by name or filter finds nothing either; and every download holds only A.
+    for path in (f"/console/board?street={other.street}", f"/console/elders?q={other.elder_name}",
+                 f"/programmes/dormant?days=1&area={other.street}/{other.community}",
+                 f"/programmes/dormant.csv?days=1&area={other.street}", "/programmes/dormant.csv?days=1",
+                 *(f"/bureau/reports/{k}.csv" for k in ("subsidy", "summary", "settlement"))):
+        endpoint = app.url_map.bind("").match(path.split("?")[0])[0]
+        if role in _access(endpoint)[1]:
+            response = client.get(path)
+            if "elders?q=" not in path:  # the search box repeats the query as typed
+                shows_nothing_of_b(response, path)
+            else:
+                assert f"/console/elders/{other.elder_id}" not in response.get_data(as_text=True)
+            checked += 1
+    assert checked >= 8

@@ -44,3 +44,35 @@ def test_a_new_password_by_command_replaces_the_old_and_ends_the_sessions(app, m
 def test_a_new_password_for_nobody_is_refused(app, monkeypatch):
     result = _vnh(app, monkeypatch, "user", "password", "nobody", "--password", "Yellow-river-at-dusk")
     assert result.exit_code != 0 and "no user 'nobody'" in result.output
+
+
+def test_a_community_workers_account_is_added_bound_to_its_community_and_recorded(app, monkeypatch, make_elder):
+    import json
+
+    from dispatcher.consoles.audit import StaffChange
+
+    make_elder(street="东岗街道", community="雁园社区")
+    result = _vnh(app, monkeypatch, "user", "add", "yanyuan", "--role", "operator", "--street", "东岗街道",
+                  "--community", "雁园社区", "--password", "long-enough-pw")
+    assert result.exit_code == 0, result.output
+    assert "东岗街道雁园社区" in result.output
+    account = _account(app, "yanyuan")
+    assert (account.street, account.community) == ("东岗街道", "雁园社区")
+    with app.extensions["vnh.sessionmaker"]() as session:
+        (change,) = session.scalars(select(StaffChange)).all()
+    assert change.action == "add" and change.changed_by is None
+    assert json.loads(change.after)["community"] == "雁园社区" and "argon2" not in change.after
+
+
+def test_an_account_bound_to_a_community_nobody_lives_in_or_without_its_street_is_refused(app, monkeypatch, make_elder):
+    make_elder(street="东岗街道", community="雁园社区")
+    typo = _vnh(app, monkeypatch, "user", "add", "w1", "--role", "operator", "--street", "东岗街道",
+                "--community", "雁园", "--password", "long-enough-pw")
+    assert typo.exit_code != 0 and "community" in typo.output and "东岗街道雁园" in typo.output
+    alone = _vnh(app, monkeypatch, "user", "add", "w2", "--role", "operator", "--community", "雁园社区",
+                 "--password", "long-enough-pw")
+    assert alone.exit_code != 0 and "street" in alone.output
+    provider = _vnh(app, monkeypatch, "user", "add", "w3", "--role", "admin", "--street", "东岗街道",
+                    "--password", "long-enough-pw")
+    assert provider.exit_code != 0 and "street" in provider.output
+    assert [_account(app, n) for n in ("w1", "w2", "w3")] == [None, None, None]

@@ -106,6 +106,20 @@ def test_scheduling_everyone_living_alone_from_the_command_line(app, make_elder,
     assert "1 elders will be called every day at 09:30" in result.output
 
 
+def test_scheduling_everyone_living_alone_in_one_community_from_the_command_line(app, make_elder, monkeypatch):
+    make_elder(phone=ELDER, street="东岗街道", community="雁园社区")
+    make_elder(phone="+8613912340002", street="东岗街道", community="东岗社区")
+    make_elder(phone="+8613912340003", street="西湖街道", community="雁园社区")
+    monkeypatch.setenv("VNH_DATABASE_URL", app.config["DATABASE_URL"])
+    result = CliRunner().invoke(main, ["wellbeing", "schedule", "--all-living-alone", "--street", "东岗街道",
+                                       "--community", "雁园社区"])
+    assert result.exit_code == 0 and "1 elders will be called" in result.output, result.output
+    street = CliRunner().invoke(main, ["wellbeing", "schedule", "--all-living-alone", "--street", "东岗街道"])
+    assert "2 elders will be called" in street.output
+    alone = CliRunner().invoke(main, ["wellbeing", "schedule", "--all-living-alone", "--community", "雁园社区"])
+    assert alone.exit_code != 0 and "--community" in alone.output
+
+
 def test_a_busy_wellbeing_call_reported_by_twilio_is_tried_again(app, clock, scheduled):
     from twilio.request_validator import RequestValidator
 

@@ -14,6 +14,7 @@ from sqlalchemy.pool import NullPool
 
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
+from dispatcher.integrity import sweeper as integrity
 from dispatcher.lifecycle import orders, reviews, tasks, visits
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.operations.faults import crash_point
@@ -48,6 +49,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["visit_deadlines"] = visits.sweep_due_deadlines(session, settings, now)
     with session_scope(app) as session:
         counts["month_end_reminders"] = month_end.sweep_due_reminders(session, now)
+    with session_scope(app) as session:
+        counts["integrity_flags"] = integrity.sweep_due_runs(session, app.extensions["vnh.policy"], now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

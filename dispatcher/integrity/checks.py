@@ -162,8 +162,9 @@ def record(session: Session, findings: list[Finding], now: datetime) -> int:
                      checked_in_at in session.execute(
                          select(Visit.id, Visit.provider_id, Visit.worker_id, Visit.checked_in_at)
                          .where(Visit.id.in_(chunk)))})
-        existing.update(session.execute(select(IntegrityFlag.visit_id, IntegrityFlag.check)
-                                        .where(IntegrityFlag.visit_id.in_(chunk))).all())
+        existing.update(tuple(row) for row in session.execute(
+            select(IntegrityFlag.visit_id, IntegrityFlag.check)
+            .where(IntegrityFlag.visit_id.in_(chunk))))
     new = [f for f in findings if (f.visit_id, f.check) not in existing]
     values = [{"visit_id": f.visit_id, "check": f.check, "provider_id": info[f.visit_id][0],
                "worker_id": info[f.visit_id][1], "month": month_of(info[f.visit_id][2]),

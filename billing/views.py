@@ -26,6 +26,7 @@ from billing.reports import REPORTS, report_tables
 from billing.verify import expected_totals, verify_month
 from dispatcher.consoles.auth import role_required
 from dispatcher.db import get_session
+from dispatcher.integrity.reports import check_totals, flag_counts
 
 bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
 bp.add_app_template_filter(lambda fen: f"{fen_to_yuan(fen)} 元", "yuan")
@@ -51,10 +52,12 @@ def page():
     month = _month()
     db = get_session()
     svgs = charts(monthly_series(db, months_ending(month, 6)))
+    flags = flag_counts(db, month)
     return render_template(
         "billing/bureau.html", month=month, closed=closed_month(db, month),
         totals=expected_totals(db, month), titles=TITLES,
         charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
+        flags=flags, flag_totals=check_totals(flags),
     )
 
 

@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.hotline import switch_views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
+    from dispatcher.integrity import views as integrity_views
     from providers import api as provider_api
     from providers import portal as provider_portal
     from telephony import init_app as init_telephony
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)
+    app.register_blueprint(integrity_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

@@ -55,6 +55,12 @@ def _when(moment) -> str:
 def flag_rows(session: Session, month: str, *, state: str | None = None,
               check: str | None = None) -> Iterator[tuple]:
     """Every flag of the month (optionally of one state or check), in INTEGRITY_COLUMNS order."""
+    return (row for _, row in flag_records(session, month, state=state, check=check))
+
+
+def flag_records(session: Session, month: str, *, state: str | None = None,
+                 check: str | None = None) -> Iterator[tuple[int, tuple]]:
+    """(flag id, row) for every flag of the month, optionally of one state or check."""
     stmt = (
         select(IntegrityFlag, Order.job_code, Order.order_no, Provider.code, Provider.name,
                Worker.name, Worker.phone, Worker.id_number, Worker.work_number,
@@ -73,7 +79,7 @@ def flag_rows(session: Session, month: str, *, state: str | None = None,
         stmt = stmt.where(IntegrityFlag.check == check)
     for (flag, job_code, order_no, provider_code, provider_name, worker_name, phone, id_number,
          work_number, decided_by) in session.execute(stmt):
-        yield (flag.month, flag.check, CHECKS.get(flag.check, flag.check), job_code, order_no,
+        yield flag.id, (flag.month, flag.check, CHECKS.get(flag.check, flag.check), job_code, order_no,
                provider_code, provider_name,
                masked_worker(worker_name, phone, id_number, work_number), flag.reason,
                json.dumps(flag.evidence, ensure_ascii=False, sort_keys=True), flag.state,

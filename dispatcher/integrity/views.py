@@ -1,0 +1,95 @@
+"""The supervisor's integrity page: the month's flags, one flag's evidence, clear or confirm it."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from billing.months import MonthError, check_started, month_of
+from dispatcher.config import Settings
+from dispatcher.consoles.auth import current_user, role_required
+from dispatcher.db import get_session
+from dispatcher.integrity.holds import DecisionError, clear_flag, confirm_flag
+from dispatcher.integrity.models import STATES, IntegrityFlag
+from dispatcher.integrity.reports import OUTCOMES, flag_counts, flag_records, masked_worker
+from dispatcher.integrity.rules import CHECKS
+from dispatcher.models import Order, Visit
+from providers.models import Provider, Worker
+
+bp = Blueprint("integrity", __name__, url_prefix="/supervisor/integrity",
+               template_folder="templates")
+
+
+def _now():
+    return current_app.extensions["vnh.clock"].now()
+
+
+def _month() -> str:
+    text = request.args.get("month") or month_of(_now())
+    try:
+        return check_started(text, _now())
+    except MonthError as exc:
+        abort(400, description=str(exc))
+
+
+@bp.get("/")
+@role_required("supervisor")
+def flags():
+    month = _month()
+    state = request.args.get("state") or None
+    check = request.args.get("check") or None
+    if state not in (None, *STATES) or check not in (None, *CHECKS):
+        abort(400, description="state or check: not one the page knows")
+    db = get_session()
+    return render_template("integrity/flags.html", month=month, state=state, check=check,
+                           rows=flag_records(db, month, state=state, check=check),
+                           counts=flag_counts(db, month), checks=CHECKS, states=STATES,
+                           outcomes=OUTCOMES)
+
+
+def _flag_or_404(db, flag_id: int) -> IntegrityFlag:
+    flag = db.get(IntegrityFlag, flag_id)
+    if flag is None:
+        abort(404)
+    return flag
+
+
+@bp.get("/<int:flag_id>")
+@role_required("supervisor")
+def flag(flag_id: int):
+    db = get_session()
+    item = _flag_or_404(db, flag_id)
+    visit = db.get(Visit, item.visit_id)
+    order = db.get(Order, visit.order_id)
+    worker = db.get(Worker, item.worker_id) if item.worker_id else None
+    return render_template(
+        "integrity/flag.html", flag=item, visit=visit, order=order,
+        provider=db.get(Provider, item.provider_id), checks=CHECKS, outcomes=OUTCOMES,
+        worker=masked_worker(worker.name, worker.phone, worker.id_number, worker.work_number)
+        if worker else "", others=db.query(IntegrityFlag).filter(
+            IntegrityFlag.visit_id == item.visit_id, IntegrityFlag.id != item.id).all())
+
+
+@bp.post("/<int:flag_id>")
+@role_required("supervisor")
+def decide(flag_id: int):
+    """Clear the flag (the visit is paid as usual) or confirm it (withheld, provider docked)."""
+    db = get_session()
+    item = _flag_or_404(db, flag_id)
+    action, note = request.form.get("action", ""), request.form.get("note", "")
+    staff, now = current_user(), _now()
+    try:
+        if action == "clear":
+            clear_flag(db, item, staff, note, now)
+        elif action == "confirm":
+            settings = Settings(current_app.config)
+            confirm_flag(db, item, staff, note, policy=current_app.extensions["vnh.policy"],
+                         suspend_below=settings.suspend_below,
+                         hotline_number=settings.hotline_number, now=now)
+        else:
+            abort(400, description="action: must be clear or confirm")
+        db.commit()
+        flash("已排除，补贴照常支付" if action == "clear" else "已确认违规，补贴已追回")
+    except DecisionError as exc:
+        db.rollback()
+        flash(str(exc))
+    return redirect(url_for("integrity.flag", flag_id=flag_id))

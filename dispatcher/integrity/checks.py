@@ -171,8 +171,8 @@ def record(session: Session, findings: list[Finding], now: datetime) -> int:
                "reason": f.reason[:300], "evidence": f.evidence, "state": OPEN, "found_at": now}
               for f in new]
     for chunk in _chunks(values):
-        session.execute(_insert(session).values(chunk)
-                        .on_conflict_do_nothing(index_elements=["visit_id", "check"]))
+        session.execute(_insert(session).on_conflict_do_nothing(
+            index_elements=["visit_id", "check"]), chunk)
     session.flush()
     holds.hold_flagged(session, visit_ids, now)
     return len(new)

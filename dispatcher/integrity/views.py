@@ -69,7 +69,7 @@ def flag(flag_id: int):
             IntegrityFlag.visit_id == item.visit_id, IntegrityFlag.id != item.id).all())
 
 
-@bp.post("/<int:flag_id>")
+@bp.post("/<int:flag_id>/decide")
 @role_required("supervisor")
 def decide(flag_id: int):
     """Clear the flag (the visit is paid as usual) or confirm it (withheld, provider docked)."""

@@ -49,6 +49,7 @@ STAFF: dict[str, set[str]] = {
     "views.reinstate_provider": {"supervisor"},
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
+    "integrity.": {"supervisor"},
     "portal.": {"provider"},
 }
 PROVIDER_BOUND = ("portal.",)

@@ -18,11 +18,13 @@ from billing import ledger
 from billing.charges import correct_visit, ref_for
 from billing.models import LedgerPosting
 from billing.policy import Policy
-from dispatcher.integrity.models import CLEARED, CONFIRMED, OPEN, IntegrityFlag
+from dispatcher.integrity.models import CLEARED, CONFIRMED, OPEN, IntegrityFlag, is_held
 from dispatcher.lifecycle.orders import lock_order
 from dispatcher.models import CallbackReview, StaffUser, Visit
 
 log = logging.getLogger("vnh.integrity")
+__all__ = ["DecisionError", "clear_flag", "confirm_flag", "hold_flagged", "hold_visit", "is_held",
+           "release_visit"]
 
 
 class DecisionError(ValueError):
@@ -32,13 +34,6 @@ class DecisionError(ValueError):
 def failed_code_counts(session: Session, visit_ids: list[int]) -> dict[int, int]:
     """Wrong visit codes entered per visit; h18a records them (none are counted until then)."""
     return {}
-
-
-def is_held(session: Session, visit_id: int) -> bool:
-    """Whether the visit has a flag still open or confirmed (its subsidy must not become payable)."""
-    return session.scalar(select(IntegrityFlag.id).where(
-        IntegrityFlag.visit_id == visit_id, IntegrityFlag.state.in_((OPEN, CONFIRMED))).limit(1)
-    ) is not None
 
 
 def hold_visit(session: Session, visit: Visit, now: datetime) -> bool:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from dispatcher.db import Base
 
@@ -56,3 +56,10 @@ class IntegrityRun(Base):
     state: Mapped[str] = mapped_column(String(20), default="due")
     finished_at: Mapped[datetime | None]
     flags_found: Mapped[int] = mapped_column(default=0)
+
+
+def is_held(session: Session, visit_id: int) -> bool:
+    """Whether the visit has a flag still open or confirmed (its subsidy must not become payable)."""
+    return session.scalar(select(IntegrityFlag.id).where(
+        IntegrityFlag.visit_id == visit_id, IntegrityFlag.state.in_((OPEN, CONFIRMED))).limit(1)
+    ) is not None

@@ -250,3 +250,19 @@ def test_a_supervisor_is_needed_to_decide(session, clock, overlap, supervisor):
     assert isinstance(supervisor, StaffUser)
     with pytest.raises(DecisionError, match="处理说明"):
         clear_flag(session, flag, supervisor, "", clock.now())
+
+
+def test_a_dispute_on_a_flagged_visit_waits_for_the_flag(session, clock, overlap, bill, supervisor,
+                                                         policy):
+    from dispatcher.lifecycle.tasks import open_task
+    from dispatcher.programmes.supervision import CaseError, resolve_dispute
+
+    _, first, _ = overlap
+    bill(first)
+    check_month(session, clock)
+    task = open_task(session, kind="dispute", reason="老人表示未上门", dedupe_key="dispute:t",
+                     order_id=first.order_id, elder_id=first.order.elder_id, now=clock.now())
+    with pytest.raises(CaseError, match="诚信核查"):
+        resolve_dispute(session, task, supervisor, visit_happened=True, note="属实",
+                        policy=policy, now=clock.now())
+    assert ledger.visit_outcome(session, first.id) is None

@@ -22,7 +22,7 @@ CHECKS = {
 }
 UNVERIFIED = "none"
 HOURLY_UNIT = "小时"
-_TIMED_UNIT = re.compile(r"次\((\d+(?:\.\d+)?)小时\)")
+TIMED_VISIT = re.compile(r"次\((\d+(?:\.\d+)?)小时\)")
 
 
 @dataclass(frozen=True)
@@ -70,18 +70,15 @@ class Finding:
 
 
 def booked_minutes(unit: str | None, quantity: int = 1) -> int | None:
-    """How long a booking is: an hour per `小时`, N hours for `次(N小时)`; None for a unit
-    with no time in it (per visit, per meal…).
+    """How long a booking is: an hour per unit for items sold by the hour (`小时`); None for
+    items sold per visit, even with a nominal length (`次(2小时)`), and per meal, night….
 
-    The one place to rewire when billing by time (h16b's billing/duration.py) knows more.
+    The one place to rewire when billing by time (h16b's billing/duration.py) knows more; to
+    judge `次(N小时)` visits by their nominal length too, return N hours for `TIMED_VISIT`.
     """
-    if not unit:
-        return None
-    unit = unit.strip()
-    if unit.startswith(HOURLY_UNIT):
+    if unit and unit.strip().startswith(HOURLY_UNIT):
         return 60 * quantity
-    timed = _TIMED_UNIT.fullmatch(unit)
-    return round(float(timed.group(1)) * 60) * quantity if timed else None
+    return None
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:

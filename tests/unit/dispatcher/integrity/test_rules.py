@@ -167,7 +167,7 @@ def test_two_workers_on_one_device_or_three_on_two_devices_pass():
 
 def test_booked_minutes_read_hourly_units_and_leave_per_visit_units_alone():
     assert booked_minutes("小时") == 60
-    assert booked_minutes("次(2小时)") == 120
+    assert booked_minutes("次(2小时)") is None
     assert booked_minutes("次") is None
     assert booked_minutes("次(不含材料)") is None
 

@@ -31,11 +31,6 @@ class DecisionError(ValueError):
     """A supervisor's decision that does not fit the flag; the message says why (in Chinese)."""
 
 
-def failed_code_counts(session: Session, visit_ids: list[int]) -> dict[int, int]:
-    """Wrong visit codes entered per visit; h18a records them (none are counted until then)."""
-    return {}
-
-
 def hold_visit(session: Session, visit: Visit, now: datetime) -> bool:
     """Take back a verification that stands (payable → pending); return whether one did."""
     lock_order(session, visit.order_id)

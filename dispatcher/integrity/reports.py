@@ -127,3 +127,20 @@ def integrity_tables(session: Session, month: str, with_counts: bool = True) -> 
         tables.append(Table.from_records(f"按服务商和核查项 {month}", COUNT_COLUMNS,
                                          flag_counts(session, month)))
     return tables
+
+
+def flag_detail(session: Session, flag_id: int) -> dict | None:
+    """One flag with its visit, order, provider, masked worker and the visit's other flags."""
+    flag = session.get(IntegrityFlag, flag_id)
+    if flag is None:
+        return None
+    visit = session.get(Visit, flag.visit_id)
+    worker = session.get(Worker, flag.worker_id) if flag.worker_id else None
+    return {
+        "flag": flag, "visit": visit, "order": session.get(Order, visit.order_id),
+        "provider": session.get(Provider, flag.provider_id),
+        "worker": masked_worker(worker.name, worker.phone, worker.id_number, worker.work_number)
+        if worker else "",
+        "others": session.scalars(select(IntegrityFlag).where(
+            IntegrityFlag.visit_id == flag.visit_id, IntegrityFlag.id != flag.id)).all(),
+    }

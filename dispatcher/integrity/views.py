@@ -10,10 +10,8 @@ from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
 from dispatcher.integrity.holds import DecisionError, clear_flag, confirm_flag
 from dispatcher.integrity.models import STATES, IntegrityFlag
-from dispatcher.integrity.reports import OUTCOMES, flag_counts, flag_records, masked_worker
+from dispatcher.integrity.reports import OUTCOMES, flag_counts, flag_detail, flag_records
 from dispatcher.integrity.rules import CHECKS
-from dispatcher.models import Order, Visit
-from providers.models import Provider, Worker
 
 bp = Blueprint("integrity", __name__, url_prefix="/supervisor/integrity",
                template_folder="templates")
@@ -56,17 +54,10 @@ def _flag_or_404(db, flag_id: int) -> IntegrityFlag:
 @bp.get("/<int:flag_id>")
 @role_required("supervisor")
 def flag(flag_id: int):
-    db = get_session()
-    item = _flag_or_404(db, flag_id)
-    visit = db.get(Visit, item.visit_id)
-    order = db.get(Order, visit.order_id)
-    worker = db.get(Worker, item.worker_id) if item.worker_id else None
-    return render_template(
-        "integrity/flag.html", flag=item, visit=visit, order=order,
-        provider=db.get(Provider, item.provider_id), checks=CHECKS, outcomes=OUTCOMES,
-        worker=masked_worker(worker.name, worker.phone, worker.id_number, worker.work_number)
-        if worker else "", others=db.query(IntegrityFlag).filter(
-            IntegrityFlag.visit_id == item.visit_id, IntegrityFlag.id != item.id).all())
+    detail = flag_detail(get_session(), flag_id)
+    if detail is None:
+        abort(404)
+    return render_template("integrity/flag.html", checks=CHECKS, outcomes=OUTCOMES, **detail)
 
 
 @bp.post("/<int:flag_id>/decide")

@@ -32,7 +32,7 @@ class IntegritySettingError(ValueError):
 def min_share_percent(policy: Policy | None, month: str) -> int:
     """The shortest share of a booked time a visit may last, from the month's policy version.
 
-    Read from `[version.hourly] min_share_percent` (h16b's key) when the policy has it, else 50.
+    Read from `[version.hourly] min_share_percent` (h16b's key, in `version.tables`), else 50.
     """
     if policy is None:
         return DEFAULT_MIN_SHARE_PERCENT
@@ -40,10 +40,9 @@ def min_share_percent(policy: Policy | None, month: str) -> int:
         version = policy.version_for_month(month)
     except ValueError:
         return DEFAULT_MIN_SHARE_PERCENT
-    hourly = getattr(version, "hourly", None)
-    value = hourly.get("min_share_percent") if isinstance(hourly, Mapping) else getattr(
-        hourly, "min_share_percent", None)
-    value = value if value is not None else getattr(version, "min_share_percent", None)
+    # h16b keeps the version's extra TOML tables in `version.tables` (billing.duration.min_share).
+    hourly = (getattr(version, "tables", None) or {}).get("hourly")
+    value = hourly.get("min_share_percent") if isinstance(hourly, Mapping) else None
     return int(value) if value is not None else DEFAULT_MIN_SHARE_PERCENT
 
 

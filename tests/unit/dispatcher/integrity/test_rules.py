@@ -176,14 +176,27 @@ def test_distance_of_one_degree_of_latitude_is_about_111_km():
     assert distance_km(36.0, 103.8, 37.0, 103.8) == pytest.approx(111.2, abs=0.1)
 
 
-def test_the_minimum_share_defaults_to_50_percent_without_the_policy_key():
-    policy = load_policy()
-    assert min_share_percent(policy, "2026-11") in (DEFAULT_MIN_SHARE_PERCENT,
-                                                    getattr(getattr(policy.version_for_month(
-                                                        "2026-11"), "hourly", None),
-                                                        "min_share_percent", None))
+def test_the_minimum_share_is_the_policy_versions_hourly_key_else_50_percent():
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Version:
+        tables: dict = field(default_factory=dict)
+
+    class Policy:
+        def __init__(self, version):
+            self.version = version
+
+        def version_for_month(self, month):
+            if month < "2026-01":
+                raise ValueError("no version")
+            return self.version
+
+    assert min_share_percent(Policy(Version({"hourly": {"min_share_percent": 70}})), "2026-11") == 70
+    assert min_share_percent(Policy(Version()), "2026-11") == DEFAULT_MIN_SHARE_PERCENT == 50
+    assert min_share_percent(Policy(Version()), "1999-01") == 50
     assert min_share_percent(None, "2026-11") == 50
-    assert min_share_percent(policy, "1999-01") == 50
+    assert min_share_percent(load_policy(), "2026-11") == 50
 
 
 def test_settings_name_a_bad_value():

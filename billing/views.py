@@ -28,6 +28,7 @@ from billing.verify import expected_totals, verify_month
 from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.consoles.scope import area_of
 from dispatcher.db import get_session
+from dispatcher.integrity.reports import check_totals, flag_counts
 
 bp = Blueprint("bureau", __name__, url_prefix="/bureau", template_folder="templates")
 bp.add_app_template_filter(lambda fen: f"{fen_to_yuan(fen)} 元", "yuan")
@@ -53,10 +54,13 @@ def page():
     month = _month()
     db, area = get_session(), area_of(current_user())
     svgs = charts(monthly_series(db, months_ending(month, 6), area))
+    # Integrity counts are per provider across every area: for accounts of every area only.
+    flags = flag_counts(db, month) if area is None else []
     return render_template(
         "billing/bureau.html", month=month, closed=closed_month(db, month), area=area,
         totals=expected_totals(db, month, area), titles=TITLES,
         charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
+        flags=flags, flag_totals=check_totals(flags),
     )
 
 

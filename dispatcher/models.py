@@ -143,7 +143,7 @@ class Visit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
     provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"), index=True)
-    checked_in_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None] = mapped_column(index=True)
     check_in_source: Mapped[str | None] = mapped_column(String(20))
     checked_out_at: Mapped[datetime | None]
     check_out_source: Mapped[str | None] = mapped_column(String(20))

@@ -6,6 +6,7 @@ import dispatcher.administration.models  # noqa: F401
 import dispatcher.assessments.models  # noqa: F401
 import dispatcher.consoles.audit  # noqa: F401
 import dispatcher.enrollment.models  # noqa: F401
+import dispatcher.integrity.models  # noqa: F401
 import dispatcher.lifecycle.visits  # noqa: F401
 import dispatcher.models  # noqa: F401
 import dispatcher.programmes.month_end  # noqa: F401

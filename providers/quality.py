@@ -21,6 +21,7 @@ LATE_PENALTY = 1.0        # all visits late → one star off
 DENIAL_PENALTY = 3.0      # all visits denied ("the worker never came") → three stars off
 COMPLAINT_PENALTY = 0.25  # per complaint in the window, at most four counted
 NO_SHOW_PENALTY = 2.0     # every accepted job a no-show (re-dispatched after no check-in) → two stars off
+FRAUD_PENALTY = 0.5       # per visit a supervisor confirmed as fraud (integrity flags), at most four counted
 MIN_RATINGS_TO_SUSPEND = 5
 
 
@@ -33,6 +34,7 @@ class QualityInputs:
     denials: int = 0
     complaints: int = 0
     no_shows: int = 0
+    frauds: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,10 +54,13 @@ def quality_score(inputs: QualityInputs) -> QualityScore:
     complained = COMPLAINT_PENALTY * min(inputs.complaints, 4)
     taken_on = inputs.visits + inputs.no_shows
     no_show = NO_SHOW_PENALTY * inputs.no_shows / taken_on if taken_on else 0.0
-    score = max(0.0, min(5.0, rating - late - denied - complained - no_show))
+    fraud = FRAUD_PENALTY * min(inputs.frauds, 4)
+    score = max(0.0, min(5.0, rating - late - denied - complained - no_show - fraud))
     parts = {"rating": round(rating, 3), "ratings": inputs.ratings, "late": round(-late, 3),
              "denials": round(-denied, 3), "complaints": round(-complained, 3),
              "no_shows": round(-no_show, 3), "visits": inputs.visits, "no_show_count": inputs.no_shows}
+    if inputs.frauds:
+        parts["frauds"], parts["fraud_count"] = round(-fraud, 3), inputs.frauds
     return QualityScore(round(score, 3), parts)
 
 
@@ -75,6 +80,7 @@ class ProviderSuspension(Base):
 
 def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInputs:
     """Count the last 90 days of one provider's visits, reviews, complaints and no-shows."""
+    from dispatcher.integrity.models import CONFIRMED, IntegrityFlag
     from dispatcher.models import CallbackReview, Order, Visit
     from dispatcher.programmes.supervision import Complaint
     from providers.models import Offer
@@ -95,7 +101,11 @@ def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInpu
         Complaint.provider_id == provider_id, Complaint.created_at >= since))
     no_shows = session.scalar(select(func.count()).select_from(Offer).where(
         Offer.provider_id == provider_id, Offer.status == "no_show", Offer.offered_at >= since))
-    return QualityInputs(int(ratings_sum), ratings, n_visits, late, denials, complaints, no_shows)
+    frauds = session.scalar(select(func.count(func.distinct(IntegrityFlag.visit_id))).where(
+        IntegrityFlag.provider_id == provider_id, IntegrityFlag.state == CONFIRMED,
+        IntegrityFlag.decided_at >= since))
+    return QualityInputs(int(ratings_sum), ratings, n_visits, late, denials, complaints, no_shows,
+                         frauds)
 
 
 def recompute(session: Session, provider_id: int, *, threshold: float, hotline_number: str,

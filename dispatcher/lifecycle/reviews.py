@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from billing import ledger
 from dispatcher.config import Settings
+from dispatcher.integrity.checks import before_payable
 from dispatcher.lifecycle.attendance import visit_ref
 from dispatcher.lifecycle.orders import lock_order, move_order
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
@@ -124,7 +125,9 @@ def record_review_answer(session: Session, review: CallbackReview, did_come: boo
     ref = visit_ref(order, review.visit)
     if did_come:
         move_order(order, OrderEvent.VERIFY, now)
-        ledger.post_verification(session, ref, now)
+        # An integrity flag holds the subsidy pending until a supervisor clears the visit.
+        if not before_payable(session, review.visit, now):
+            ledger.post_verification(session, ref, now)
         sample_for_supervisor(session, review, sample_share, now)
     else:
         move_order(order, OrderEvent.DENY, now)

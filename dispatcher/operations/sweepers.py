@@ -15,6 +15,7 @@ from sqlalchemy.pool import NullPool
 from dispatcher.assessments import reminders
 from dispatcher.config import Settings
 from dispatcher.db import is_sqlite, session_scope
+from dispatcher.integrity import sweeper as integrity
 from dispatcher.lifecycle import orders, reviews, tasks, visits
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.operations.faults import crash_point
@@ -51,6 +52,7 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["month_end_reminders"] = month_end.sweep_due_reminders(session, now)
     with session_scope(app) as session:
         counts["reassessment_reminders"] = reminders.sweep_reassessment_reminders(session, now)
+        counts["integrity_flags"] = integrity.sweep_due_runs(session, app.extensions["vnh.policy"], now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
 

@@ -12,6 +12,7 @@ from billing.policy import Policy
 from dispatcher.config import Settings
 from dispatcher.consoles.scope import Area, task_scope
 from dispatcher.db import Base
+from dispatcher.integrity.models import is_held
 from dispatcher.lifecycle.states import OrderEvent, next_state
 from dispatcher.models import Elder, OperatorTask, Order, StaffUser
 from telephony.outbox import enqueue_call
@@ -62,6 +63,8 @@ def resolve_dispute(session: Session, task: OperatorTask, staff: StaffUser, *, v
     if task.kind != "dispute" or task.order_id is None:
         raise CaseError("这不是争议事项")
     order = session.get(Order, task.order_id, with_for_update=True)
+    if visit_happened and order.visit is not None and is_held(session, order.visit.id):
+        raise CaseError("这次服务有未处理或已确认的诚信核查标记，请先在诚信核查页处理")
     close_case(task, staff, note, now)
     if visit_happened:
         correct_visit(session, order.visit, policy=policy, now=now, did_come=True)

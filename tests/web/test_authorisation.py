@@ -50,6 +50,7 @@ STAFF: dict[str, set[str]] = {
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
     "assessments.": CONSOLE,
+    "integrity.": {"supervisor"},
     "portal.": {"provider"},
     # Administration in the browser: administrators only.
     "admin_uploads.": set(),

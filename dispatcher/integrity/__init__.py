@@ -1,0 +1,1 @@
+"""Integrity checks on visits (overlaps, impossible travel, short visits…), their flags and holds."""

@@ -82,6 +82,8 @@ def import_command(kind, path, dry_run, skip_bad_rows):
 
     echo = click.echo
     echo(f"{path.name} ({report.source}, header on row {report.header_row}): {report.rows} rows")
+    for note in report.header_notes:
+        echo(note, err=True)
     if report.error_count:
         for error in report.errors[:SHOWN_ERRORS]:
             echo(f"row {error.row}, {error.column}: {mask_numbers(error.reason)}", err=True)

@@ -78,6 +78,8 @@ class ImportReport:
     # among their numbers, and emergency contacts on a landline.
     landline_only_elders: int = 0
     landline_contacts: int = 0
+    # Header cells that name no column ("did you mean …?"): read past, but worth a look.
+    header_notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -138,6 +140,8 @@ def import_file(
         rows = open_rows(path, kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind], limits)
         with rows as source:
             report.source, report.header_row = source.description, source.header_line
+            report.header_notes = list(source.header_notes)
+            importer.absent = source.absent
             order = COLUMNS[kind].index
             for chunk in _chunks(source, CHUNK_ROWS):
                 report.rows += len(chunk)
@@ -194,6 +198,8 @@ class _Importer:
         self.columns = COLUMNS[self.kind]
         self.key_columns = KEY_COLUMNS[self.kind]
         self.first_row_of: dict[tuple[str, ...], int] = {}
+        # Columns the file does not have: an update keeps what is stored for them.
+        self.absent: frozenset[str] = frozenset()
 
     def run(self, rows: list[SourceRow], report: ImportReport, *, write: bool) -> None:
         good = []
@@ -281,6 +287,8 @@ class _ElderImporter(_Importer):
         pending = []
         for line, record in records:
             old = stored.get(record.id_number)
+            if old is not None and self.absent:
+                _keep_absent(record, old, self.absent)
             if record.latitude is not None:
                 continue
             if old and old.values["address"] == record.address and old.values["latitude"]:
@@ -470,6 +478,20 @@ class _StoredElder:
                 sorted(f"{n} {p}" for n, p in set(record.emergency_contacts)),
             ]
         return changes
+
+
+def _keep_absent(record: ElderRecord, old: _StoredElder, absent: frozenset[str]) -> None:
+    """Give a row the stored values of the columns its file does not have."""
+    # Coordinates are not kept: without them, a moved address is geocoded again.
+    for column in absent - {"latitude", "longitude"}:
+        name = "is_living_alone" if column == "lives_alone" else column
+        if name in old.values:
+            setattr(record, name, old.values[name])
+    if "other_phones" in absent:
+        record.phones = record.phones[:1] + sorted(
+            (p, False) for p, primary in old.phones if not primary and p != record.phones[0][0])
+    if {"emergency_contact_name", "emergency_contact_phone"} <= absent:
+        record.emergency_contacts = sorted(old.contacts)
 
 
 def _stored_elders(session: Session, id_numbers: list[str]) -> dict[str, _StoredElder]:

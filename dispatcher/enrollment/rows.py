@@ -34,9 +34,11 @@ PROVIDER_COLUMNS = (
 )  # fmt: skip
 OFFERING_COLUMNS = ("provider_code", "item_code", "price_yuan")
 COLUMNS = {"elders": ELDER_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": OFFERING_COLUMNS}
-# Columns a file may leave out: without coordinates, every address is geocoded.
+# Columns a file may leave out: without coordinates, every address is geocoded. An elder's
+# file needs only the ID number (which holds the birth date and gender), the name, a phone, an
+# address or coordinates (headers.EITHER) and the class.
 OPTIONAL_COLUMNS = {
-    "elders": frozenset({"latitude", "longitude"}),
+    "elders": frozenset(ELDER_COLUMNS) - {"id_number", "name", "phone", "elder_class"},
     "providers": frozenset({"latitude", "longitude"}),
     "offerings": frozenset(),
 }
@@ -166,7 +168,9 @@ def parse_elder(
     get = _Getter(values, problems, MAX_LENGTHS["elders"])
     phone = partial(phone_e164, area_code=area_code)
     id_number = get("id_number", _id_number)
-    birth_date = get("birth_date", partial(parse_birth_date, today=today))
+    birth_date = get("birth_date", partial(parse_birth_date, today=today), required=False)
+    if birth_date is None and id_number and not values.get("birth_date"):
+        birth_date = birth_of(id_number)
     if id_number and birth_date and birth_of(id_number) != birth_date:
         problems.append(
             ("birth_date", f"{birth_date} is not the ID number's birth date {birth_of(id_number)}")
@@ -184,25 +188,31 @@ def parse_elder(
         problems.append((missing, "give both the emergency contact's name and phone, or neither"))
     contacts = [(contact_name, contact_phone)] if contact_name and contact_phone else []
     latitude, longitude = _coordinates(values, problems)
+    gender = get("gender", lambda v: _choice(v.upper(), _GENDERS, "M, F, 男 or 女"), required=False)
+    if gender is None and id_number and not values.get("gender"):
+        gender = "M" if int(id_number[16]) % 2 else "F"
     record = ElderRecord(
         id_number=id_number,
         name=get("name"),
-        gender=get("gender", lambda v: _choice(v.upper(), _GENDERS, "M, F, 男 or 女")),
+        gender=gender,
         birth_date=birth_date,
-        address=get("address"),
-        street=get("street"),
-        community=get("community"),
+        # Coordinates place an elder without an address; a blank pair is geocoded from it.
+        address=get("address", required=latitude is None and not values.get("latitude")) or "",
+        street=get("street", required=False) or "",
+        community=get("community", required=False) or "",
         latitude=latitude,
         longitude=longitude,
         elder_class=get(
             "elder_class", lambda v: _member(v, classes, "elder class of the subsidy policy")
         ),
         disability_level=get(
-            "disability_level", lambda v: _member(v, DISABILITY_LEVELS, "disability level")
-        ),
-        is_living_alone=get(
-            "lives_alone", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false")
-        ),
+            "disability_level", lambda v: _member(v, DISABILITY_LEVELS, "disability level"),
+            required=False,
+        ) or DISABILITY_LEVELS[0],
+        is_living_alone=bool(get(
+            "lives_alone", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false"),
+            required=False,
+        )),
         phones=[(primary, True)] + [(p, False) for p in others],
         emergency_contacts=contacts,
     )

@@ -1,6 +1,7 @@
 """Every model, imported once, so the metadata is whole (for Alembic and init-db)."""
 
 import billing.models  # noqa: F401
+import dispatcher.catalogue.models  # noqa: F401
 import dispatcher.consoles.audit  # noqa: F401
 import dispatcher.enrollment.models  # noqa: F401
 import dispatcher.lifecycle.visits  # noqa: F401

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing.money import fen_to_yuan, yuan_to_fen
+from dispatcher.catalogue.prices import market_prices_on
 from dispatcher.models import Category, Item, Order
 
 CATALOGUE_FILE = Path(__file__).parent.parent / "data" / "catalogue.toml"
@@ -59,8 +60,6 @@ def load_catalogue(session: Session, path: Path = CATALOGUE_FILE) -> int:
 
 def catalogue_rows(session: Session, day: date | None = None) -> list[dict]:
     """The catalogue as rows for `vnh catalogue`, with each item's market price on `day`."""
-    from dispatcher.catalogue.prices import market_prices_on
-
     rows = session.execute(
         select(Category, Item).join(Item).order_by(Category.position, Item.position)
     ).all()

@@ -11,6 +11,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from billing.views import bp as bureau_bp
     from dispatcher import db
     from dispatcher.catalogue import CatalogueCache
+    from dispatcher.catalogue import views as catalogue_views
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.consoles import auth, security, views
@@ -48,6 +49,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)
+    app.register_blueprint(catalogue_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

@@ -231,3 +231,21 @@ def _apply(session: Session, report: CatalogueImport, line: int, values: dict, c
         report.updated += 1
     else:
         report.unchanged += 1
+
+
+def edit_item(session: Session, item: Item, form: dict, *, now: datetime, actor: str) -> list[tuple[str, str]]:
+    """Change an item's name, unit, flags, place and synonyms (not its price); return the problems."""
+    row = {"category_code": item.category.code, "item_code": item.code,
+           "market_price_yuan": f"{item.market_price_fen / 100:.2f}", **form}
+    values, problems = _parse(row)
+    if problems:
+        return problems
+    changes = {name: [getattr(item, name), values[name]] for name in _EDITABLE
+               if getattr(item, name) != values[name]}
+    for name, (_, new) in changes.items():
+        setattr(item, name, new)
+    if changes:
+        session.add(AuditEntry(created_at=now, actor=actor, entity="item", entity_key=item.code,
+                               action="update", changes=changes))
+    session.flush()
+    return []

@@ -50,6 +50,7 @@ STAFF: dict[str, set[str]] = {
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
     "portal.": {"provider"},
+    "catalogue_admin.": set(),  # administrators only
 }
 PROVIDER_BOUND = ("portal.",)
 

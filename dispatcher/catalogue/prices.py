@@ -24,7 +24,11 @@ BASE_DAY = date(2000, 1, 1)
 
 
 class PriceChangeError(ValueError):
-    """A price change that cannot be made, with the reason."""
+    """A price change that cannot be made, with the reason (and `words`, the reason in Chinese)."""
+
+    def __init__(self, reason: str, words: str):
+        super().__init__(reason)
+        self.words = words
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,17 @@ def change_price(session: Session, item: Item, price_fen: int, effective_on: dat
                  now: datetime, actor: str, reason: str = "") -> None:
     """Set the item's market price from `effective_on`; refuse a day inside a closed month."""
     if price_fen < 0:
-        raise PriceChangeError("the market price cannot be negative")
+        raise PriceChangeError("the market price cannot be negative", "市场价不能为负数")
     if item.is_free is False and price_fen == 0:
-        raise PriceChangeError(f"{item.code} is not free: its market price must be more than 0")
+        raise PriceChangeError(f"{item.code} is not free: its market price must be more than 0",
+                               "收费项目的市场价须大于0")
     closed = last_closed_day(session)
     if closed is not None and effective_on <= closed:
+        first = date.fromordinal(closed.toordinal() + 1)
         raise PriceChangeError(
             f"{effective_on} is in a closed month (closed up to {closed}): a price change takes "
-            f"effect from {date.fromordinal(closed.toordinal() + 1)} at the earliest"
+            f"effect from {first} at the earliest",
+            f"{effective_on}所在月份已结账（结账至{closed}），调价最早自{first}起生效",
         )
     versions = {v.effective_on: v for v in session.scalars(
         select(ItemPriceVersion).where(ItemPriceVersion.item_id == item.id))}

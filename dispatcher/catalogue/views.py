@@ -88,7 +88,7 @@ def item_price(code: str):
                      actor=f"staff:{current_user().username}", reason=request.form.get("reason", ""))
     except ValueError as exc:  # PriceChangeError, a bad amount or a bad date
         db.rollback()
-        reason = str(exc) if isinstance(exc, PriceChangeError) else "请填写金额（元）和生效日期"
+        reason = exc.words if isinstance(exc, PriceChangeError) else "请填写金额（元）和生效日期"
         flash(f"价格未改：{reason}")
     else:
         db.commit()

@@ -37,3 +37,14 @@ def test_a_header_with_only_the_needed_columns_is_found():
 def test_an_unknown_cell_is_named_with_the_closest_known_name():
     assert elders().unknown(["紧急联络电话", "备注"]) == [
         "column '紧急联络电话' is not read: did you mean 紧急联系电话?", "column '备注' is not read"]
+
+
+@pytest.mark.parametrize("kind, cell, column", [
+    ("providers", "企业名称", "name"), ("providers", "统一社会信用代码", "license_no"),
+    ("providers", "联系电话", "dispatch_phone"), ("providers", "服务半径（公里）", "service_radius_km"),
+    ("offerings", "单价（元）", "price_yuan"), ("offerings", "项目代码", "item_code"),
+])  # fmt: skip
+def test_providers_and_offerings_files_are_read_as_generously(kind, cell, column):
+    headers = HeaderMap(kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind])
+
+    assert headers.names[normalise_header(cell)] == column

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
+from dispatcher.cli import main
 from dispatcher.enrollment.geocoding import Gazetteer, GazetteerGeocoder
 from dispatcher.enrollment.importer import ImportFileError, import_file
 from dispatcher.models import Elder
@@ -119,3 +121,24 @@ def test_an_update_from_a_narrow_file_keeps_what_the_file_does_not_say(session, 
     elder = session.scalar(select(Elder))
     assert (elder.elder_class, elder.community, elder.is_living_alone) == ("低保", "金塔巷社区", True)
     assert len(elder.phones) == 3 and len(elder.emergency_contacts) == 1
+
+
+@pytest.fixture
+def vnh(database_url, app):
+    def run(*args):
+        env = {"VNH_DATABASE_URL": database_url, "VNH_TELEPHONY": "local", "TWILIO_ACCOUNT_SID": "",
+               "TWILIO_AUTH_TOKEN": "", "VNH_GEOCODER": "", "VNH_DEFAULT_AREA_CODE": ""}
+        return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+    return run
+
+
+def test_vnh_import_names_the_bad_row_and_the_column_it_did_not_read(vnh, write_rows, tmp_path):
+    header = [*STREET_OFFICE_HEADER[:-1], "紧急联络电话"]
+    rows = [street_office_row(1), street_office_row(2, phone="139123")]
+    path = write_rows("花名册.csv", header, rows)
+
+    result = vnh("import", "elders", str(path), "--skip-bad-rows")
+
+    assert "column '紧急联络电话' is not read: did you mean 紧急联系电话?" in result.output
+    assert "row 4, phone:" in result.output

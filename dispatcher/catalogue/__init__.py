@@ -1,4 +1,4 @@
-"""The service catalogue, shipped as data and loaded into the database."""
+"""The service catalogue: seeded from a data file, kept in the database, read by the hotline as a snapshot."""
 
 from __future__ import annotations
 
@@ -101,6 +101,10 @@ class CategoryEntry:
     items: tuple[ItemEntry, ...]
     # The items as the phone menu reads them: the most booked first, then by position.
     menu: tuple[ItemEntry, ...] = ()
+
+    def __post_init__(self):
+        if not self.menu:
+            object.__setattr__(self, "menu", self.items)
 
 
 @dataclass(frozen=True)

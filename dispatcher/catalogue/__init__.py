@@ -44,7 +44,10 @@ def load_catalogue(session: Session, path: Path = CATALOGUE_FILE) -> int:
             session.flush()
         for raw in entry["item"]:
             count += 1
-            if raw["code"] in items:
+            if (old := items.get(raw["code"])) is not None:
+                # Where it happens came with migration 0021: fill it once where it is still the default.
+                if old.place == "home" and old.venue is None and raw.get("place", "home") != "home":
+                    old.place, old.venue = raw["place"], raw.get("venue") or None
                 continue
             last[category.id] = last.get(category.id, 0) + 1
             session.add(Item(

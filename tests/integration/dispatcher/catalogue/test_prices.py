@@ -71,3 +71,16 @@ def test_a_later_change_never_alters_the_price_a_closed_month_saw(session, clock
 def test_only_a_free_item_may_cost_nothing(session, clock):
     with pytest.raises(PriceChangeError, match="not free"):
         change_price(session, item(session), 0, TODAY, today=TODAY, now=clock.now(), actor="admin")
+
+
+def test_loading_the_catalogue_again_keeps_what_an_administrator_changed(session, clock):
+    from dispatcher.catalogue import load_catalogue
+
+    canteen = item(session, "ML06")
+    canteen.name, canteen.place, canteen.venue = "老年食堂午餐", "home", None
+    change_price(session, item(session), 7000, TODAY, today=TODAY, now=clock.now(), actor="admin")
+
+    assert load_catalogue(session) == 176
+
+    assert (canteen.name, canteen.place, canteen.venue) == ("老年食堂午餐", "venue", "社区老年食堂")
+    assert item(session).market_price_fen == 7000

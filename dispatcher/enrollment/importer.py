@@ -288,7 +288,7 @@ class _ElderImporter(_Importer):
         for line, record in records:
             old = stored.get(record.id_number)
             if old is not None and self.absent:
-                _keep_absent(record, old, self.absent)
+                record.keep_stored(old.values, old.phones, old.contacts, self.absent)
             if record.latitude is not None:
                 continue
             if old and old.values["address"] == record.address and old.values["latitude"]:
@@ -478,20 +478,6 @@ class _StoredElder:
                 sorted(f"{n} {p}" for n, p in set(record.emergency_contacts)),
             ]
         return changes
-
-
-def _keep_absent(record: ElderRecord, old: _StoredElder, absent: frozenset[str]) -> None:
-    """Give a row the stored values of the columns its file does not have."""
-    # Coordinates are not kept: without them, a moved address is geocoded again.
-    for column in absent - {"latitude", "longitude"}:
-        name = "is_living_alone" if column == "lives_alone" else column
-        if name in old.values:
-            setattr(record, name, old.values[name])
-    if "other_phones" in absent:
-        record.phones = record.phones[:1] + sorted(
-            (p, False) for p, primary in old.phones if not primary and p != record.phones[0][0])
-    if {"emergency_contact_name", "emergency_contact_phone"} <= absent:
-        record.emergency_contacts = sorted(old.contacts)
 
 
 def _stored_elders(session: Session, id_numbers: list[str]) -> dict[str, _StoredElder]:

@@ -101,6 +101,22 @@ class ElderRecord:
     def columns(self) -> dict:
         return {name: getattr(self, name) for name in ("id_number", *ELDER_FIELDS)}
 
+    def keep_stored(self, values: Mapping, phones: Collection[tuple[str, bool]],
+                    contacts: Collection[tuple[str, str]], absent: Collection[str]) -> None:
+        """Take the stored values of the columns the file does not have (an update keeps them).
+
+        Coordinates are not kept: without them, a moved address is geocoded again.
+        """
+        for column in set(absent) - {"latitude", "longitude"}:
+            name = "is_living_alone" if column == "lives_alone" else column
+            if name in values:
+                setattr(self, name, values[name])
+        if "other_phones" in absent:
+            self.phones = self.phones[:1] + sorted(
+                (p, False) for p, primary in phones if not primary and p != self.phones[0][0])
+        if {"emergency_contact_name", "emergency_contact_phone"} <= set(absent):
+            self.emergency_contacts = sorted(contacts)
+
 
 @dataclass
 class ProviderRecord:

@@ -51,6 +51,9 @@ HEADER_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
                                     "紧急联系人手机", "紧急联系人联系电话", "联系人手机",
                                     "家属电话", "家属联系电话", "监护人电话", "监护人联系电话",
                                     "contactphone", "emergencyphone"),
+        # Long-term care insurance (长护险), where the elders' columns have it.
+        "insured": ("长护险", "参加长护险", "是否参加长护险", "是否参保长护险", "长期护理保险",
+                    "isinsured"),
     },
     "providers": {
         "code": ("编号", "服务商编号", "企业编号", "机构编号"),
@@ -70,6 +73,16 @@ HEADER_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "item_code": ("服务项目编号", "项目编号", "项目代码", "服务项目代码", "item", "itemcode"),
         "price_yuan": ("价格(元)", "价格", "单价", "单价(元)", "服务价格", "服务价格(元)",
                        "协议价", "协议价(元)", "price"),
+    },
+    # Ability assessments (能力评估), where that kind of file exists.
+    "assessments": {
+        "id_number": ("身份证号", "身份证号码", "身份证", "公民身份号码", "证件号码"),
+        "assessed_on": ("评估日期", "评估时间"),
+        "level": ("评估等级", "能力等级", "失能等级", "评估结果"),
+        "score": ("评估得分", "得分", "评估分数"),
+        "assessor": ("评估人", "评估员"),
+        "organisation": ("评估机构", "评估单位"),
+        "valid_until": ("有效期至", "有效期", "有效期限"),
     },
 }  # fmt: skip
 # Columns of which one group or another must be present: an elder is placed by an address or

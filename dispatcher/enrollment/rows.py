@@ -38,7 +38,7 @@ COLUMNS = {"elders": ELDER_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": 
 # file needs only the ID number (which holds the birth date and gender), the name, a phone, an
 # address or coordinates (headers.EITHER) and the class.
 OPTIONAL_COLUMNS = {
-    "elders": frozenset(ELDER_COLUMNS) - {"id_number", "name", "phone", "elder_class"},
+    "elders": frozenset(COLUMNS["elders"]) - {"id_number", "name", "phone", "elder_class"},
     "providers": frozenset({"latitude", "longitude"}),
     "offerings": frozenset(),
 }
@@ -60,6 +60,8 @@ ELDER_FIELDS = (
     "elder_class", "disability_level", "is_living_alone",
 )  # fmt: skip
 Problems = list[tuple[str, str]]
+# The record's field for a column, where the names differ.
+_FIELD_OF = {"lives_alone": "is_living_alone", "insured": "is_insured"}
 EARLIEST_BIRTH = date(1900, 1, 1)
 # The stored length of each free-text column, from the models: {kind: {column: characters}}.
 MAX_LENGTHS = {
@@ -108,7 +110,7 @@ class ElderRecord:
         Coordinates are not kept: without them, a moved address is geocoded again.
         """
         for column in set(absent) - {"latitude", "longitude"}:
-            name = "is_living_alone" if column == "lives_alone" else column
+            name = _FIELD_OF.get(column, column)
             if name in values:
                 setattr(self, name, values[name])
         if "other_phones" in absent:

@@ -12,6 +12,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher import administration, db
     from dispatcher.assessments import views as assessment_views
     from dispatcher.catalogue import CatalogueCache
+    from dispatcher.catalogue import views as catalogue_views
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.consoles import auth, security, staff_views, views
@@ -56,6 +57,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     administration.init_app(app)
     app.register_blueprint(assessment_views.bp)
     app.register_blueprint(integrity_views.bp)
+    app.register_blueprint(catalogue_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

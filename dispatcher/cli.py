@@ -7,6 +7,7 @@ import click
 from billing import commands as billing_commands
 from billing import duration_commands
 from dispatcher import commands as core_commands
+from dispatcher.catalogue import commands as catalogue_commands
 from dispatcher.consoles import commands as console_commands
 from dispatcher.demo import commands as demo_commands
 from dispatcher.enrollment import commands as enrollment_commands
@@ -32,9 +33,9 @@ def bench():
 
 
 # billing registers `report` before the programmes add `report dormant` to it.
-for package in (core_commands, enrollment_commands, billing_commands, provider_commands, console_commands,
-                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands,
-                duration_commands, integrity_commands):
+for package in (core_commands, catalogue_commands, enrollment_commands, billing_commands, provider_commands,
+                console_commands, programme_commands, hotline_commands, operations_commands, demo_commands,
+                telephony_commands, duration_commands, integrity_commands):
     package.register(main)
 
 

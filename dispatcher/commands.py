@@ -1,14 +1,10 @@
-"""Building the app for a command-line command, and the core's own commands (`init-db`, `catalogue`).
+"""Building the app for a command-line command, and the core's own commands (`init-db`).
 
 Every package brings its commands in a `commands` module with a `register(cli)` function;
 `dispatcher.cli` only gathers them.
 """
 
 from __future__ import annotations
-
-import csv
-import json
-import sys
 
 import click
 
@@ -57,26 +53,5 @@ def init_db():
                f"catalogue has {items} items")
 
 
-@click.command()
-@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True)
-def catalogue(fmt):
-    """List the service catalogue."""
-    from dispatcher.catalogue import catalogue_rows
-    from dispatcher.db import session_scope
-
-    app = app_for_command()
-    with session_scope(app) as session:
-        rows = catalogue_rows(session)
-    if not rows:
-        raise click.ClickException("the catalogue is empty: run `vnh init-db` first")
-    if fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
-    else:
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def register(cli: click.Group) -> None:
     cli.add_command(init_db)
-    cli.add_command(catalogue)

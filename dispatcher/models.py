@@ -94,6 +94,9 @@ class Item(Base):
     is_emergency: Mapped[bool] = mapped_column(default=False)
     position: Mapped[int]
     synonyms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Where it happens: home, delivered, venue (the elder goes to `venue`) or phone.
+    place: Mapped[str] = mapped_column(String(20), default="home", server_default="home")
+    venue: Mapped[str | None] = mapped_column(String(50))
 
     category: Mapped[Category] = relationship(back_populates="items")
 

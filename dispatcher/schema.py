@@ -4,6 +4,7 @@ import billing.duration  # noqa: F401
 import billing.models  # noqa: F401
 import dispatcher.administration.models  # noqa: F401
 import dispatcher.assessments.models  # noqa: F401
+import dispatcher.catalogue.models  # noqa: F401
 import dispatcher.consoles.audit  # noqa: F401
 import dispatcher.enrollment.models  # noqa: F401
 import dispatcher.integrity.models  # noqa: F401

@@ -22,7 +22,7 @@ _PRECISIONS = {"address": "to a known address", "community": "to their community
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments"]))
+@click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments", "catalogue"]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option(
@@ -32,8 +32,13 @@ def import_command(kind, path, dry_run, skip_bad_rows):
     """Import an enrollment file (CSV in UTF-8 or GB18030, or XLSX; headers in the README).
 
     Every bad row is named, here and in FILE.errors.csv beside the file (phone and ID numbers
-    masked). Without --skip-bad-rows a file with any bad row changes nothing.
+    masked). Without --skip-bad-rows a file with any bad row changes nothing. A catalogue file
+    (JSON or CSV, as `vnh catalogue` writes it) is all or nothing.
     """
+    if kind == "catalogue":
+        from dispatcher.catalogue.commands import import_catalogue_file
+
+        return import_catalogue_file(path, dry_run)
     from sqlalchemy.exc import SQLAlchemyError
 
     from billing.outputs import CsvOutput
@@ -91,6 +96,8 @@ def import_command(kind, path, dry_run, skip_bad_rows):
 
     echo = click.echo
     echo(f"{path.name} ({report.source}, header on row {report.header_row}): {report.rows} rows")
+    for note in report.header_notes:
+        echo(note, err=True)
     if report.error_count:
         for error in report.errors[:SHOWN_ERRORS]:
             echo(f"row {error.row}, {error.column}: {mask_numbers(error.reason)}", err=True)

@@ -15,13 +15,19 @@ import codecs
 import csv
 import io
 import itertools
-import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import BinaryIO
 
+from dispatcher.enrollment.headers import (
+    CHINESE_HEADERS,
+    HEADER_SEARCH_ROWS,
+    HeaderMap,
+    clean_text,
+    normalise_header,
+)
 from dispatcher.enrollment.limits import (
     ImportFileError,
     ImportLimits,
@@ -32,45 +38,13 @@ from dispatcher.enrollment.limits import (
     xlsx_problems,
 )
 
-__all__ = ["ImportFileError", "ImportLimits", "RowSource", "SourceRow", "open_rows"]
+__all__ = ["CHINESE_HEADERS", "ImportFileError", "ImportLimits", "RowSource", "SourceRow", "normalise_header",
+           "open_rows"]
 
-HEADER_SEARCH_ROWS = 10
 MAX_LINE_CHARS = 1 << 20
 _CHUNK_BYTES = 1 << 20
 _SNIFF_CHARS = 1 << 16
 _EXACT_DIGITS = 15  # a spreadsheet keeps 15 significant digits of a number
-_INVISIBLE = "\u200b\u200c\u200d\ufeff"
-
-CHINESE_HEADERS: dict[str, dict[str, str]] = {
-    "elders": {
-        "身份证号": "id_number", "身份证号码": "id_number", "公民身份号码": "id_number",
-        "姓名": "name", "性别": "gender", "出生日期": "birth_date",
-        "电话": "phone", "联系电话": "phone", "其他电话": "other_phones",
-        "地址": "address", "住址": "address", "家庭住址": "address", "街道": "street",
-        "社区": "community", "纬度": "latitude", "经度": "longitude", "老人类别": "elder_class",
-        "失能等级": "disability_level", "独居": "lives_alone", "是否独居": "lives_alone",
-        "紧急联系人": "emergency_contact_name", "紧急联系电话": "emergency_contact_phone",
-        "长护险": "insured", "参加长护险": "insured",
-    },
-    "providers": {
-        "编号": "code", "服务商编号": "code", "名称": "name", "服务商名称": "name",
-        "营业执照号": "license_no", "统一社会信用代码": "license_no", "派单电话": "dispatch_phone",
-        "地址": "address", "纬度": "latitude", "经度": "longitude",
-        "服务半径(公里)": "service_radius_km", "服务半径(km)": "service_radius_km",
-        "日接单量": "capacity_per_day", "营业时间": "hours",
-    },
-    "offerings": {
-        "服务商编号": "provider_code", "服务项目编号": "item_code", "项目编号": "item_code",
-        "价格(元)": "price_yuan", "价格": "price_yuan",
-    },
-    "assessments": {
-        "身份证号": "id_number", "身份证号码": "id_number", "评估日期": "assessed_on",
-        "评估等级": "level", "能力等级": "level", "评估得分": "score", "得分": "score",
-        "评估人": "assessor", "评估员": "assessor", "评估机构": "organisation",
-        "有效期至": "valid_until",
-    },
-}  # fmt: skip
-
 
 @dataclass
 class SourceRow:
@@ -87,6 +61,9 @@ class RowSource:
     description: str
     header_line: int
     total: int
+    # Header cells that name no column, each with the closest known name; columns not in the file.
+    header_notes: list[str]
+    absent: frozenset[str]
 
     def position(self) -> int:
         raise NotImplementedError
@@ -133,7 +110,7 @@ def open_rows(
         )
     if magic.startswith(b"\xd0\xcf\x11\xe0"):
         raise ImportFileError("this is an old Excel .xls workbook: save it as .xlsx or CSV UTF-8")
-    headers = _HeaderMap(kind, columns, optional)
+    headers = HeaderMap(kind, columns, optional)
     if magic.startswith(b"PK\x03\x04"):
         return _XlsxRows(path, headers, limits)
     return _CsvRows(path, headers, detect_encoding(path), limits)
@@ -168,65 +145,6 @@ def detect_encoding(path: Path) -> str:
     )
 
 
-def normalise_header(text: str) -> str:
-    """Fold a header cell for matching: full-width to half-width, no spaces, no required-marks."""
-    folded = unicodedata.normalize("NFKC", text).strip().strip(_INVISIBLE)
-    return "".join(folded.split()).strip("*").lower()
-
-
-def clean_text(text: str) -> str:
-    return text.strip().strip(_INVISIBLE).strip()
-
-
-class _HeaderMap:
-    """Which header cell names which column, for one kind of file."""
-
-    def __init__(self, kind: str, columns: tuple[str, ...], optional: frozenset[str]):
-        self.columns = columns
-        self.required = [c for c in columns if c not in optional]
-        self.names = {normalise_header(c): c for c in columns}
-        self.names.update(
-            (normalise_header(alias), column) for alias, column in CHINESE_HEADERS[kind].items()
-        )
-
-    def locate(self, candidates: list[tuple[int, list[str]]]) -> tuple[int, dict[str, int]]:
-        """Pick the header among the first rows; return its line and {column: cell index}."""
-        best: tuple[int, int, list[str]] | None = None
-        for line, cells in candidates:
-            known = {self.names.get(normalise_header(c)) for c in cells} - {None}
-            if not set(self.required) - known:
-                return line, self._positions(line, cells)
-            if len(known) >= 2 and (best is None or len(known) > best[0]):
-                best = (len(known), line, cells)
-        if best is None:
-            expected = ", ".join(self.required[:4])
-            raise ImportFileError(
-                f"no header row in the first {HEADER_SEARCH_ROWS} rows: expected columns such "
-                f"as {expected} (or their Chinese names)"
-            )
-        _, line, cells = best
-        known = {self.names.get(normalise_header(c)) for c in cells}
-        missing = [c for c in self.required if c not in known]
-        raise ImportFileError(
-            f"missing required columns: {', '.join(missing)} (header on row {line})"
-        )
-
-    def _positions(self, line: int, cells: list[str]) -> dict[str, int]:
-        positions: dict[str, int] = {}
-        seen: dict[str, list[str]] = {}
-        for index, cell in enumerate(cells):
-            column = self.names.get(normalise_header(cell))
-            if column is None:
-                continue
-            seen.setdefault(column, []).append(cell.strip())
-            positions.setdefault(column, index)
-        doubled = {c: cells for c, cells in seen.items() if len(cells) > 1}
-        if doubled:
-            named = "; ".join(f"{c} ({', '.join(cells)})" for c, cells in doubled.items())
-            raise ImportFileError(f"duplicate columns in the header on row {line}: {named}")
-        return positions
-
-
 class _CountingReader(io.RawIOBase):
     """A binary file that counts the bytes read through it, for a progress bar."""
 
@@ -248,7 +166,7 @@ class _CountingReader(io.RawIOBase):
 
 
 class _CsvRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap, encoding: str, limits: ImportLimits):
+    def __init__(self, path: Path, headers: HeaderMap, encoding: str, limits: ImportLimits):
         self._limits = limits
         # The most characters a row within the limits can take, quotes and commas included.
         self._record_chars = limits.max_columns * (limits.max_cell_chars + 3) + 2
@@ -282,6 +200,8 @@ class _CsvRows(RowSource):
             self.close()
             raise
         self._columns = headers.columns
+        self.header_notes = headers.notes
+        self.absent = frozenset(c for c in headers.columns if c not in self._where)
 
     def position(self) -> int:
         return self._counter.count
@@ -344,7 +264,7 @@ class _CsvRows(RowSource):
 
 
 class _XlsxRows(RowSource):
-    def __init__(self, path: Path, headers: _HeaderMap, limits: ImportLimits):
+    def __init__(self, path: Path, headers: HeaderMap, limits: ImportLimits):
         from openpyxl import DEFUSEDXML, load_workbook
 
         if not DEFUSEDXML:
@@ -390,6 +310,8 @@ class _XlsxRows(RowSource):
             self.close()
             raise
         self._columns = headers.columns
+        self.header_notes = headers.notes
+        self.absent = frozenset(c for c in headers.columns if c not in self._where)
 
     def position(self) -> int:
         return self._position

@@ -79,6 +79,8 @@ class ImportReport:
     # among their numbers, and emergency contacts on a landline.
     landline_only_elders: int = 0
     landline_contacts: int = 0
+    # Header cells that name no column ("did you mean …?"): read past, but worth a look.
+    header_notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -139,6 +141,8 @@ def import_file(
         rows = open_rows(path, kind, COLUMNS[kind], OPTIONAL_COLUMNS[kind], limits)
         with rows as source:
             report.source, report.header_row = source.description, source.header_line
+            report.header_notes = list(source.header_notes)
+            importer.absent = source.absent
             order = COLUMNS[kind].index
             for chunk in _chunks(source, CHUNK_ROWS):
                 report.rows += len(chunk)
@@ -195,6 +199,8 @@ class _Importer:
         self.columns = COLUMNS[self.kind]
         self.key_columns = KEY_COLUMNS[self.kind]
         self.first_row_of: dict[tuple[str, ...], int] = {}
+        # Columns the file does not have: an update keeps what is stored for them.
+        self.absent: frozenset[str] = frozenset()
 
     def run(self, rows: list[SourceRow], report: ImportReport, *, write: bool) -> None:
         good = []
@@ -282,6 +288,8 @@ class _ElderImporter(_Importer):
         pending = []
         for line, record in records:
             old = stored.get(record.id_number)
+            if old is not None and self.absent:
+                record.keep_stored(old.values, old.phones, old.contacts, self.absent)
             if record.latitude is not None:
                 continue
             if old and old.values["address"] == record.address and old.values["latitude"]:

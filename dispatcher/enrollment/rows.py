@@ -37,9 +37,11 @@ OFFERING_COLUMNS = ("provider_code", "item_code", "price_yuan")
 # Optional columns a file may add after the others (long-term care insurance, 长护险).
 ELDER_EXTRA_COLUMNS = ("insured",)
 COLUMNS = {"elders": ELDER_COLUMNS + ELDER_EXTRA_COLUMNS, "providers": PROVIDER_COLUMNS, "offerings": OFFERING_COLUMNS}
-# Columns a file may leave out: without coordinates, every address is geocoded.
+# Columns a file may leave out: without coordinates, every address is geocoded. An elder's
+# file needs only the ID number (which holds the birth date and gender), the name, a phone, an
+# address or coordinates (headers.EITHER) and the class.
 OPTIONAL_COLUMNS = {
-    "elders": frozenset({"latitude", "longitude", "insured"}),
+    "elders": frozenset(COLUMNS["elders"]) - {"id_number", "name", "phone", "elder_class"},
     "providers": frozenset({"latitude", "longitude"}),
     "offerings": frozenset(),
 }
@@ -61,6 +63,8 @@ ELDER_FIELDS = (
     "elder_class", "disability_level", "is_living_alone", "is_insured",
 )  # fmt: skip
 Problems = list[tuple[str, str]]
+# The record's field for a column, where the names differ.
+_FIELD_OF = {"lives_alone": "is_living_alone", "insured": "is_insured"}
 EARLIEST_BIRTH = date(1900, 1, 1)
 # The stored length of each free-text column, from the models: {kind: {column: characters}}.
 MAX_LENGTHS = {
@@ -102,6 +106,22 @@ class ElderRecord:
 
     def columns(self) -> dict:
         return {name: getattr(self, name) for name in ("id_number", *ELDER_FIELDS)}
+
+    def keep_stored(self, values: Mapping, phones: Collection[tuple[str, bool]],
+                    contacts: Collection[tuple[str, str]], absent: Collection[str]) -> None:
+        """Take the stored values of the columns the file does not have (an update keeps them).
+
+        Coordinates are not kept: without them, a moved address is geocoded again.
+        """
+        for column in set(absent) - {"latitude", "longitude"}:
+            name = _FIELD_OF.get(column, column)
+            if name in values:
+                setattr(self, name, values[name])
+        if "other_phones" in absent:
+            self.phones = self.phones[:1] + sorted(
+                (p, False) for p, primary in phones if not primary and p != self.phones[0][0])
+        if {"emergency_contact_name", "emergency_contact_phone"} <= set(absent):
+            self.emergency_contacts = sorted(contacts)
 
 
 @dataclass
@@ -170,7 +190,9 @@ def parse_elder(
     get = _Getter(values, problems, MAX_LENGTHS["elders"])
     phone = partial(phone_e164, area_code=area_code)
     id_number = get("id_number", _id_number)
-    birth_date = get("birth_date", partial(parse_birth_date, today=today))
+    birth_date = get("birth_date", partial(parse_birth_date, today=today), required=False)
+    if birth_date is None and id_number and not values.get("birth_date"):
+        birth_date = birth_of(id_number)
     if id_number and birth_date and birth_of(id_number) != birth_date:
         problems.append(
             ("birth_date", f"{birth_date} is not the ID number's birth date {birth_of(id_number)}")
@@ -188,25 +210,31 @@ def parse_elder(
         problems.append((missing, "give both the emergency contact's name and phone, or neither"))
     contacts = [(contact_name, contact_phone)] if contact_name and contact_phone else []
     latitude, longitude = _coordinates(values, problems)
+    gender = get("gender", lambda v: _choice(v.upper(), _GENDERS, "M, F, 男 or 女"), required=False)
+    if gender is None and id_number and not values.get("gender"):
+        gender = "M" if int(id_number[16]) % 2 else "F"
     record = ElderRecord(
         id_number=id_number,
         name=get("name"),
-        gender=get("gender", lambda v: _choice(v.upper(), _GENDERS, "M, F, 男 or 女")),
+        gender=gender,
         birth_date=birth_date,
-        address=get("address"),
-        street=get("street"),
-        community=get("community"),
+        # Coordinates place an elder without an address; a blank pair is geocoded from it.
+        address=get("address", required=latitude is None and not values.get("latitude")) or "",
+        street=get("street", required=False) or "",
+        community=get("community", required=False) or "",
         latitude=latitude,
         longitude=longitude,
         elder_class=get(
             "elder_class", lambda v: _member(v, classes, "elder class of the subsidy policy")
         ),
         disability_level=get(
-            "disability_level", lambda v: _member(v, DISABILITY_LEVELS, "disability level")
-        ),
-        is_living_alone=get(
-            "lives_alone", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false")
-        ),
+            "disability_level", lambda v: _member(v, DISABILITY_LEVELS, "disability level"),
+            required=False,
+        ) or DISABILITY_LEVELS[0],
+        is_living_alone=bool(get(
+            "lives_alone", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false"),
+            required=False,
+        )),
         is_insured=(values.get("insured") or None) and get(
             "insured", lambda v: _choice(v.lower(), _BOOLEANS, "1, 0, 是, 否, true or false"),
             required=False,

@@ -34,6 +34,8 @@ from telephony.models import CallRecord
 from telephony.outbox import enqueue_notice
 
 MENU_SIZE = 5
+# 8 turns a menu's page, for categories and for items alike: 0, 7, 9 and * keep their meaning
+# everywhere, and 1-5 choose. On an item menu's last page, 8 goes back to its first page.
 MORE_KEY = "8"
 OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 MAX_FAILURES = 2
@@ -227,13 +229,20 @@ class Hotline:
         index = _key_index(turn.digits, len(categories))
         if index is None:
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        category = categories[index]
         call.step = "item"
-        call.data = {**call.data, "category": categories[index].code, "failures": 0}
+        # The menu's order is kept for the call: a refreshed catalogue does not move its keys.
+        call.data = {**call.data, "category": category.code, "items": [i.code for i in category.menu],
+                     "item_page": 0, "failures": 0}
         return self._prompt(call)
 
     def _on_item(self, call: HotlineCall, turn: Turn) -> Reply:
         if turn.speech:
             return self._heard(call, turn)
+        if turn.digits == MORE_KEY and self._item_pages(call) > 1:
+            page = (call.data.get("item_page", 0) + 1) % self._item_pages(call)
+            call.data = {**call.data, "item_page": page, "failures": 0}
+            return self._prompt(call)
         items = self._items(call)
         index = _key_index(turn.digits, len(items))
         if index is None:
@@ -429,10 +438,14 @@ class Hotline:
             if self._has_more_categories(call):
                 lines.append(f"更多按{MORE_KEY}。")
             lines.append("其他服务请按0转人工。")
-            reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
+            reply.hints = [item.name for c in categories for item in c.menu[:MENU_SIZE]]
         elif step == "item":
             items = self._items(call)
             lines += [f"{item.name}按{i}。" for i, item in enumerate(items, 1)]
+            pages = self._item_pages(call)
+            if pages > 1:
+                last = call.data.get("item_page", 0) == pages - 1
+                lines.append(f"回到第一页按{MORE_KEY}。" if last else f"更多按{MORE_KEY}。")
             lines.append("其他按0转人工。")
             reply.hints = [item.name for item in items]
         elif step == "speech_confirm":
@@ -520,8 +533,18 @@ class Hotline:
     def _has_more_categories(self, call: HotlineCall) -> bool:
         return len(self.catalogue.categories) > (call.data.get("page", 0) + 1) * MENU_SIZE
 
-    def _items(self, call: HotlineCall) -> tuple[ItemEntry, ...]:
-        return self.catalogue.category(call.data["category"]).items[:MENU_SIZE]
+    def _menu(self, call: HotlineCall) -> list[ItemEntry]:
+        codes = call.data.get("items")
+        if codes is None:
+            return list(self.catalogue.category(call.data["category"]).menu)
+        return [self.catalogue.item(code) for code in codes]
+
+    def _items(self, call: HotlineCall) -> list[ItemEntry]:
+        page = call.data.get("item_page", 0)
+        return self._menu(call)[page * MENU_SIZE:(page + 1) * MENU_SIZE]
+
+    def _item_pages(self, call: HotlineCall) -> int:
+        return max(1, -(-len(call.data.get("items") or self._menu(call)) // MENU_SIZE))
 
     def _item(self, code: str) -> Item:
         return self.session.get(Item, self.catalogue.item(code).id)

@@ -60,6 +60,7 @@ STAFF: dict[str, set[str]] = {
     "switch.recording": CONSOLE,
     "staff_admin.": set(),
     "programmes.": {"operator", "supervisor", "bureau"},
+    "catalogue_admin.": set(),  # administrators only
 }
 PROVIDER_BOUND = ("portal.",)
 

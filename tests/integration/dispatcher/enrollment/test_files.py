@@ -170,12 +170,12 @@ def test_a_big5_file_is_not_taken_for_gb18030(session, tmp_path, clock):
 
 
 def test_missing_required_columns_are_named_with_the_header_row(session, write_table, clock):
-    header = [h for h in CHINESE_ELDER_HEADER if h not in ("身份证号", "失能等级")]
-    rows = [[v for c, v in elder_row(1).items() if c not in ("id_number", "disability_level")]]
+    header = [h for h in CHINESE_ELDER_HEADER if h not in ("身份证号", "老人类别")]
+    rows = [[v for c, v in elder_row(1).items() if c not in ("id_number", "elder_class")]]
 
     with pytest.raises(
         ImportFileError,
-        match=r"missing required columns: id_number, disability_level \(header on row 4\)",
+        match=r"missing required columns: id_number, elder_class \(header on row 4\)",
     ):
         import_file(
             session, "elders", write_table("m.csv", rows, header=header, title=TITLE), clock.now()

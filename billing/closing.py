@@ -14,6 +14,7 @@ from billing.ledger import (
     REVERSE,
     SUBSIDY_PENDING,
     ledger_totals,
+    source_totals,
 )
 from billing.models import ClosedMonth
 from billing.models import LedgerPosting as LP
@@ -120,7 +121,9 @@ def close_month(session: Session, month: str, *, policy: Policy, now: datetime,
     closed = ClosedMonth(
         month=month, closed_at=now, is_forced=bool(pending), pending_reviews=len(pending),
         policy_version=version.name, policy_fingerprint=version.fingerprint(),
-        totals=ledger_totals(session, month),
+        # per account, then the subsidy per funding source (`source:<code>`)
+        totals={**ledger_totals(session, month),
+                **{f"source:{code}": fen for code, fen in source_totals(session, month).items()}},
     )
     session.add(closed)
     session.flush()

@@ -16,12 +16,13 @@ from billing.ledger import (
     SUBSIDY_PENDING,
     SUBSIDY_WITHHELD,
     ledger_totals,
+    source_totals,
 )
 from billing.models import ClosedMonth
 from billing.models import LedgerPosting as LP
 from billing.money import fen_to_yuan
 from billing.policy import Policy
-from billing.reports import MONEY, report_tables
+from billing.reports import MONEY, SOURCE_PREFIX, report_tables
 
 
 @dataclass
@@ -31,6 +32,7 @@ class Verification:
     month: str
     expected: dict[str, int]
     problems: list[str] = field(default_factory=list)
+    sources: dict[str, int] = field(default_factory=dict)  # subsidy per funding source
 
     @property
     def ok(self) -> bool:
@@ -52,13 +54,18 @@ def expected_totals(session: Session, month: str) -> dict[str, int]:
             "pending": pending, "visits": visits, "adjustments": adjustments}
 
 
+def month_source_keys(sources: dict[str, int]) -> dict[str, int]:
+    """A month's subsidy per source as kept among a closed month's totals: `source:<code>`."""
+    return {f"source:{code}": fen for code, fen in sources.items()}
+
+
 def _compare(where: str, found: dict[str, int], expected: dict[str, int]) -> list[str]:
     problems = []
     for key, want in expected.items():
         got = found.get(key, 0)
         if got == want:
             continue
-        if key in MONEY:
+        if key in MONEY or key.startswith(SOURCE_PREFIX):
             problems.append(f"{where}: {key} totals {fen_to_yuan(got)} yuan but the ledger has "
                             f"{fen_to_yuan(want)} (off by {fen_to_yuan(got - want)})")
         else:
@@ -66,11 +73,26 @@ def _compare(where: str, found: dict[str, int], expected: dict[str, int]) -> lis
     return problems
 
 
-def _table_totals(table: Table) -> dict[str, int]:
+def _table_totals(table: Table, where: str, problems: list[str]) -> dict[str, int]:
+    """The table's totals; a row whose sources do not sum to its subsidy is a problem."""
     totals = dict.fromkeys((*MONEY, "visits", "adjustments"), 0)
-    for row in table.records():
+    split = [c.key for c in table.columns if c.key.startswith(SOURCE_PREFIX)]
+    for key in split:
+        totals[key] = 0
+    for n, row in enumerate(table.records(), 1):
         for key in MONEY:
             totals[key] += row[key]
+        for key in split:
+            totals[key] += row[key]
+        by_source = sum(row[key] for key in split)
+        if by_source != row["subsidy"] and len(problems) < 100:
+            problems.append(f"{where}, row {n}: the sources sum to {fen_to_yuan(by_source)} "
+                            f"but the subsidy is {fen_to_yuan(row['subsidy'])}")
+        if "funding_sources" in row:
+            named = ";".join(k.removeprefix(SOURCE_PREFIX) for k in split if row[k])
+            if named != row["funding_sources"] and len(problems) < 100:
+                problems.append(f"{where}, row {n}: names the sources "
+                                f"{row['funding_sources']!r} but {named!r} paid")
         if "entry" in row:
             totals["visits" if row["entry"] == "visit" else "adjustments"] += 1
         else:
@@ -82,8 +104,13 @@ def _table_totals(table: Table) -> dict[str, int]:
 def verify_month(session: Session, month: str, policy: Policy) -> Verification:
     """Check the month's ledger and recompute the totals of every report against it."""
     expected = expected_totals(session, month)
-    result = Verification(month, expected)
+    sources = source_totals(session, month)
+    result = Verification(month, expected, sources=sources)
     problems = result.problems
+    if sum(sources.values()) != expected["subsidy"]:
+        problems.append(f"ledger: the funding sources sum to {fen_to_yuan(sum(sources.values()))}"
+                        f" but the subsidy is {fen_to_yuan(expected['subsidy'])}")
+    split_expected = {**expected, **{SOURCE_PREFIX + s: fen for s, fen in sources.items()}}
     unbalanced = session.execute(
         select(LP.txn_key, func.sum(LP.amount_fen)).where(LP.month == month)
         .group_by(LP.txn_key).having(func.sum(LP.amount_fen) != 0)
@@ -92,8 +119,9 @@ def verify_month(session: Session, month: str, policy: Policy) -> Verification:
                  for key, total in unbalanced]
     for kind in ("subsidy", "summary", "settlement"):
         for table in report_tables(session, kind, month):
-            problems += _compare(f"{kind} report, sheet {table.title!r}", _table_totals(table),
-                                 expected)
+            where = f"{kind} report, sheet {table.title!r}"
+            found = _table_totals(table, where, problems)
+            problems += _compare(where, found, split_expected)
     try:
         version = policy.version_for_month(month)
     except ValueError as exc:
@@ -106,7 +134,7 @@ def verify_month(session: Session, month: str, policy: Policy) -> Verification:
                         f"but {version.name} is in force that month")
     closed = session.get(ClosedMonth, month)
     if closed is not None:
-        now = ledger_totals(session, month)
+        now = {**ledger_totals(session, month), **month_source_keys(sources)}
         for account, at_close in closed.totals.items():
             if now.get(account, 0) != at_close:
                 problems.append(f"closed month: {account} was {fen_to_yuan(at_close)} at the "

@@ -85,7 +85,7 @@ def charge_for(session: Session, elder: Elder, item: Item, price_fen: int, polic
                moment: datetime) -> Charge:
     """Price a visit at `moment` under the month's policy version, cap, use and rollover."""
     charge, _ = charge_for_month(session, elder=elder, item=item, price_fen=price_fen,
-                                 policy=policy, month=month_of(moment))
+                                 policy=policy, month=month_of(moment), day=local(moment).date())
     return charge
 
 

@@ -13,7 +13,8 @@ from billing import ledger
 from billing.charges import charge_for_month, correct_visit, ref_for
 from billing.closing import close_month
 from billing.models import LedgerPosting as LP
-from billing.months import month_of
+from billing.eligibility import facts_on
+from billing.months import first_day, month_of
 from billing.policy import load_policy
 from billing.reports import subsidy_csv_lines
 from billing.verify import verify_month
@@ -71,7 +72,8 @@ def _book_visit(session, elder, provider, item, price, now, n) -> Visit:
     charge, version = charge_for_month(session, elder=elder, item=item, price_fen=price,
                                        policy=POLICY, month=ref.month)
     ledger.post_charge(session, ref, price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
-                       copay_fen=charge.copay_fen, policy_version=version.name, now=now)
+                       copay_fen=charge.copay_fen, policy_version=version.name, now=now,
+                       parts=charge.parts)
     return visit
 
 
@@ -127,14 +129,21 @@ def test_any_sequence_keeps_the_books_balanced_capped_and_reconciled(ops):
         assert unbalanced == []
 
         used = session.execute(
-            select(LP.elder_id, LP.service_month, func.sum(LP.amount_fen))
+            select(LP.elder_id, LP.service_month, LP.source, func.sum(LP.amount_fen))
             .where(LP.account.in_((ledger.SUBSIDY_PENDING, ledger.SUBSIDY_PAYABLE)))
-            .group_by(LP.elder_id, LP.service_month))
-        for elder_id, month, total in used:
+            .group_by(LP.elder_id, LP.service_month, LP.source))
+        pots: dict = {}
+        for elder_id, month, source, total in used:
             elder = session.get(Elder, elder_id)
-            cap = POLICY.version_for_month(month).allowance_fen(elder.elder_class,
-                                                                elder.disability_level)
-            assert 0 <= total <= cap, (elder.elder_class, month, total)
+            version = POLICY.version_for_month(month)
+            if version.funding is None:  # one monthly pot, whichever entitlement paid
+                pots[(elder_id, month)] = pots.get((elder_id, month), 0) + total
+                cap = version.allowance_fen(elder.elder_class, elder.disability_level)
+                assert 0 <= pots[(elder_id, month)] <= cap, (elder.elder_class, month, total)
+            else:  # each source within its own cap
+                facts = facts_on(session, elder, first_day(month))
+                cap = version.funding.cap_for(source, facts)
+                assert 0 <= total <= (cap if cap is not None else total), (source, month, total)
 
         for visit in visits:
             balance = _balances(session, LP.visit_id == visit.id)

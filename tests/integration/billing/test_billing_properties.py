@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from billing import ledger
 from billing.charges import charge_for_month, correct_visit, ref_for
 from billing.closing import close_month
-from billing.models import LedgerPosting as LP
 from billing.eligibility import facts_on
+from billing.models import LedgerPosting as LP
 from billing.months import first_day, month_of
 from billing.policy import load_policy
 from billing.reports import subsidy_csv_lines

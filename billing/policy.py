@@ -100,6 +100,16 @@ class Policy:
             raise ValueError(f"no subsidy policy version is in force on {day.isoformat()}")
         return max(in_force, key=lambda v: v.effective_from)
 
+    def source_codes(self) -> list[str]:
+        """Every funding source any version names (and those older versions' charges name)."""
+        codes = {"unsplit"}
+        for version in self.versions:
+            if version.funding is None:
+                codes.update((*LEGACY_SOURCES.values(), "city_free"))
+            else:
+                codes.update(version.funding.sources)
+        return sorted(codes)
+
     def version_for_month(self, month: str) -> PolicyVersion:
         """Return the version in force for a month (`YYYY-MM`): versions start on a first day."""
         year, number = month.split("-")

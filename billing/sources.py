@@ -168,10 +168,10 @@ def read_funding(data: dict, locate: Locate, disability_levels: tuple[str, ...])
         raise SourcesError(f"{locate(key='free')}: free: takes source and counts_against_cap")
     free_source = free.get("source")
     if free_source not in sources:
-        raise SourcesError(f"{locate(key='free')}: free: source: must name the "
+        raise SourcesError(f"{locate(key='free.source')}: free: source: must name the "
                            f"[[version.source]] that pays free items, not {free_source!r}")
     if free_source in seen:
-        raise SourcesError(f"{locate(key='free')}: free: source {free_source!r} must not be in "
+        raise SourcesError(f"{locate(key='free.source')}: free: source {free_source!r} must not be in "
                            f"the order too, or it would pay for every item")
     tiers = sources[free_source].tiers
     if (len(tiers) != 1 or not tiers[0].rule.everyone or tiers[0].share_percent != 100
@@ -181,7 +181,8 @@ def read_funding(data: dict, locate: Locate, disability_levels: tuple[str, ...])
                            f"share_percent = 100 and no monthly cap")
     counts = free.get("counts_against_cap", False)
     if not isinstance(counts, bool):
-        raise SourcesError(f"{locate(key='free')}: free: counts_against_cap: true or false")
+        raise SourcesError(f"{locate(key='free.counts_against_cap')}: free: "
+                           f"counts_against_cap: true or false")
     if unused := [c for c in sources if c not in seen and c != free_source]:
         raise SourcesError(f"{locate(key='order')}: order: source {unused[0]!r} is never used")
     return Funding(sources, tuple(order), free_source, counts)
@@ -316,6 +317,12 @@ def line_locator(text: str, path: str, version_index: int) -> Locate:
                 start, end = nth("version.source.tier", tier, start,
                                  ("version", "version.source"))
         line = start
+        if key is not None and "." in key:  # a key of a sub-table: [version.free] source = …
+            table, key = key.split(".")
+            start = next((n for n, h in headers if start <= n < end and h.endswith("." + table)),
+                         start)
+            line = start
+            end = next((n for n, _ in headers if n > start), end)
         if key is not None:
             for n in range(start, min(end, len(lines) + 1)):
                 stripped = lines[n - 1].strip()

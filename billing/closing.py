@@ -13,8 +13,7 @@ from billing.ledger import (
     OUTCOME_ACCOUNTS,
     REVERSE,
     SUBSIDY_PENDING,
-    ledger_totals,
-    source_totals,
+    month_totals,
 )
 from billing.models import ClosedMonth
 from billing.models import LedgerPosting as LP
@@ -85,6 +84,11 @@ def pending_reviews(session: Session, month: str) -> list[PendingReview]:
     return [PendingReview(*row) for row in rows]
 
 
+def _totals(session: Session, month: str) -> dict[str, int]:
+    accounts, sources = month_totals(session, month)
+    return {**accounts, **{f"source:{code}": fen for code, fen in sources.items()}}
+
+
 def closed_month(session: Session, month: str) -> ClosedMonth | None:
     return session.get(ClosedMonth, month)
 
@@ -122,8 +126,7 @@ def close_month(session: Session, month: str, *, policy: Policy, now: datetime,
         month=month, closed_at=now, is_forced=bool(pending), pending_reviews=len(pending),
         policy_version=version.name, policy_fingerprint=version.fingerprint(),
         # per account, then the subsidy per funding source (`source:<code>`)
-        totals={**ledger_totals(session, month),
-                **{f"source:{code}": fen for code, fen in source_totals(session, month).items()}},
+        totals=_totals(session, month),
     )
     session.add(closed)
     session.flush()

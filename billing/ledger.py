@@ -279,22 +279,28 @@ def subsidy_used_by_source(session: Session, elder_id: int, month: str,
     return {source: int(total) for source, total in session.execute(query) if total}
 
 
+def month_totals(session: Session, month: str) -> tuple[dict[str, int], dict[str, int]]:
+    """In one pass over the month's postings: the sum on every account (zero for an account
+    with nothing), and the subsidy (pending, payable, withheld) per funding source."""
+    rows = session.execute(
+        select(LedgerPosting.account, LedgerPosting.source, func.sum(LedgerPosting.amount_fen))
+        .where(LedgerPosting.month == month)
+        .group_by(LedgerPosting.account, LedgerPosting.source)
+    )
+    totals = dict.fromkeys(ACCOUNTS, 0)
+    sources: dict[str, int] = {}
+    for account, source, total in rows:
+        totals[account] = totals.get(account, 0) + int(total)
+        if account in SUBSIDY_ACCOUNTS:
+            sources[source] = sources.get(source, 0) + int(total)
+    return totals, {source: fen for source, fen in sources.items() if fen}
+
+
 def source_totals(session: Session, month: str) -> dict[str, int]:
     """The subsidy booked in the month (pending, payable and withheld) per funding source."""
-    rows = session.execute(
-        select(LedgerPosting.source, func.sum(LedgerPosting.amount_fen))
-        .where(LedgerPosting.month == month, LedgerPosting.account.in_(SUBSIDY_ACCOUNTS))
-        .group_by(LedgerPosting.source)
-    )
-    return {source: int(total) for source, total in rows if total}
+    return month_totals(session, month)[1]
 
 
 def ledger_totals(session: Session, month: str) -> dict[str, int]:
     """The sum booked in the month on every account (zero for an account with nothing)."""
-    rows = session.execute(
-        select(LedgerPosting.account, func.sum(LedgerPosting.amount_fen))
-        .where(LedgerPosting.month == month).group_by(LedgerPosting.account)
-    )
-    totals = dict.fromkeys(ACCOUNTS, 0)
-    totals.update({account: int(total) for account, total in rows})
-    return totals
+    return month_totals(session, month)[0]

@@ -16,7 +16,7 @@ from billing.ledger import (
     SUBSIDY_PENDING,
     SUBSIDY_WITHHELD,
     ledger_totals,
-    source_totals,
+    month_totals,
 )
 from billing.models import ClosedMonth
 from billing.models import LedgerPosting as LP
@@ -39,9 +39,10 @@ class Verification:
         return not self.problems
 
 
-def expected_totals(session: Session, month: str) -> dict[str, int]:
+def expected_totals(session: Session, month: str,
+                    accounts: dict[str, int] | None = None) -> dict[str, int]:
     """The month's totals straight from the postings: money in fen, visits and adjustments."""
-    accounts = ledger_totals(session, month)
+    accounts = ledger_totals(session, month) if accounts is None else accounts
     pending, payable, withheld = (accounts[SUBSIDY_PENDING], accounts[SUBSIDY_PAYABLE],
                                   accounts[SUBSIDY_WITHHELD])
     own = LP.service_month == month
@@ -103,8 +104,8 @@ def _table_totals(table: Table, where: str, problems: list[str]) -> dict[str, in
 
 def verify_month(session: Session, month: str, policy: Policy) -> Verification:
     """Check the month's ledger and recompute the totals of every report against it."""
-    expected = expected_totals(session, month)
-    sources = source_totals(session, month)
+    accounts, sources = month_totals(session, month)
+    expected = expected_totals(session, month, accounts)
     result = Verification(month, expected, sources=sources)
     problems = result.problems
     if sum(sources.values()) != expected["subsidy"]:
@@ -134,7 +135,7 @@ def verify_month(session: Session, month: str, policy: Policy) -> Verification:
                         f"but {version.name} is in force that month")
     closed = session.get(ClosedMonth, month)
     if closed is not None:
-        now = {**ledger_totals(session, month), **month_source_keys(sources)}
+        now = {**accounts, **month_source_keys(sources)}
         for account, at_close in closed.totals.items():
             if now.get(account, 0) != at_close:
                 problems.append(f"closed month: {account} was {fen_to_yuan(at_close)} at the "

@@ -110,6 +110,15 @@ class Policy:
                 codes.update(version.funding.sources)
         return sorted(codes)
 
+    def source_names(self) -> dict[str, str]:
+        """Each source's name for people (the newest version's wording)."""
+        names = {"unsplit": "未拆分（资金来源启用前）", "city_class": "市级分类补贴",
+                 "national_voucher": "国家居家养老服务消费补贴", "city_free": "政府埋单（免费项目）"}
+        for version in self.versions:
+            if version.funding is not None:
+                names.update({c: s.name for c, s in version.funding.sources.items()})
+        return names
+
     def version_for_month(self, month: str) -> PolicyVersion:
         """Return the version in force for a month (`YYYY-MM`): versions start on a first day."""
         year, number = month.split("-")

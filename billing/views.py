@@ -22,7 +22,9 @@ from billing.closing import closed_month
 from billing.exports import csv_lines, write_xlsx
 from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
+from billing.ledger import source_totals
 from billing.reports import REPORTS, report_tables
+from billing.source_report import source_tables
 from billing.verify import expected_totals, verify_month
 from dispatcher.consoles.auth import role_required
 from dispatcher.db import get_session
@@ -51,9 +53,11 @@ def page():
     month = _month()
     db = get_session()
     svgs = charts(monthly_series(db, months_ending(month, 6)))
+    policy = current_app.extensions["vnh.policy"]
     return render_template(
         "billing/bureau.html", month=month, closed=closed_month(db, month),
         totals=expected_totals(db, month), titles=TITLES,
+        sources=source_totals(db, month), source_names=policy.source_names(),
         charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
     )
 
@@ -72,12 +76,28 @@ def download(kind: str, fmt: str):
     if kind not in REPORTS or fmt not in ("csv", "xlsx"):
         abort(404)
     month = _month()
-    name = f"{kind}-{month}.{fmt}"
+    return _send(lambda session: report_tables(session, kind, month), f"{kind}-{month}.{fmt}",
+                 fmt)
+
+
+@bp.get("/reports/source/<source>.<fmt>")
+@role_required("bureau", "supervisor")
+def download_source(source: str, fmt: str):
+    """The report for the body funding one source."""
+    if source not in current_app.extensions["vnh.policy"].source_codes() or fmt not in (
+            "csv", "xlsx"):
+        abort(404)
+    month = _month()
+    return _send(lambda session: source_tables(session, month, source),
+                 f"source-{source}-{month}.{fmt}", fmt)
+
+
+def _send(tables, name: str, fmt: str):
     if fmt == "csv":
         # The generator runs after the view's own session is closed; it opens its own, which
         # the end of the stream closes.
         def generate():
-            yield from csv_lines(report_tables(get_session(), kind, month))
+            yield from csv_lines(tables(get_session()))
 
         return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
@@ -85,7 +105,7 @@ def download(kind: str, fmt: str):
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(report_tables(get_session(), kind, month), path)
+        write_xlsx(tables(get_session()), path)
         handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
     finally:
         os.unlink(path)

@@ -20,9 +20,9 @@ from markupsafe import Markup
 from billing.charts import charts, monthly_series
 from billing.closing import closed_month
 from billing.exports import csv_lines, write_xlsx
+from billing.ledger import source_totals
 from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
-from billing.ledger import source_totals
 from billing.reports import REPORTS, report_tables
 from billing.source_report import source_tables
 from billing.verify import expected_totals, verify_month

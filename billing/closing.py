@@ -66,7 +66,8 @@ def pending_reviews(session: Session, month: str) -> list[PendingReview]:
     outcomes = sum((_counted(kind) for kind in OUTCOME_ACCOUNTS), start=0)
     visits = (
         select(LP.visit_id)
-        .where(LP.service_month == month)
+        # only the pending legs count (a charge always has one): fewer rows to group
+        .where(LP.service_month == month, LP.account == SUBSIDY_PENDING)
         .group_by(LP.visit_id)
         .having(and_(_counted(CHARGE) > 0, outcomes == 0))
         .subquery()

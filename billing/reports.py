@@ -264,10 +264,11 @@ def tallies(session: Session, month: str, provider_id: int | None = None,
     return found
 
 
-def summary_tables(session: Session, month: str) -> list[Table]:
-    """The month by street, community, category, elder class and provider: a table each."""
+def summary_tables(session: Session, month: str, by: dict | None = None) -> list[Table]:
+    """The month by street, community, category, elder class and provider: a table each
+    (from `by`, the month's tallies, if already counted)."""
     sources = month_sources(session, month)
-    by = tallies(session, month, sources=sources)
+    by = tallies(session, month, sources=sources) if by is None else by
     return [
         Table.from_records(f"{title} {month}", [*SUMMARY, *source_columns(sources)], [
             {"dimension": dimension, "group_code": code, "group_name": name,
@@ -278,14 +279,16 @@ def summary_tables(session: Session, month: str) -> list[Table]:
     ]
 
 
-def settlement_tables(session: Session, month: str, provider_id: int | None = None) -> list[Table]:
+def settlement_tables(session: Session, month: str, provider_id: int | None = None,
+                      by: dict | None = None) -> list[Table]:
     """Per provider (or the one given): visits and their outcomes, and what the bureau owes for the month."""
     sources = month_sources(session, month)
-    by = tallies(session, month, provider_id, sources)["provider"]
+    if by is None:
+        by = tallies(session, month, provider_id, sources)
     return [Table.from_records(f"服务商结算 {month}", [*SETTLEMENT, *source_columns(sources)], [
         {"month": month, "provider_code": code, "provider_name": name,
          **tally.as_row(sources)}
-        for (code, name), tally in sorted(by.items())
+        for (code, name), tally in sorted(by["provider"].items())
     ])]
 
 

@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 from billing import ledger
 from billing.eligibility import facts_on
 from billing.months import first_day, month_of, previous_month
-from billing.policy import Charge, Policy, PolicyVersion, legacy_parts, split_charge
+from billing.policy import (
+    Charge,
+    Policy,
+    PolicyVersion,
+    UnknownElderClass,
+    legacy_parts,
+    split_charge,
+)
 from billing.sources import split_by_sources
 from dispatcher.clock import local
 from dispatcher.models import Elder, Item, Visit
@@ -84,6 +91,10 @@ def charge_for_month(session: Session, *, elder: Elder, item: Item, price_fen: i
     if price_fen < 0:
         raise ValueError(f"price_fen: the price must not be negative, got {price_fen}")
     facts = facts_on(session, elder, day)
+    if facts.elder_class not in version.classes:
+        raise UnknownElderClass(f"elder_class: {facts.elder_class!r} is not a class of policy "
+                                f"version {version.name!r}" if facts.elder_class else
+                                "elder_class: the elder has no subsidy class")
     used = ledger.subsidy_used_by_source(session, elder.id, month, exclude_visit_id)
     carried = carried_by_source(session, elder, month, policy)
     parts, copay = split_by_sources(price_fen, version.funding, facts, is_free=free, used=used,

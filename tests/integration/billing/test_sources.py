@@ -192,3 +192,17 @@ def test_vnh_refuses_to_start_on_a_policy_whose_sources_cannot_work_naming_the_l
     assert result.exit_code == 1
     assert f"{bad}:{line}: version '2026-12': source 'ltc_insurance': share_percent: 120%" in \
         result.output
+
+
+def test_under_sources_an_elder_with_no_class_is_refused_at_check_out_naming_the_field(
+    session, policy, settings, clock, make_elder, make_provider
+):
+    import pytest
+
+    clock.advance(TO_DECEMBER)
+    make_provider(latitude=NEAR[0], longitude=NEAR[1], offerings={"HK06": 12800})
+    elder = make_elder(elder_class="")
+    with pytest.raises(ValueError, match="elder_class"):
+        _visit(session, policy, settings, clock, elder, "HK06")
+    session.rollback()
+    assert session.scalar(select(LedgerPosting.id).limit(1)) is None

@@ -17,11 +17,19 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, joinedload
 
 from billing import ledger
+from billing.bench_sources import SPLIT_MONTH, build_split_month, timed
 from billing.exports import write_report
 from billing.models import LedgerPosting
 from billing.money import fen_to_yuan
 from billing.policy import DISABILITY_LEVELS, load_policy, split_charge
-from billing.reports import DETAIL, SUBSIDY_COLUMNS, report_tables
+from billing.reports import (
+    DETAIL,
+    SOURCES_COLUMN,
+    SUBSIDY_COLUMNS,
+    month_sources,
+    report_tables,
+    source_columns,
+)
 from dispatcher.clock import local
 from dispatcher.enrollment.identity import check_digit, mask_id_number
 from dispatcher.models import Elder, Item, Order, Visit
@@ -120,11 +128,16 @@ def naive_rows(session: Session, month: str) -> list[list]:
         .options(joinedload(Visit.order).joinedload(Order.elder),
                  joinedload(Visit.order).joinedload(Order.item))).unique()}
     providers = {p.id: p for p in session.scalars(select(Provider))}
-    sums = {v: dict.fromkeys(ledger.ACCOUNTS, 0) | {"verify": 0, "withhold": 0, "class": ""}
+    sums = {v: dict.fromkeys(ledger.ACCOUNTS, 0) | {"verify": 0, "withhold": 0, "class": "",
+                                                    "sources": {}}
             for v in visit_ids}
+    sources = sorted({p.source for p in postings
+                      if p.account in ledger.SUBSIDY_ACCOUNTS and p.amount_fen})
     for p in postings:
         entry = sums[p.visit_id]
         entry[p.account] += p.amount_fen
+        if p.account in ledger.SUBSIDY_ACCOUNTS:
+            entry["sources"][p.source] = entry["sources"].get(p.source, 0) + p.amount_fen
         entry["class"] = p.elder_class
         if p.account == ledger.SUBSIDY_PENDING and p.kind in ("verify", "withhold"):
             entry[p.kind] += 1
@@ -141,17 +154,22 @@ def naive_rows(session: Session, month: str) -> list[list]:
             provider.code, provider.name, f"{local(visit.checked_out_at):%Y-%m-%d}",
             -entry[ledger.PROVIDER_REVENUE], pending + payable + withheld,
             entry[ledger.ELDER_COPAY], result, payable, withheld, pending, "visit", "",
+            ";".join(s for s in sources if entry["sources"].get(s)),
+            *(entry["sources"].get(s, 0) for s in sources),
         ])
     return rows
 
 
 def naive_export(session: Session, month: str, fmt: str, path: Path) -> int:
     rows = naive_rows(session, month)
+    sources = month_sources(session, month)
+    header = [*SUBSIDY_COLUMNS, SOURCES_COLUMN.key, *(c.key for c in source_columns(sources))]
     money = {i for i, c in enumerate(DETAIL) if c.kind == "money"}
+    money |= set(range(len(DETAIL) + 1, len(header)))
     if fmt == "csv":
         with open(path, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out)
-            writer.writerow(SUBSIDY_COLUMNS)
+            writer.writerow(header)
             writer.writerows([fen_to_yuan(v) if i in money else v for i, v in enumerate(row)]
                              for row in rows)
         return len(rows)
@@ -161,7 +179,7 @@ def naive_export(session: Session, month: str, fmt: str, path: Path) -> int:
 
     workbook = Workbook()
     sheet = workbook.active
-    sheet.append(SUBSIDY_COLUMNS)
+    sheet.append(header)
     for row in rows:
         sheet.append([Decimal(v).scaleb(-2) if i in money else v for i, v in enumerate(row)])
     for column in sheet.iter_cols(min_row=2):
@@ -237,6 +255,31 @@ def measure(url: str, how: str, fmt: str, path: Path) -> tuple[int, float, float
     return result
 
 
+def close_and_verify(url: str, seed: int) -> bool:
+    """Book MONTH again a month later split across the funding sources; time the close and
+    `vnh report verify` of both months, and print split/unsplit as ratios."""
+    from dispatcher.db import make_engine
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        count = build_split_month(session, month=MONTH, seed=seed)
+        session.commit()
+    engine.dispose()
+    click.echo(f"booked the same {count} visits again in {SPLIT_MONTH}, split across the funding "
+               f"sources; {MONTH} stays one unsplit subsidy per visit, as booked before sources")
+    seconds, ok = {}, True
+    for what in ("close", "verify"):
+        for month in (MONTH, SPLIT_MONTH):
+            seconds[what, month], done = timed(url, what, month)
+            ok = ok and done
+            click.echo(f"{what:6} {month}  {seconds[what, month]:6.2f} s"
+                       f"{'' if done else '  FAILED'}")
+    for what in ("close", "verify"):
+        click.echo(f"{what}: split/unsplit time "
+                   f"{seconds[what, SPLIT_MONTH] / seconds[what, MONTH]:.2f}x")
+    return ok
+
+
 @click.command("report")
 @click.option("--elders", default=50_000, show_default=True)
 @click.option("--visits", default=100_000, show_default=True)
@@ -280,7 +323,10 @@ def bench_report(elders, visits, seed, keep):
         _, naive_s, naive_mb, *_ = results["naive", fmt]
         click.echo(f"{fmt}: naive/streaming time {naive_s / ours_s:.2f}x, "
                    f"peak memory {naive_mb / max(ours_mb, 0.1):.1f}x")
+    closing = close_and_verify(url, seed)
     if keep is None:
         shutil.rmtree(workdir, ignore_errors=True)
+    if not closing:
+        raise click.ClickException("a month close or verify failed")
     if not same:
         raise click.ClickException("the streaming and naive CSV exports differ")

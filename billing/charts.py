@@ -36,6 +36,7 @@ class MonthlySeries:
     elders_served: dict[str, int] = field(default_factory=dict)
     visits: dict[str, int] = field(default_factory=dict)
     copay: dict[str, int] = field(default_factory=dict)
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def average_copay(self, month: str) -> int:
         return self.copay.get(month, 0) // self.visits[month] if self.visits.get(month) else 0
@@ -58,6 +59,14 @@ def monthly_series(session: Session, months: list[str], area: Area | None = None
         for month, key, total in session.execute(stmt.where(subsidy).group_by(LP.month, column)):
             found[key][month] = int(total)
         setattr(series, name, dict(sorted(found.items())))
+    found_sources: dict[str, dict[str, int]] = defaultdict(dict)
+    for month, source, total in session.execute(
+        select(LP.month, LP.source, func.sum(LP.amount_fen)).where(subsidy)
+        .group_by(LP.month, LP.source)
+    ):
+        if total:
+            found_sources[source][month] = int(total)
+    series.by_source = dict(sorted(found_sources.items()))
     charges = (LP.month.in_(months), LP.service_month == LP.month, LP.kind == CHARGE,
                LP.account == ELDER_COPAY, scope_filter(area, LP.elder_id))
     for month, elders, visits, copay in session.execute(
@@ -92,10 +101,11 @@ def _render(chart) -> str:
 
 
 def charts(series: MonthlySeries) -> dict[str, str]:
-    """The page's four SVG charts, keyed by name."""
+    """The page's five SVG charts, keyed by name."""
     months = series.months
     svgs = {}
-    for key, title, groups in (("category", "补贴（不含扣回）按服务类别，元", series.by_category),
+    for key, title, groups in (("source", "补贴（不含扣回）按资金来源，元", series.by_source),
+                               ("category", "补贴（不含扣回）按服务类别，元", series.by_category),
                                ("street", "补贴（不含扣回）按街道，元", series.by_street)):
         chart = _chart(pygal.StackedBar, title, months, value_formatter=_yuan)
         for name, per_month in groups.items():

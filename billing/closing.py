@@ -13,7 +13,7 @@ from billing.ledger import (
     OUTCOME_ACCOUNTS,
     REVERSE,
     SUBSIDY_PENDING,
-    ledger_totals,
+    month_totals,
 )
 from billing.models import ClosedMonth
 from billing.models import LedgerPosting as LP
@@ -66,7 +66,8 @@ def pending_reviews(session: Session, month: str) -> list[PendingReview]:
     outcomes = sum((_counted(kind) for kind in OUTCOME_ACCOUNTS), start=0)
     visits = (
         select(LP.visit_id)
-        .where(LP.service_month == month)
+        # only the pending legs count (a charge always has one): fewer rows to group
+        .where(LP.service_month == month, LP.account == SUBSIDY_PENDING)
         .group_by(LP.visit_id)
         .having(and_(_counted(CHARGE) > 0, outcomes == 0))
         .subquery()
@@ -82,6 +83,11 @@ def pending_reviews(session: Session, month: str) -> list[PendingReview]:
         .order_by(Visit.checked_out_at, Visit.id)
     )
     return [PendingReview(*row) for row in rows]
+
+
+def _totals(session: Session, month: str) -> dict[str, int]:
+    accounts, sources = month_totals(session, month)
+    return {**accounts, **{f"source:{code}": fen for code, fen in sources.items()}}
 
 
 def closed_month(session: Session, month: str) -> ClosedMonth | None:
@@ -120,7 +126,8 @@ def close_month(session: Session, month: str, *, policy: Policy, now: datetime,
     closed = ClosedMonth(
         month=month, closed_at=now, is_forced=bool(pending), pending_reviews=len(pending),
         policy_version=version.name, policy_fingerprint=version.fingerprint(),
-        totals=ledger_totals(session, month),
+        # per account, then the subsidy per funding source (`source:<code>`)
+        totals=_totals(session, month),
     )
     session.add(closed)
     session.flush()

@@ -63,6 +63,35 @@ _report_command("summary", "Totals by street, community, category, elder class a
 _report_command("settlement", "Per provider: visits, outcomes, payable, withheld, adjustments.")
 
 
+@report.command("source")
+@click.option("--source", "source", required=True,
+              help="A funding source of the policy, e.g. national_voucher")
+@click.option("--month", required=True, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv",
+              show_default=True)
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="zh: Chinese headers and values, for people; en: the column names systems read.")
+def report_source(source: str, month: str, fmt: str, output: Path, lang: str):
+    """For the body funding one source: every visit it paid for in the month."""
+    from billing.exports import write_report
+    from billing.source_report import source_tables
+    from dispatcher.db import session_scope
+
+    app = _app()
+    month = _started_month(month, app)
+    codes = app.extensions["vnh.policy"].source_codes()
+    if source not in codes:
+        raise click.BadParameter(f"{source!r} is not a funding source of the policy (sources: "
+                                 f"{', '.join(codes)})", param_hint="--source")
+    try:
+        with session_scope(app) as session:
+            rows = write_report(source_tables(session, month, source), fmt, output, lang)
+    except OSError as exc:
+        raise click.ClickException(f"--output: cannot write {output}: {exc.strerror}") from None
+    click.echo(f"wrote {rows} rows of the {source} report for {month} to {output}")
+
+
 @report.command("verify")
 @click.option("--month", required=True, help="YYYY-MM")
 def report_verify(month):
@@ -87,6 +116,9 @@ def report_verify(month):
         f"{fen_to_yuan(totals['price'])}, subsidy {fen_to_yuan(totals['subsidy'])} (payable "
         f"{fen_to_yuan(totals['payable'])}, withheld {fen_to_yuan(totals['withheld'])}, pending "
         f"{fen_to_yuan(totals['pending'])}), co-pay {fen_to_yuan(totals['copay'])} yuan")
+    if result.sources:
+        click.echo("funding sources sum to the subsidy: " + ", ".join(
+            f"{code} {fen_to_yuan(fen)}" for code, fen in sorted(result.sources.items())))
 
 
 @click.group()

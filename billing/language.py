@@ -27,6 +27,18 @@ HEADERS_ZH = {
     "visits": "服务次数", "adjustments": "调整笔数", "elders": "服务老人数",
     "verified": "已核实次数", "denied": "已扣回次数", "pending_reviews": "待回访次数",
     "adjustment_payable": "调整应付补贴（元）",
+    # funding sources: the detail's sources and the report for one source's funding body
+    "funding_sources": "补贴来源", "source": "资金来源",
+    "source_subsidy": "该来源补贴（元）", "source_payable": "该来源应付（元）",
+    "source_withheld": "该来源扣回（元）", "source_pending": "该来源待定（元）",
+}
+# `subsidy_<source>`: one money column per funding source, named after the source.
+SOURCE_COLUMN_PREFIX = "subsidy_"
+# The packaged policy's funding sources (code → Chinese name), for their columns and values.
+_SOURCE_NAMES_ZH = {
+    "ltc_insurance": "长期护理保险", "national_voucher": "国家居家养老服务消费补贴",
+    "city_class": "市级分类补贴", "age_voucher": "高龄服务券", "city_free": "政府埋单（免费项目）",
+    "elder": "个人自付", "unsplit": "未分来源",
 }
 
 VALUES_ZH = {
@@ -43,7 +55,19 @@ class UnknownLanguage(ValueError):
 
 def header(key: str, lang: str) -> str:
     """A column's name as written in `lang`."""
-    return HEADERS_ZH.get(key, key) if lang == "zh" else key
+    if lang != "zh":
+        return key
+    if key.startswith(SOURCE_COLUMN_PREFIX) and key not in HEADERS_ZH:
+        code = key.removeprefix(SOURCE_COLUMN_PREFIX)
+        return f"{_SOURCE_NAMES_ZH.get(code, code)}（元）"
+    return HEADERS_ZH.get(key, key)
+
+
+def _source_names(value):
+    """`national_voucher;city_class` as the sources' Chinese names."""
+    if not isinstance(value, str) or not value:
+        return value
+    return "；".join(_SOURCE_NAMES_ZH.get(code, code) for code in value.split(";"))
 
 
 def in_language(tables: list, lang: str) -> list:
@@ -58,8 +82,19 @@ def in_language(tables: list, lang: str) -> list:
 def _translated(table):
     columns = [replace(c, key=header(c.key, "zh")) for c in table.columns]
     maps = [(i, VALUES_ZH[c.key]) for i, c in enumerate(table.columns) if c.key in VALUES_ZH]
+    maps += [(i, _SOURCES) for i, c in enumerate(table.columns) if c.key in ("funding_sources", "source")]
     rows = _rows(table.rows, maps) if maps else table.rows
     return type(table)(table.title, columns, rows)
+
+
+class _SourceNames:
+    """A VALUES_ZH-like map for source codes, one or several joined by `;`."""
+
+    def get(self, value, default=None):
+        return _source_names(value)
+
+
+_SOURCES = _SourceNames()
 
 
 def _rows(rows, maps) -> Iterator[Sequence]:

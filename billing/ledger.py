@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import ClosedMonth, LedgerPosting
 from billing.months import next_month
+from billing.sources import ALL, ELDER, UNSPLIT
 
 SUBSIDY_PENDING = "subsidy_pending"
 SUBSIDY_PAYABLE = "subsidy_payable"
@@ -23,6 +24,7 @@ SUBSIDY_WITHHELD = "subsidy_withheld"
 ELDER_COPAY = "elder_copay"
 PROVIDER_REVENUE = "provider_revenue"
 ACCOUNTS = (SUBSIDY_PENDING, SUBSIDY_PAYABLE, SUBSIDY_WITHHELD, ELDER_COPAY, PROVIDER_REVENUE)
+SUBSIDY_ACCOUNTS = (SUBSIDY_PENDING, SUBSIDY_PAYABLE, SUBSIDY_WITHHELD)
 
 CHARGE, VERIFY, WITHHOLD = "charge", "verify", "withhold"
 OUTCOME_ACCOUNTS = {VERIFY: SUBSIDY_PAYABLE, WITHHOLD: SUBSIDY_WITHHELD}
@@ -43,12 +45,16 @@ class VisitRef:
 
 @dataclass(frozen=True)
 class Transaction:
+    """A transaction's legs: `legs` by account (all sources together), `parts` by
+    (account, funding source)."""
+
     key: str
     kind: str
     legs: dict[str, int]
     month: str
     policy_version: str
     original_key: str | None
+    parts: dict[tuple[str, str], int]
 
 
 class UnbalancedTransaction(ValueError):
@@ -67,9 +73,33 @@ def booking_month(session: Session, service_month: str) -> str:
     return month
 
 
-def _post(session: Session, ref: VisitRef, kind: str, legs: dict[str, int], policy_version: str,
-          now: datetime, *, txn_key: str | None = None, original_key: str | None = None) -> bool:
-    """Write one transaction unless its key exists; return whether it was written."""
+def charge_legs(price_fen: int, copay_fen: int,
+                parts: tuple[tuple[str, int], ...]) -> dict[tuple[str, str], int]:
+    """A charge's legs: the provider's price, the elder's co-pay, each source's pending part."""
+    # A charge always has a leg on the pending account (of nobody's money when no source pays):
+    # the close and the reports count those legs to tell a billed visit's review state.
+    legs = {(SUBSIDY_PENDING, source): fen for source, fen in parts} or {(SUBSIDY_PENDING, ELDER): 0}
+    legs[(ELDER_COPAY, ELDER)] = copay_fen
+    legs[(PROVIDER_REVENUE, ALL)] = -price_fen
+    return legs
+
+
+def _parts_of(subsidy_fen: int, parts) -> tuple[tuple[str, int], ...]:
+    if parts is None:
+        parts = ((UNSPLIT, subsidy_fen),) if subsidy_fen else ()
+    parts = tuple((source, fen) for source, fen in parts if fen)
+    if sum(fen for _, fen in parts) != subsidy_fen or len({s for s, _ in parts}) != len(parts):
+        raise LedgerError(f"parts: the sources {parts} do not add up to the subsidy {subsidy_fen}")
+    return parts
+
+
+def _post(session: Session, ref: VisitRef, kind: str, legs: dict[tuple[str, str], int],
+          policy_version: str, now: datetime, *, txn_key: str | None = None,
+          original_key: str | None = None) -> bool:
+    """Write one transaction unless its key exists; return whether it was written.
+
+    `legs` maps (account, funding source) to fen: every posting names its source.
+    """
     if sum(legs.values()) != 0:
         raise UnbalancedTransaction(f"{kind} for visit {ref.visit_id} does not sum to zero: {legs}")
     txn_key = txn_key or f"visit:{ref.visit_id}:{kind}"
@@ -78,12 +108,13 @@ def _post(session: Session, ref: VisitRef, kind: str, legs: dict[str, int], poli
     month = booking_month(session, ref.month)
     session.add_all(
         LedgerPosting(
-            txn_key=txn_key, kind=kind, account=account, amount_fen=amount, month=month,
+            txn_key=txn_key, kind=kind, account=account, source=source, amount_fen=amount,
+            month=month,
             service_month=ref.month, original_txn_key=original_key, order_id=ref.order_id,
             visit_id=ref.visit_id, elder_id=ref.elder_id, provider_id=ref.provider_id,
             elder_class=ref.elder_class, policy_version=policy_version, created_at=now,
         )
-        for account, amount in legs.items()
+        for (account, source), amount in legs.items()
     )
     session.flush()
     return True
@@ -97,12 +128,17 @@ def _check_amount(name: str, value: int) -> None:
 
 
 def post_charge(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen: int,
-                copay_fen: int, policy_version: str, now: datetime) -> bool:
-    """Book a completed visit once: the subsidy stays pending until the visit is verified."""
+                copay_fen: int, policy_version: str, now: datetime,
+                parts: tuple[tuple[str, int], ...] | None = None) -> bool:
+    """Book a completed visit once: the subsidy stays pending until the visit is verified.
+
+    `parts` splits the subsidy across funding sources ((source, fen), …); without it the
+    subsidy is booked as `unsplit`.
+    """
     for name, value in (("price_fen", price_fen), ("subsidy_fen", subsidy_fen),
                         ("copay_fen", copay_fen)):
         _check_amount(name, value)
-    legs = {SUBSIDY_PENDING: subsidy_fen, ELDER_COPAY: copay_fen, PROVIDER_REVENUE: -price_fen}
+    legs = charge_legs(price_fen, copay_fen, _parts_of(subsidy_fen, parts))
     return _post(session, ref, CHARGE, legs, policy_version, now)
 
 
@@ -114,8 +150,9 @@ def visit_transactions(session: Session, visit_id: int) -> list[Transaction]:
     )
     for p in postings:
         txn = found.setdefault(p.txn_key, Transaction(p.txn_key, p.kind, {}, p.month,
-                                                      p.policy_version, p.original_txn_key))
-        txn.legs[p.account] = p.amount_fen
+                                                      p.policy_version, p.original_txn_key, {}))
+        txn.legs[p.account] = txn.legs.get(p.account, 0) + p.amount_fen
+        txn.parts[(p.account, p.source)] = p.amount_fen
     return list(found.values())
 
 
@@ -143,8 +180,13 @@ def _settle(session: Session, ref: VisitRef, kind: str, now: datetime) -> bool:
     if any(t.kind in OUTCOME_ACCOUNTS for t in live):
         return False
     charge = charges[-1]
-    amount = charge.legs[SUBSIDY_PENDING]
-    return _post(session, ref, kind, {SUBSIDY_PENDING: -amount, OUTCOME_ACCOUNTS[kind]: amount},
+    legs: dict[tuple[str, str], int] = {}
+    for (account, source), amount in charge.parts.items():
+        if account == SUBSIDY_PENDING:
+            legs[(SUBSIDY_PENDING, source)] = -amount
+            legs[(OUTCOME_ACCOUNTS[kind], source)] = amount
+    return _post(session, ref, kind, legs or {(SUBSIDY_PENDING, UNSPLIT): 0,
+                                              (OUTCOME_ACCOUNTS[kind], UNSPLIT): 0},
                  charge.policy_version, now, txn_key=_next_key(session, ref.visit_id, kind),
                  original_key=charge.key)
 
@@ -171,12 +213,13 @@ def reverse_transaction(session: Session, ref: VisitRef, txn_key: str, now: date
         return False
     if txn.kind == CHARGE and any(t.kind in OUTCOME_ACCOUNTS for t in live):
         raise LedgerError(f"{txn_key}: reverse the visit's review outcome before its charge")
-    return _post(session, ref, REVERSE + txn.kind, {a: -v for a, v in txn.legs.items()},
+    return _post(session, ref, REVERSE + txn.kind, {a: -v for a, v in txn.parts.items()},
                  txn.policy_version, now, txn_key=f"{txn_key}:rev", original_key=txn_key)
 
 
 def rebook_visit(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen: int,
-                 copay_fen: int, outcome: str | None, policy_version: str, now: datetime) -> None:
+                 copay_fen: int, outcome: str | None, policy_version: str, now: datetime,
+                 parts: tuple[tuple[str, int], ...] | None = None) -> None:
     """Correct a visit: reverse what stands, newest first, then book the new charge and outcome."""
     for name, value in (("price_fen", price_fen), ("subsidy_fen", subsidy_fen),
                         ("copay_fen", copay_fen)):
@@ -189,7 +232,7 @@ def rebook_visit(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen
         raise LedgerError(f"visit {ref.visit_id} has no charge to correct")
     for txn in reversed(live):
         reverse_transaction(session, ref, txn.key, now)
-    legs = {SUBSIDY_PENDING: subsidy_fen, ELDER_COPAY: copay_fen, PROVIDER_REVENUE: -price_fen}
+    legs = charge_legs(price_fen, copay_fen, _parts_of(subsidy_fen, parts))
     _post(session, ref, CHARGE, legs, policy_version, now,
           txn_key=_next_key(session, ref.visit_id, CHARGE), original_key=charges[-1].key)
     if outcome is not None:
@@ -223,12 +266,41 @@ def subsidy_used(session: Session, elder_id: int, month: str,
     return session.scalar(query)
 
 
-def ledger_totals(session: Session, month: str) -> dict[str, int]:
-    """The sum booked in the month on every account (zero for an account with nothing)."""
+def subsidy_used_by_source(session: Session, elder_id: int, month: str,
+                           exclude_visit_id: int | None = None) -> dict[str, int]:
+    """Per funding source: subsidy booked for the elder's visits of the month, less withheld."""
+    query = select(LedgerPosting.source, func.sum(LedgerPosting.amount_fen)).where(
+        LedgerPosting.elder_id == elder_id,
+        LedgerPosting.service_month == month,
+        LedgerPosting.account.in_((SUBSIDY_PENDING, SUBSIDY_PAYABLE)),
+    ).group_by(LedgerPosting.source)
+    if exclude_visit_id is not None:
+        query = query.where(LedgerPosting.visit_id != exclude_visit_id)
+    return {source: int(total) for source, total in session.execute(query) if total}
+
+
+def month_totals(session: Session, month: str) -> tuple[dict[str, int], dict[str, int]]:
+    """In one pass over the month's postings: the sum on every account (zero for an account
+    with nothing), and the subsidy (pending, payable, withheld) per funding source."""
     rows = session.execute(
-        select(LedgerPosting.account, func.sum(LedgerPosting.amount_fen))
-        .where(LedgerPosting.month == month).group_by(LedgerPosting.account)
+        select(LedgerPosting.account, LedgerPosting.source, func.sum(LedgerPosting.amount_fen))
+        .where(LedgerPosting.month == month)
+        .group_by(LedgerPosting.account, LedgerPosting.source)
     )
     totals = dict.fromkeys(ACCOUNTS, 0)
-    totals.update({account: int(total) for account, total in rows})
-    return totals
+    sources: dict[str, int] = {}
+    for account, source, total in rows:
+        totals[account] = totals.get(account, 0) + int(total)
+        if account in SUBSIDY_ACCOUNTS:
+            sources[source] = sources.get(source, 0) + int(total)
+    return totals, {source: fen for source, fen in sources.items() if fen}
+
+
+def source_totals(session: Session, month: str) -> dict[str, int]:
+    """The subsidy booked in the month (pending, payable and withheld) per funding source."""
+    return month_totals(session, month)[1]
+
+
+def ledger_totals(session: Session, month: str) -> dict[str, int]:
+    """The sum booked in the month on every account (zero for an account with nothing)."""
+    return month_totals(session, month)[0]

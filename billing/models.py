@@ -20,20 +20,23 @@ class LedgerPosting(Base):
 
     __tablename__ = "ledger_postings"
     __table_args__ = (
-        UniqueConstraint("txn_key", "account"),
-        Index("ix_ledger_postings_month_account", "month", "account"),
+        UniqueConstraint("txn_key", "account", "source"),
+        Index("ix_ledger_postings_month_account", "month", "account", "source"),
         Index("ix_ledger_postings_elder_service_month", "elder_id", "service_month"),
         # The reports sum each visit's postings: these two let SQLite answer from the indexes
         # alone, without reading a table row per posting.
         Index("ix_ledger_postings_month_visit", "month", "visit_id"),
         Index("ix_ledger_postings_visit_amounts", "visit_id", "month", "account", "kind",
-              "amount_fen", "service_month", "elder_class"),
+              "amount_fen", "service_month", "elder_class", "source"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     txn_key: Mapped[str] = mapped_column(String(60), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     account: Mapped[str] = mapped_column(String(30))
+    # The funding source the leg is of (national_voucher, city_class…), `elder` for the co-pay,
+    # `all` for the provider's price; `unsplit` on postings booked before sources existed.
+    source: Mapped[str] = mapped_column(String(30), server_default="unsplit")
     amount_fen: Mapped[int]
     month: Mapped[str] = mapped_column(String(7))
     service_month: Mapped[str] = mapped_column(String(7))

@@ -11,6 +11,7 @@ from typing import Any
 
 from billing.money import yuan_to_fen
 from billing.policy_tables import PARSERS
+from billing.sources import Funding, SourcesError, line_locator, read_funding
 
 DEFAULT_POLICY_PATH = Path(__file__).with_name("policy.toml")
 
@@ -52,6 +53,9 @@ class PolicyVersion:
     # The version's own tables other modules read with their own parsers: [version.hourly]
     # (billing.duration) and [version.age] (billing.eligibility).
     tables: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # Funding sources and their order; None for a version written before sources, which pays
+    # the best of class and disability entitlement from one monthly pot.
+    funding: Funding | None = None
 
     def entitlements_for(self, elder_class: str, disability_level: str) -> list[Entitlement]:
         """Return the elder's class entitlement, then their disability one if the level has one."""
@@ -85,6 +89,8 @@ class PolicyVersion:
         # Tables that only restate the defaults leave the digest as it was before they existed.
         if tables := {k: t for k, t in self.tables.items() if PARSERS[k](t) != PARSERS[k](None)}:
             content["tables"] = tables
+        if self.funding is not None:  # absent from older versions: their digests stay the same
+            content["funding"] = self.funding.as_data()
         text = json.dumps(content, sort_keys=True, ensure_ascii=False, default=str)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -102,6 +108,25 @@ class Policy:
             raise ValueError(f"no subsidy policy version is in force on {day.isoformat()}")
         return max(in_force, key=lambda v: v.effective_from)
 
+    def source_codes(self) -> list[str]:
+        """Every funding source any version names (and those older versions' charges name)."""
+        codes = {"unsplit"}
+        for version in self.versions:
+            if version.funding is None:
+                codes.update((*LEGACY_SOURCES.values(), "city_free"))
+            else:
+                codes.update(version.funding.sources)
+        return sorted(codes)
+
+    def source_names(self) -> dict[str, str]:
+        """Each source's name for people (the newest version's wording)."""
+        names = {"unsplit": "未拆分（资金来源启用前）", "city_class": "市级分类补贴",
+                 "national_voucher": "国家居家养老服务消费补贴", "city_free": "政府埋单（免费项目）"}
+        for version in self.versions:
+            if version.funding is not None:
+                names.update({c: s.name for c, s in version.funding.sources.items()})
+        return names
+
     def version_for_month(self, month: str) -> PolicyVersion:
         """Return the version in force for a month (`YYYY-MM`): versions start on a first day."""
         year, number = month.split("-")
@@ -110,18 +135,40 @@ class Policy:
 
 @dataclass(frozen=True)
 class Charge:
-    """A visit's price split into subsidy and co-pay; `source` names the entitlement used."""
+    """A visit's price split into subsidy and co-pay; `source` names the entitlement used.
+
+    `parts` splits the subsidy across funding sources, ((source, fen), …) in paying order;
+    left empty, the whole subsidy is `source`'s.
+    """
 
     price_fen: int
     subsidy_fen: int
     copay_fen: int
     source: str
+    parts: tuple[tuple[str, int], ...] = ()
 
     def __post_init__(self) -> None:
         if min(self.price_fen, self.subsidy_fen, self.copay_fen) < 0:
             raise ValueError(f"negative amount in {self}")
         if self.subsidy_fen + self.copay_fen != self.price_fen:
             raise ValueError(f"subsidy and co-pay do not add up to the price in {self}")
+        if not self.parts and self.subsidy_fen:
+            object.__setattr__(self, "parts", ((self.source, self.subsidy_fen),))
+        if sum(fen for _, fen in self.parts) != self.subsidy_fen or any(
+                fen <= 0 for _, fen in self.parts):
+            raise ValueError(f"the sources do not add up to the subsidy in {self}")
+
+
+LEGACY_SOURCES = {"class": "city_class", "disability": "national_voucher"}
+
+
+def legacy_parts(charge: Charge) -> Charge:
+    """Name the funding source of a charge split under a version written before sources."""
+    if not charge.subsidy_fen:
+        return charge
+    source = LEGACY_SOURCES.get(charge.source.split(":")[0], charge.source)
+    return Charge(charge.price_fen, charge.subsidy_fen, charge.copay_fen, charge.source,
+                  ((source, charge.subsidy_fen),))
 
 
 def split_charge(
@@ -169,8 +216,8 @@ def load_policy(path: str | Path | None = None) -> Policy:
     """Load the subsidy policy from TOML; default to the policy.toml beside this module."""
     path = Path(path) if path is not None else DEFAULT_POLICY_PATH
     try:
-        with path.open("rb") as f:
-            data = tomllib.load(f)
+        text = path.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise PolicyError(f"{path}: not valid TOML: {e}") from e
     _check_keys(data, f"{path}", {"version"}, {"rounding"})
@@ -178,7 +225,7 @@ def load_policy(path: str | Path | None = None) -> Policy:
     if not isinstance(raw, list) or not raw:
         raise PolicyError(f"{path}: version: needs at least one [[version]] table")
     versions = sorted(
-        (_read_version(v, path, i) for i, v in enumerate(raw)),
+        (_read_version(v, path, i, text) for i, v in enumerate(raw)),
         key=lambda v: v.effective_from,
     )
     for earlier, later in itertools.pairwise(versions):
@@ -208,13 +255,16 @@ def _typed(table: dict, key: str, where: str, kind: type, description: str) -> A
     return value
 
 
-def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
+def _read_version(data: Any, path: Path, index: int, text: str = "") -> PolicyVersion:
     where = f"{path}: version #{index + 1}"
     if isinstance(data, dict) and isinstance(data.get("name"), str):
         where = f"{path}: version {data['name']!r}"
+    with_sources = isinstance(data, dict) and "source" in data
     _check_keys(
-        data, where, {"name", "effective_from", "rollover", "class"},
-        {"disability", "free_items", *EXTRA_TABLES},
+        data, where, {"name", "effective_from", "rollover"} | ({"order", "elder_classes"}
+                                                              if with_sources else {"class"}),
+        ({"free_items", "source", "free"} if with_sources else {"disability", "free_items"})
+        | set(EXTRA_TABLES),
     )
     name = _typed(data, "name", where, str, "a string")
     effective_from = data["effective_from"]
@@ -226,7 +276,28 @@ def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
                           f"not {effective_from.isoformat()}")
     rollover = _typed(data, "rollover", where, bool, "true or false")
     classes = _read_entitlements(data, "class", "code", where)
-    if not classes:
+    funding = None
+    if with_sources:
+        locate = line_locator(text, str(path), index)
+        try:
+            funding = read_funding(data, locate, DISABILITY_LEVELS)
+        except SourcesError as e:
+            name = data["name"] if isinstance(data.get("name"), str) else f"#{index + 1}"
+            head, _, rest = str(e).partition(": ")
+            raise PolicyError(f"{head}: version {name!r}: {rest}") from None
+        labels = data["elder_classes"]
+        if not isinstance(labels, list) or not labels or not all(
+                isinstance(c, str) and c for c in labels) or len(set(labels)) != len(labels):
+            raise PolicyError(f"{where}: elder_classes: must list each class an elder may have, "
+                              f"once")
+        # The labels the enrollment file may carry; what each is paid is in the sources.
+        classes = {c: Entitlement(0, 0, f"class:{c}") for c in labels}
+        for source in funding.sources.values():
+            for tier in source.tiers:
+                if stray := sorted((tier.rule.classes or set()) - set(labels)):
+                    raise PolicyError(f"{where}: source {source.code!r}: eligibility: class "
+                                      f"{stray[0]!r} is not in elder_classes")
+    elif not classes:
         raise PolicyError(f"{where}: class: needs at least one [[version.class]] table")
     disability = _read_entitlements(data, "disability", "level", where)
     for level in disability:
@@ -247,8 +318,8 @@ def _read_version(data: Any, path: Path, index: int) -> PolicyVersion:
                 PARSERS[key](tables[key])
             except ValueError as e:
                 raise PolicyError(f"{where}: {key}: {e}") from e
-    return PolicyVersion(name, effective_from, rollover, classes, disability,
-                         frozenset(free_items), tables)
+    return PolicyVersion(name, effective_from, rollover, classes, disability, frozenset(free_items),
+                         tables=tables, funding=funding)
 
 
 def _read_entitlements(data: dict, kind: str, key: str, where: str) -> dict[str, Entitlement]:

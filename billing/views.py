@@ -21,9 +21,11 @@ from billing.charts import charts, monthly_series
 from billing.closing import closed_month
 from billing.exports import csv_lines, write_xlsx
 from billing.language import LANGUAGES
+from billing.ledger import source_totals
 from billing.money import fen_to_yuan
 from billing.months import MonthError, check_started, month_of, months_ending
 from billing.reports import REPORTS, report_tables
+from billing.source_report import source_tables
 from billing.verify import expected_totals, verify_month
 from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.consoles.scope import area_of
@@ -54,11 +56,14 @@ def page():
     month = _month()
     db, area = get_session(), area_of(current_user())
     svgs = charts(monthly_series(db, months_ending(month, 6), area))
-    # Integrity counts are per provider across every area: for accounts of every area only.
+    policy = current_app.extensions["vnh.policy"]
+    # Integrity counts and the per-source totals span every area: for accounts of every area only.
     flags = flag_counts(db, month) if area is None else []
     return render_template(
         "billing/bureau.html", month=month, closed=closed_month(db, month), area=area,
         totals=expected_totals(db, month, area), titles=TITLES,
+        sources=source_totals(db, month) if area is None else {},
+        source_names=policy.source_names(),
         charts={k: Markup(v) for k, v in svgs.items()},  # pygal escapes every label it draws
         flags=flags, flag_totals=check_totals(flags),
     )
@@ -80,15 +85,38 @@ def download(kind: str, fmt: str):
     if kind not in REPORTS or fmt not in ("csv", "xlsx"):
         abort(404)
     month, area = _month(), area_of(current_user())
+    lang = _lang()
+    return _send(lambda session: report_tables(session, kind, month, area),
+                 f"{kind}-{month}.{fmt}", fmt, lang)
+
+
+def _lang() -> str:
     lang = request.args.get("lang", "zh")
     if lang not in LANGUAGES:
         abort(400, description=f"lang: must be one of {', '.join(LANGUAGES)}")
-    name = f"{kind}-{month}.{fmt}"
+    return lang
+
+
+@bp.get("/reports/source/<source>.<fmt>")
+@role_required("bureau", "supervisor")
+def download_source(source: str, fmt: str):
+    """The report for the body funding one source (for accounts of every area)."""
+    if source not in current_app.extensions["vnh.policy"].source_codes() or fmt not in (
+            "csv", "xlsx"):
+        abort(404)
+    if area_of(current_user()) is not None:
+        abort(403)
+    month = _month()
+    return _send(lambda session: source_tables(session, month, source),
+                 f"source-{source}-{month}.{fmt}", fmt, _lang())
+
+
+def _send(tables, name: str, fmt: str, lang: str):
     if fmt == "csv":
         # The generator runs after the view's own session is closed; it opens its own, which
         # the end of the stream closes.
         def generate():
-            yield from csv_lines(report_tables(get_session(), kind, month, area), lang=lang)
+            yield from csv_lines(tables(get_session()), lang=lang)
 
         return Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f"attachment; filename={name}"})
@@ -96,7 +124,7 @@ def download(kind: str, fmt: str):
     fd, path = tempfile.mkstemp(suffix=".xlsx")
     os.close(fd)
     try:
-        write_xlsx(report_tables(get_session(), kind, month, area), path, lang)
+        write_xlsx(tables(get_session()), path, lang)
         handle = open(path, "rb")  # noqa: SIM115 - send_file closes it
     finally:
         os.unlink(path)

@@ -156,7 +156,8 @@ def set_phones(session: Session, provider: Provider, phones: list[str]) -> None:
 
 
 def set_price(session: Session, provider: Provider, item_code: str, price_yuan: str) -> Offering:
-    """Offer an item at a contracted price: 0 for a free item, else at most 80% of the market price."""
+    """Offer an item at a contracted price: above 0 and at most 80% of the market price, free
+    items included (the government pays their whole price)."""
     item = session.scalar(select(Item).where(Item.code == item_code.strip()))
     if item is None:
         raise RegistryError("item_code", f"no item {item_code!r} in the catalogue")

@@ -356,9 +356,7 @@ def _assign_categories(
 
 
 def _demo_price(rng: random.Random, item: Item) -> int:
-    if item.is_free:
-        return 0
-    # 60-80% of the market price, rounded down to ten fen.
+    # Free items too: the government pays their whole price. 60-80% of the market price, rounded down to ten fen.
     return item.market_price_fen * rng.randint(60, 80) // 100 // 10 * 10
 
 

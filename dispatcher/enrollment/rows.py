@@ -290,8 +290,8 @@ def parse_offering(
 
 
 def price_problem(price_fen: int, item: Item) -> str | None:
-    if item.is_free:
-        return None if price_fen == 0 else f"{item.code} is a free item: the price must be 0"
+    """Why a contracted price is refused: every item, free ones included (the government pays
+    those whole), costs more than 0 and at most 80% of its market price."""
     if price_fen <= 0:
         return "the price must be more than 0"
     limit_fen = item.market_price_fen * _MAX_PRICE_PERCENT // 100

@@ -63,6 +63,7 @@ def check_out(session: Session, order: Order, provider_id: int, source: str, pol
     ledger.post_charge(
         session, visit_ref(order, visit), price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
         copay_fen=charge.copay_fen, policy_version=policy.version_for(local(now).date()).name, now=now,
+        parts=charge.parts,
     )
     due = outside_quiet_hours(now + timedelta(seconds=settings.review_delay_s),
                               parse_quiet_hours(settings.quiet_hours))

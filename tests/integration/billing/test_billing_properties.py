@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from billing import ledger
 from billing.charges import charge_for_month, correct_visit, ref_for
 from billing.closing import close_month
+from billing.eligibility import facts_on
 from billing.models import LedgerPosting as LP
-from billing.months import month_of
+from billing.months import first_day, month_of
 from billing.policy import load_policy
 from billing.reports import subsidy_csv_lines
 from billing.verify import verify_month
@@ -30,7 +31,8 @@ ELDERS = [("特困", "能力完好"), ("低保", "轻度失能"), ("优抚", "")
 START = datetime(2026, 11, 3, 1, 0, tzinfo=UTC)
 
 operations = st.lists(st.one_of(
-    st.tuples(st.just("visit"), st.integers(0, len(ELDERS) - 1), st.integers(0, 60_000)),
+    st.tuples(st.just("visit"), st.integers(0, len(ELDERS) - 1), st.integers(0, 60_000),
+              st.sampled_from(("HK06", "CP02"))),  # CP02 上门探访 is free: the government pays
     st.tuples(st.just("verify"), st.integers(0, 30)),
     st.tuples(st.just("deny"), st.integers(0, 30)),
     st.tuples(st.just("correct"), st.integers(0, 30), st.none() | st.integers(0, 60_000),
@@ -41,7 +43,7 @@ operations = st.lists(st.one_of(
 ), max_size=40)
 
 
-def _district(session: Session) -> tuple[list[Elder], Provider, Item]:
+def _district(session: Session) -> tuple[list[Elder], Provider, dict[str, Item]]:
     load_catalogue(session)
     provider = Provider(code="P1", name="第一家政", license_no="L1", dispatch_phone="+8613800000001",
                         address="城关区", latitude=36.06, longitude=103.83, service_radius_m=5000,
@@ -58,8 +60,8 @@ def _district(session: Session) -> tuple[list[Elder], Provider, Item]:
                             elder_class=elder_class, disability_level=level, created_at=START))
     session.add_all([provider, *elders])
     session.flush()
-    item = session.scalar(select(Item).where(Item.code == "HK06"))
-    return elders, provider, item
+    items = {i.code: i for i in session.scalars(select(Item).where(Item.code.in_(("HK06", "CP02"))))}
+    return elders, provider, items
 
 
 def _book_visit(session, elder, provider, item, price, now, n) -> Visit:
@@ -73,18 +75,19 @@ def _book_visit(session, elder, provider, item, price, now, n) -> Visit:
     charge, version = charge_for_month(session, elder=elder, item=item, price_fen=price,
                                        policy=POLICY, month=ref.month)
     ledger.post_charge(session, ref, price_fen=charge.price_fen, subsidy_fen=charge.subsidy_fen,
-                       copay_fen=charge.copay_fen, policy_version=version.name, now=now)
+                       copay_fen=charge.copay_fen, policy_version=version.name, now=now,
+                       parts=charge.parts)
     return visit
 
 
 def _run(session, ops) -> tuple[list[Visit], dict[str, str]]:
-    elders, provider, item = _district(session)
+    elders, provider, items = _district(session)
     now, visits, closed_reports = START, [], {}
     for op in ops:
         kind, args = op[0], op[1:]
         if kind == "visit":
-            visits.append(_book_visit(session, elders[args[0]], provider, item, args[1], now,
-                                      len(visits)))
+            visits.append(_book_visit(session, elders[args[0]], provider, items[args[2]], args[1],
+                                      now, len(visits)))
         elif kind == "later":
             now += timedelta(days=args[0])
         elif kind == "close":
@@ -129,17 +132,30 @@ def test_any_sequence_keeps_the_books_balanced_capped_and_reconciled(ops):
         assert unbalanced == []
 
         used = session.execute(
-            select(LP.elder_id, LP.service_month, func.sum(LP.amount_fen))
+            select(LP.elder_id, LP.service_month, LP.source, func.sum(LP.amount_fen))
             .where(LP.account.in_((ledger.SUBSIDY_PENDING, ledger.SUBSIDY_PAYABLE)))
-            .group_by(LP.elder_id, LP.service_month))
-        for elder_id, month, total in used:
+            .group_by(LP.elder_id, LP.service_month, LP.source))
+        pots: dict = {}
+        for elder_id, month, source, total in used:
             elder = session.get(Elder, elder_id)
-            cap = POLICY.version_for_month(month).allowance_fen(elder.elder_class,
-                                                                elder.disability_level)
-            assert 0 <= total <= cap, (elder.elder_class, month, total)
+            version = POLICY.version_for_month(month)
+            if total == 0:  # e.g. the zero pending leg of a charge no source pays
+                continue
+            if version.funding is None and source == "city_free":
+                continue  # free items: paid whole, outside the pot
+            if version.funding is None:  # one monthly pot, whichever entitlement paid
+                pots[(elder_id, month)] = pots.get((elder_id, month), 0) + total
+                cap = version.allowance_fen(elder.elder_class, elder.disability_level)
+                assert 0 <= pots[(elder_id, month)] <= cap, (elder.elder_class, month, total)
+            else:  # each source within its own cap
+                facts = facts_on(session, elder, first_day(month))
+                cap = version.funding.cap_for(source, facts)
+                assert 0 <= total <= (cap if cap is not None else total), (source, month, total)
 
         for visit in visits:
             balance = _balances(session, LP.visit_id == visit.id)
+            if visit.order.item.is_free:  # the elder never pays for a free item
+                assert balance[ledger.ELDER_COPAY] == 0
             outcome = ledger.visit_outcome(session, visit.id)
             assert min(balance[ledger.SUBSIDY_PENDING], balance[ledger.SUBSIDY_PAYABLE],
                        balance[ledger.SUBSIDY_WITHHELD]) >= 0

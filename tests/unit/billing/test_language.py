@@ -24,7 +24,10 @@ def detail_table():
 
 
 def test_every_column_of_every_report_has_a_chinese_name():
-    for columns in (DETAIL, SUMMARY, SETTLEMENT):
+    from billing.reports import SOURCES_COLUMN
+    from billing.source_report import SOURCE_DETAIL
+
+    for columns in (DETAIL, SUMMARY, SETTLEMENT, SOURCE_DETAIL, [SOURCES_COLUMN]):
         assert [c.key for c in columns if c.key not in HEADERS_ZH] == []
     names = list(HEADERS_ZH.values())
     assert len(names) == len(set(names))

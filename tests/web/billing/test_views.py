@@ -62,7 +62,8 @@ def test_the_bureau_page_shows_the_months_totals_downloads_and_charts(
     assert "2026-11 居家养老服务补贴" in html and "尚未结账" in html
     assert "72.00 元" in html  # 48.00 for 特困 and 24.00 for 高龄
     assert "48.00 元" in html  # payable: the 高龄 visit was denied
-    assert html.count("<svg") == 4
+    assert html.count("<svg") == 5
+    assert "按资金来源" in html and "市级分类补贴（city_class）" in html
     assert "酒泉路街道" in html and "张掖路街道" in html and "家政保洁" in html
     assert "<script" not in html
     assert "/bureau/reports/settlement.xlsx?month=2026-11" in html
@@ -92,6 +93,21 @@ def test_the_bureau_downloads_every_report_as_csv_and_xlsx(app, session, clock, 
     (row,) = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))
     assert (row["provider_code"], row["visits"], row["payable"], row["withheld"]) == (
         november.code, "2", "48.00", "24.00")
+
+
+def test_the_bureau_downloads_the_report_of_each_funding_source(app, session, clock, november):
+    client = _signed_in(app, session, clock, "bureau")
+    html = client.get("/bureau/?month=2026-11").get_data(as_text=True)
+    assert "/bureau/reports/source/city_class.csv?month=2026-11" in html
+    with client.get("/bureau/reports/source/city_class.csv?month=2026-11&lang=en") as report:
+        assert report.status_code == 200
+        assert report.headers["Content-Disposition"] == \
+            "attachment; filename=source-city_class-2026-11.csv"
+        text = report.get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert [(r["elder_name"], r["source"], r["source_subsidy"]) for r in rows] == [
+        ("王秀英", "city_class", "48.00"), ("赵淑珍", "city_class", "24.00")]
+    assert client.get("/bureau/reports/source/lottery.csv?month=2026-11").status_code == 404
 
 
 def test_the_verify_page_confirms_the_reports_agree_with_the_ledger(app, session, clock, november):

@@ -307,7 +307,7 @@ def test_a_bad_provider_row_is_named_and_nothing_is_written(
 
 
 def test_good_offerings_file_adds_prices_in_fen(session, write_csv, clock, provider_p001):
-    rows = [offering_row("HK01", "48.00"), offering_row("HC01", "0")]
+    rows = [offering_row("HK01", "48.00"), offering_row("HC01", "20.00")]
 
     report = import_file(
         session, "offerings", write_csv("o.csv", OFFERING_COLUMNS, rows), clock.now()
@@ -317,7 +317,7 @@ def test_good_offerings_file_adds_prices_in_fen(session, write_csv, clock, provi
     prices = session.execute(
         select(Item.code, Offering.price_fen).join(Item, Item.id == Offering.item_id)
     )
-    assert sorted(prices) == [("HC01", 0), ("HK01", 4800)]
+    assert sorted(prices) == [("HC01", 2000), ("HK01", 4800)]  # a free item has a price too
 
 
 def test_a_changed_offering_price_updates(session, write_csv, clock, provider_p001):
@@ -335,7 +335,8 @@ def test_a_changed_offering_price_updates(session, write_csv, clock, provider_p0
     ("row", "column", "reason_part"),
     [
         (offering_row("HK01", "48.01"), "price_yuan", "at most 48.00"),
-        (offering_row("HC01", "5.00"), "price_yuan", "free"),
+        (offering_row("HC01", "0"), "price_yuan", "more than 0"),
+        (offering_row("HC01", "24.01"), "price_yuan", "at most 24.00"),
         (offering_row("HK02", "0"), "price_yuan", "more than 0"),
         (offering_row("HK02", "12.345"), "price_yuan", "two decimals"),
         (offering_row("ZZ99"), "item_code", "ZZ99"),

@@ -32,8 +32,9 @@ from dispatcher.db import get_session
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.lifecycle import attendance, orders
 from dispatcher.models import Order
-from providers import jobs
-from providers.models import Offer, Provider
+from dispatcher.lifecycle.proof import METHOD_NAMES, device_hash
+from providers import jobs, workers
+from providers.models import Offer, Provider, Worker
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -94,7 +95,7 @@ def _own_order(order_id: int) -> Order:
 def _finish(outcome: orders.Outcome, target: str):
     """Commit what an action did, or undo it, and tell the staff member either way."""
     session = get_session()
-    if outcome.ok:
+    if outcome.ok or outcome.keep:
         session.commit()
     else:
         session.rollback()
@@ -151,20 +152,40 @@ def job(order_id: int):
     order = _own_order(order_id)
     elder = order.elder
     primary = next((p.phone for p in elder.phones if p.is_primary), None)
+    visit = order.visit
     return render_template(
-        "portal/job.html", order=order, elder=elder, item=order.item, visit=order.visit,
+        "portal/job.html", order=order, elder=elder, item=order.item, visit=visit,
+        workers=workers.workers_of(session, g.portal_provider_id, active_only=True),
+        worker=session.get(Worker, visit.worker_id) if visit and visit.worker_id else None,
+        methods=METHOD_NAMES,
         title=orders.elder_title(elder, now), phone=primary,
         id_masked=mask_id_number(elder.id_number), price_fen=jobs.accepted_price_fen(session, order),
         states=ORDER_STATES,
     )
 
 
-def _worker_evidence() -> dict | None:
-    """The optional worker reference typed on the check-in form; None when it is too long."""
-    worker = request.form.get("worker", "").strip()
+def _visit_evidence() -> dict | str:
+    """What the check-in or check-out form gives: the worker, the visit code, the phone's location
+    (the page asks the browser for it); a refusal (Chinese) when a field is malformed."""
+    form = request.form
+    evidence: dict = {"device": device_hash("portal", current_user().id)}
+    worker = form.get("worker", "").strip()
     if len(worker) > WORKER_REF_MAX:
-        return None
-    return {"worker": worker} if worker else {}
+        return f"服务人员工号不能超过{WORKER_REF_MAX}个字符。"
+    if worker:
+        evidence["worker"] = worker
+    code = form.get("visit_code", "").strip()
+    if code:
+        if not (code.isdigit() and len(code) == 4):
+            return "验证码应为老人告知的4位数字。"
+        evidence["code"] = code
+    lat, lng = form.get("latitude", "").strip(), form.get("longitude", "").strip()
+    if lat or lng:
+        try:
+            evidence["lat"], evidence["lng"] = float(lat), float(lng)
+        except ValueError:
+            evidence["lat"] = evidence["lng"] = None  # unreadable: kept as unverified, not refused
+    return evidence
 
 
 @bp.post("/jobs/<int:order_id>/check-in")
@@ -172,11 +193,12 @@ def _worker_evidence() -> dict | None:
 def check_in(order_id: int):
     order = _own_order(order_id)
     target = url_for("portal.job", order_id=order_id)
-    evidence = _worker_evidence()
-    if evidence is None:
-        flash(f"服务人员工号不能超过{WORKER_REF_MAX}个字符，未签到。")
+    evidence = _visit_evidence()
+    if isinstance(evidence, str):
+        flash(evidence + "未签到。")
         return redirect(target, code=303)
-    outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence)
+    outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence,
+                                  Settings(current_app.config))
     return _finish(outcome, target)
 
 
@@ -185,10 +207,14 @@ def check_in(order_id: int):
 def check_out(order_id: int):
     order = _own_order(order_id)
     target = url_for("portal.job", order_id=order_id)
+    evidence = _visit_evidence()
+    if isinstance(evidence, str):
+        flash(evidence + "未签退。")
+        return redirect(target, code=303)
     try:
         outcome = attendance.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
                                    current_app.extensions["vnh.policy"], Settings(current_app.config),
-                                   _now())
+                                   _now(), evidence)
     except ValueError as exc:
         # The visit cannot be priced (e.g. the elder's class is missing): an operator must look.
         outcome = orders.Outcome(False, f"无法结算该工单，请联系话务员：{exc}")

@@ -44,6 +44,9 @@ PARAMS: dict[str, Param] = {
     "reason": Param(6, "改派原因，如“超时未签到”"),
     "score": Param(4, "质量评分，如“2.85”"),
     "threshold": Param(4, "暂停阈值，如“3.00”"),
+    "worker_name": Param(6, "服务人员姓名"),
+    "visit_code": Param(4, "上门验证码，4位数字"),
+    "relation": Param(4, "家属与老人的关系，如“女儿”"),
     "reply": Param(60, "对服务商短信指令的答复，如“已签到：工单123456，09:30。”"),
 }
 
@@ -101,7 +104,13 @@ TEMPLATES: dict[str, Template] = _templates(
      "${title}您好，${provider_name}将于${when}为您提供${item_name}，工单号${job_code}。"),
     ("VNH_ELDER_REMINDER", "elder_reminder", "elder",
      "${title}您好，提醒您：${provider_name}于${when}为您提供${item_name}，工单号${job_code}。"),
+    ("VNH_VISIT_CODE", "visit_code", "elder",
+     "${title}您好，服务人员到达后会向您询问验证码，请告诉他：${visit_code}（工单号${job_code}）。"),
     # -- to emergency contacts and family (one segment each) --
+    ("VNH_FAMILY_CHECK_IN", "family_check_in", "contact",
+     "${contact_name}您好，服务人员${worker_name}已于${time}到达${elder_name}家，开始${item_name}。"),
+    ("VNH_FAMILY_CHECK_OUT", "family_check_out", "contact",
+     "${contact_name}您好，服务人员${worker_name}已于${time}离开${elder_name}家，${item_name}已完成。"),
     ("VNH_EMERGENCY", "emergency_contact", "contact",
      "${contact_name}您好，${elder_name}于${time}拨打热线按下紧急求助键，话务员正在处理，请尽快与老人联系。"),
     ("VNH_WELLBEING_ALARM", "wellbeing_alarm", "contact",

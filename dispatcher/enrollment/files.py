@@ -62,6 +62,10 @@ CHINESE_HEADERS: dict[str, dict[str, str]] = {
         "服务商编号": "provider_code", "服务项目编号": "item_code", "项目编号": "item_code",
         "价格(元)": "price_yuan", "价格": "price_yuan",
     },
+    "workers": {
+        "服务商编号": "provider_code", "姓名": "name", "手机": "phone", "手机号": "phone",
+        "身份证号": "id_number", "服务项目": "items", "工号": "work_number",
+    },
 }  # fmt: skip
 
 

@@ -25,6 +25,7 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
 from dispatcher.lifecycle import attendance, orders, ranking, tasks
+from dispatcher.lifecycle.proof import device_hash
 from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
 from dispatcher.lifecycle.slots import slot_for, slot_options
 from dispatcher.lifecycle.states import OPEN_STATES
@@ -331,7 +332,7 @@ class Hotline:
 
     def _on_worker_id(self, call: HotlineCall, turn: Turn) -> Reply:
         worker = turn.digits.strip("#")
-        if not worker.isdigit() or not 3 <= len(worker) <= 8:
+        if not worker.isdigit() or not 3 <= len(worker) <= 11:  # a work number, or the worker's mobile
             return self._fail(call, "工号不对。", "worker", "服务人员工号两次无效")
         call.step = "worker_action"
         call.data = {**call.data, "worker": worker, "failures": 0}
@@ -341,10 +342,12 @@ class Hotline:
         if turn.digits not in ("1", "2"):
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
         order = self.session.get(Order, call.data["order_id"])
-        visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"]}
+        # Caller ID proved the place when the job code was taken (an elder's phone only).
+        visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"],
+                          "elder_phone": True, "device": device_hash("phone", call.caller)}
         if turn.digits == "1":
             outcome = attendance.check_in(self.session, order, order.provider_id, "phone", self.now,
-                                      evidence=visit_by_phone)
+                                      evidence=visit_by_phone, settings=self.settings)
         else:
             outcome = attendance.check_out(self.session, order, order.provider_id, "phone", self.policy,
                                        self.settings, self.now, evidence=visit_by_phone)
@@ -452,7 +455,7 @@ class Hotline:
             lines.append("服务人员您好。请输入工单号，以井号键结束。")
             reply.digits, reply.speech = None, False
         elif step == "worker_id":
-            lines.append("请输入您的工号，以井号键结束。")
+            lines.append("请输入您的工号或登记的手机号，以井号键结束。")
             reply.digits, reply.speech = None, False
         elif step == "worker_action":
             lines.append("签到按1，签退按2。")

@@ -12,12 +12,16 @@ from dispatcher.config import Settings
 from dispatcher.lifecycle import attendance, orders
 from dispatcher.lifecycle.states import OrderState
 from dispatcher.models import Order
-from providers.models import Offer, Provider
+from dispatcher.lifecycle.proof import device_hash
+from providers.models import Offer, Provider, Worker
 from providers.queries import provider_by_phone
 from providers.replies import ProviderReply, parse_reply
+from providers.workers import workers_by_phone
 from telephony import templates
 from telephony.models import InboundMessage
 
+_NOT_FOUND = "没有找到您的工单"
+WORKER_HELP = "服务人员请回复工单号加“到”或“完”，如“123456 到”；老人告知的验证码写在码字后，如“123456 到 码4821”。"
 HELP = "请回复工单号加指令，如“123456 接”。接单回复接或1，拒绝回复拒或2，到达回复到，完成回复完。"
 
 
@@ -38,14 +42,37 @@ def handle_inbound_sms(session: Session, *, message_sid: str, sender: str, to: s
 
 def _reply_to(session, sender, body, settings, policy, now) -> str:
     provider = provider_by_phone(session, sender)
-    if provider is None:
-        return templates.render("unregistered_sender", {})
     parsed = parse_reply(body)
+    if provider is None:
+        # A worker's own registered mobile checks in and out and names the worker by itself.
+        on_record = workers_by_phone(session, sender)
+        if not on_record:
+            return templates.render("unregistered_sender", {})
+        if parsed is None or parsed.action in ("accept", "decline"):
+            return WORKER_HELP
+        return _worker_step(session, on_record, parsed, sender, settings, policy, now)
     if parsed is None:
         return HELP
     if parsed.action in ("accept", "decline"):
         return _answer_offer(session, provider, parsed, settings, now)
-    return _visit_step(session, provider, parsed, settings, policy, now)
+    return _visit_step(session, provider, parsed, settings, policy, now,
+                       {"worker": parsed.worker, "phone": sender, "code": parsed.visit_code,
+                        "device": device_hash("sms", sender)})
+
+
+def _worker_step(session, on_record: list[Worker], parsed: ProviderReply, sender, settings, policy, now) -> str:
+    """A worker's own mobile: the job is looked for at each provider the worker is on record with."""
+    if parsed.worker is not None:
+        return "请用登记的手机直接回复工单号加“到”或“完”，不必再写工号。"
+    answer = ""
+    for worker in on_record:
+        provider = session.get(Provider, worker.provider_id)
+        answer = _visit_step(session, provider, parsed, settings, policy, now,
+                             {"worker_id": worker.id, "phone": sender, "code": parsed.visit_code,
+                              "device": device_hash("sms", sender)})
+        if not answer.startswith(_NOT_FOUND):
+            return answer
+    return answer
 
 
 def _answer_offer(session, provider: Provider, parsed: ProviderReply, settings, now) -> str:
@@ -75,21 +102,21 @@ def o_code(session, offer: Offer) -> str:
     return session.get(Order, offer.order_id).job_code
 
 
-def _visit_step(session, provider: Provider, parsed: ProviderReply, settings, policy, now) -> str:
+def _visit_step(session, provider: Provider, parsed: ProviderReply, settings, policy, now, evidence: dict) -> str:
     wanted = OrderState.ACCEPTED if parsed.action == "check_in" else OrderState.IN_PROGRESS
     query = select(Order).where(Order.provider_id == provider.id)
     if parsed.job_code:
         order = session.scalar(query.where(Order.job_code == parsed.job_code).order_by(Order.id.desc()).limit(1))
         if order is None:
-            return f"没有找到您的工单{parsed.job_code}，请核对工单号。"
+            return f"{_NOT_FOUND}{parsed.job_code}，请核对工单号。"
     else:
         candidates = session.scalars(query.where(Order.state == wanted.value)).all()
         if not candidates:
-            return "您目前没有可以签到的工单。" if parsed.action == "check_in" else "您目前没有可以签退的工单。"
+            return f"{_NOT_FOUND}，目前没有可以签到的。" if parsed.action == "check_in" else f"{_NOT_FOUND}，目前没有可以签退的。"
         if len(candidates) > 1:
             codes = "、".join(o.job_code for o in candidates)
             return f"您有多个工单（{codes}），请回复工单号加指令，如“{candidates[0].job_code} 到”。"
         order = candidates[0]
     if parsed.action == "check_in":
-        return attendance.check_in(session, order, provider.id, "sms", now).message
-    return attendance.check_out(session, order, provider.id, "sms", policy, settings, now).message
+        return attendance.check_in(session, order, provider.id, "sms", now, evidence, settings).message
+    return attendance.check_out(session, order, provider.id, "sms", policy, settings, now, evidence).message

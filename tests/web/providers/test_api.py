@@ -131,8 +131,9 @@ def test_declining_an_offer_moves_the_order_on(client, session, two_providers, p
 
 
 def test_check_in_and_check_out_complete_the_visit_with_its_evidence(
-        client, session, settings, clock, two_providers, place):
+        client, session, settings, clock, two_providers, place, make_worker):
     provider_a, token_a = two_providers["a"]
+    make_worker(provider_a, work_number="W007")
     order = _accepted_job(session, settings, clock, place, provider_a, "HK01")
 
     checked_in = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),

@@ -10,6 +10,7 @@ from dispatcher.consoles import commands as console_commands
 from dispatcher.demo import commands as demo_commands
 from dispatcher.enrollment import commands as enrollment_commands
 from dispatcher.hotline import commands as hotline_commands
+from dispatcher.lifecycle import commands as lifecycle_commands
 from dispatcher.operations import commands as operations_commands
 from dispatcher.programmes import commands as programme_commands
 from providers import commands as provider_commands
@@ -31,7 +32,8 @@ def bench():
 
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, enrollment_commands, billing_commands, provider_commands, console_commands,
-                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands):
+                programme_commands, hotline_commands, operations_commands, demo_commands, telephony_commands,
+                lifecycle_commands):
     package.register(main)
 
 

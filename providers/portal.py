@@ -31,8 +31,8 @@ from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.lifecycle import attendance, orders
-from dispatcher.models import Order
 from dispatcher.lifecycle.proof import METHOD_NAMES, device_hash
+from dispatcher.models import Order
 from providers import jobs, workers
 from providers.models import Offer, Provider, Worker
 

@@ -257,12 +257,13 @@ def _sketch_of(elder, ranked):
 def console_order(order_id: int):
     """One order: its state, who was asked and why, and who could be asked now."""
     from dispatcher.consoles import operator as c
+    from dispatcher.lifecycle.evv import order_facts
 
     db = get_session()
     order = _order_or_404(db, order_id)
     candidates = c.candidates_for(db, order) if order.state in OPEN_STATES else c.Candidates([])
     return render_template("console/order.html", order=order, cands=candidates, c=c,
-                           sketch=_sketch_of(order.elder, candidates.ranked))
+                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order))
 
 
 @bp.post("/console/orders/<int:order_id>/redispatch")

@@ -25,11 +25,13 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
 from dispatcher.lifecycle import attendance, orders, ranking, tasks
+from dispatcher.lifecycle.family import family_member_by_phone
 from dispatcher.lifecycle.proof import device_hash
 from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
 from dispatcher.lifecycle.slots import slot_for, slot_options
 from dispatcher.lifecycle.states import OPEN_STATES
 from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.programmes.no_show import report_no_show
 from providers.models import Provider
 from telephony.models import CallRecord
 from telephony.outbox import enqueue_notice
@@ -37,6 +39,7 @@ from telephony.outbox import enqueue_notice
 MENU_SIZE = 5
 MORE_KEY = "8"
 OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
+NO_SHOW_KEY = "6"  # a family member: nobody came (issue 18)
 MAX_FAILURES = 2
 MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "slot_later", "confirm",
                         "after_hours"})
@@ -204,6 +207,8 @@ class Hotline:
         order = self._open_order(call)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call):
+            return self._family_no_show(call)
         if order is None or turn.digits == "3":
             call.step = "category"
             return self._prompt(call)
@@ -221,6 +226,8 @@ class Hotline:
             return self._heard(call, turn)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call):
+            return self._family_no_show(call)
         categories = self._category_page(call)
         if turn.digits == MORE_KEY and self._has_more_categories(call):
             call.data = {**call.data, "page": call.data.get("page", 0) + 1, "failures": 0}
@@ -309,6 +316,14 @@ class Hotline:
         else:
             after = "服务商接单后会通知您。"
         return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
+
+    # -- a family member reports that nobody came ------------------------------------------------
+    def _is_family(self, call: HotlineCall) -> bool:
+        return family_member_by_phone(self.session, call.caller) is not None
+
+    def _family_no_show(self, call: HotlineCall) -> Reply:
+        call.step = "done"
+        return Reply(say=[report_no_show(self.session, call.caller, self.settings, self.now) + "再见。"], hangup=True)
 
     # -- a worker checks in or out from the elder's phone ----------------------------------------
     def _worker_starts(self, call: HotlineCall) -> Reply:
@@ -432,6 +447,8 @@ class Hotline:
             if self._has_more_categories(call):
                 lines.append(f"更多按{MORE_KEY}。")
             lines.append("其他服务请按0转人工。")
+            if self._is_family(call):
+                lines.append(f"家属反映服务人员没有上门，请按{NO_SHOW_KEY}。")
             reply.hints = [item.name for c in categories for item in c.items[:MENU_SIZE]]
         elif step == "item":
             items = self._items(call)

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from billing.policy import Policy
 from dispatcher.config import Settings
 from dispatcher.lifecycle import attendance, orders
+from dispatcher.lifecycle.proof import device_hash
 from dispatcher.lifecycle.states import OrderState
 from dispatcher.models import Order
-from dispatcher.lifecycle.proof import device_hash
 from providers.models import Offer, Provider, Worker
 from providers.queries import provider_by_phone
 from providers.replies import ProviderReply, parse_reply

@@ -67,13 +67,13 @@ def _check_items(session: Session, items: list[str] | None) -> None:
 
 
 def next_work_number(session: Session, provider_id: int) -> str:
-    """The next free work number at a provider: W001, W002, …"""
+    """The next free work number at a provider: 0001, 0002, … (digits, so it can be keyed on a phone)."""
     count = session.scalar(select(func.count()).select_from(Worker).where(Worker.provider_id == provider_id))
     n = count + 1
     while session.scalar(select(Worker.id).where(Worker.provider_id == provider_id,
-                                                 Worker.work_number == f"W{n:03d}")) is not None:
+                                                 Worker.work_number == f"{n:04d}")) is not None:
         n += 1
-    return f"W{n:03d}"
+    return f"{n:04d}"
 
 
 def add_worker(session: Session, provider: Provider, fields: WorkerFields, now: datetime) -> Worker:
@@ -218,7 +218,7 @@ def name_worker(session: Session, provider_id: int, ref: str | None, item_code: 
         if session.scalar(select(Worker.id).where(Worker.provider_id == provider_id,
                                                   Worker.active.is_(True)).limit(1)) is None:
             return Naming(None)
-        return Naming(None, "请注明服务人员的工号（如“工单号 到 W001”），或由服务人员用登记的手机发送。",
+        return Naming(None, "请注明服务人员的工号（如“工单号 到 0001”），或由服务人员用登记的手机发送。",
                       "worker_required")
     if worker.provider_id != provider_id:
         return Naming(None, "该服务人员不属于本服务商。", "unknown_worker")

@@ -187,7 +187,8 @@ def test_declining_in_the_portal_moves_the_order_on(browser, session, place):
 
 
 def test_checking_in_and_out_in_the_portal_completes_and_bills_the_visit(
-        browser, session, settings, clock, place):
+        browser, session, settings, clock, place, staff, make_worker):
+    make_worker(staff["a"], work_number="W007")
     order = _accepted(session, settings, clock, place("HK01"))
     portal = browser("staff_a")
 
@@ -427,3 +428,42 @@ def test_provider_b_staff_see_their_own_offer_and_job(browser, session, world_b)
     assert portal.get(f"/portal/jobs/{world_b['job_id']}").status_code == 200
     settlement = _text(portal.get("/portal/settlement"))
     assert world_b["done_order_no"] in settlement and "李桂兰" in settlement and "40.00 元" in settlement
+
+
+# -- issue 18: the worker on record and the proof of place ---------------------------------------------
+
+def test_the_portal_check_in_names_a_worker_on_record_and_the_phone_location_proves_the_place(
+        browser, session, settings, clock, place, staff, make_worker):
+    worker = make_worker(staff["a"])
+    worker_id, number = worker.id, worker.work_number
+    order = _accepted(session, settings, clock, place("HK01"))
+    session.commit()
+    portal = browser("staff_a")
+    page = _text(portal.get(f"/portal/jobs/{order.id}"))
+    assert number in page and "portal_geo.js" in page and 'name="latitude"' in page
+
+    refused = portal.post(f"/portal/jobs/{order.id}/check-in", {"worker": "9999"})
+    assert "不在本服务商登记的名单上" in _text(refused)
+    done = portal.post(f"/portal/jobs/{order.id}/check-in", {"worker": number,
+                                                              "latitude": "36.0581", "longitude": "103.8271"})
+    assert "已签到" in _text(done) and "手机定位核验" in _text(done)
+    session.expire_all()
+    visit = session.get(Order, order.id).visit
+    assert (visit.worker_id, visit.check_in_method) == (worker_id, "location")
+    assert visit.check_in_device and len(visit.check_in_device) <= 64
+    session.commit()
+
+
+def test_a_wrong_visit_code_in_the_portal_is_refused_but_counted(
+        browser, session, settings, clock, place, staff, make_worker):
+    number = make_worker(staff["a"]).work_number
+    order = _accepted(session, settings, clock, place("HK01"))
+    right = session.get(Order, order.id).visit_code
+    session.commit()
+    wrong = f"{(int(right) + 1) % 10000:04d}"
+    reply = browser("staff_a").post(f"/portal/jobs/{order.id}/check-in", {"worker": number, "visit_code": wrong})
+    assert "验证码不对" in _text(reply)
+    session.expire_all()
+    fresh = session.get(Order, order.id)
+    assert (fresh.state, fresh.visit_code_failures) == ("accepted", 1)
+    session.commit()

@@ -196,6 +196,47 @@ def console_elder(elder_id: int):
                            slots=slot_options(_now()), task_id=request.args.get("task", type=database_id))
 
 
+@bp.post("/console/elders/<int:elder_id>/family")
+@role_required(*CONSOLE_ROLES)
+def console_family_add(elder_id: int):
+    """Name a family member of the elder (issue 18): visit SMS, statement, review contact."""
+    from dispatcher.lifecycle.family import FamilyError, FamilyFields, add_family_member
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    form = request.form
+    try:
+        add_family_member(db, elder, FamilyFields(form.get("name", ""), form.get("phone", ""), form.get("relation", ""),
+                                                  bool(form.get("visit_sms")), bool(form.get("statement")),
+                                                  bool(form.get("review_contact"))), _now())
+    except FamilyError as exc:
+        db.rollback()
+        flash(f"未添加：{exc}")
+    else:
+        db.commit()
+        flash("已添加家属。")
+    return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
+
+
+@bp.post("/console/elders/<int:elder_id>/family/review")
+@role_required(*CONSOLE_ROLES)
+def console_family_review(elder_id: int):
+    """Turn "review via family" on or off for the elder."""
+    from dispatcher.lifecycle.family import FamilyError, set_reviewed_via_family
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    try:
+        set_reviewed_via_family(db, elder, bool(request.form.get("on")))
+    except FamilyError as exc:
+        db.rollback()
+        flash(f"未更改：{exc}")
+    else:
+        db.commit()
+        flash("已更改回访对象。")
+    return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
+
+
 def _order_form(db):
     from dispatcher.lifecycle.slots import UnknownSlot, slot_for
     from dispatcher.models import Item

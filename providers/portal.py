@@ -239,3 +239,70 @@ def settlement():
     return render_template("portal/settlement.html", provider=provider, month=month,
                            months=months_ending(month_of(now), 6), totals=totals, visits=visits,
                            closed=closed_month(session, month))
+
+
+# -- workers on record (issue 18): the provider's staff keep their own list ----------------------------
+
+@bp.get("/workers")
+@provider_staff
+def workers_page():
+    session = get_session()
+    listed = [(w, workers.certificates_of(session, w.id)) for w in workers.workers_of(session, g.portal_provider_id)]
+    return render_template("portal/workers.html", listed=listed, mask_id=mask_id_number,
+                           today=local(_now()).date())
+
+
+def _worker_fields() -> workers.WorkerFields:
+    form = request.form
+    items = [c for c in form.get("items", "").replace("，", ",").split(",") if c.strip()]
+    return workers.WorkerFields(form.get("name", ""), form.get("phone", ""), form.get("id_number", ""),
+                                items or None, form.get("work_number", ""))
+
+
+@bp.post("/workers")
+@provider_staff
+def add_worker():
+    session = get_session()
+    try:
+        added = workers.add_worker(session, session.get(Provider, g.portal_provider_id), _worker_fields(), _now())
+    except workers.WorkerError as exc:
+        session.rollback()
+        flash(f"未添加：{exc}")
+    else:
+        session.commit()
+        flash(f"已添加服务人员{added.name}，工号{added.work_number}。")
+    return redirect(url_for("portal.workers_page"), code=303)
+
+
+def _own_worker(worker_id: int) -> Worker:
+    found = get_session().get(Worker, worker_id)
+    if found is None or found.provider_id != g.portal_provider_id:
+        abort(404)
+    return found
+
+
+@bp.post("/workers/<int:worker_id>/active")
+@provider_staff
+def worker_active(worker_id: int):
+    found = _own_worker(worker_id)
+    workers.set_active(get_session(), found, bool(request.form.get("active")))
+    get_session().commit()
+    flash(f"服务人员{found.name}已{'启用' if found.active else '停用'}。")
+    return redirect(url_for("portal.workers_page"), code=303)
+
+
+@bp.post("/workers/<int:worker_id>/certificates")
+@provider_staff
+def worker_certificate(worker_id: int):
+    found, session = _own_worker(worker_id), get_session()
+    try:
+        expires = datetime.strptime(request.form.get("expires_on", ""), "%Y-%m-%d").date() \
+            if request.form.get("expires_on") else None
+        workers.add_certificate(session, found, request.form.get("kind", ""), request.form.get("level"), expires)
+    except (ValueError, workers.WorkerError) as exc:
+        session.rollback()
+        flash(f"未添加证书：{exc if isinstance(exc, workers.WorkerError) else '有效期应为YYYY-MM-DD'}")
+    else:
+        session.commit()
+        flash("已添加证书。")
+    return redirect(url_for("portal.workers_page"), code=303)

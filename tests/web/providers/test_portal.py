@@ -467,3 +467,27 @@ def test_a_wrong_visit_code_in_the_portal_is_refused_but_counted(
     fresh = session.get(Order, order.id)
     assert (fresh.state, fresh.visit_code_failures) == ("accepted", 1)
     session.commit()
+
+
+def test_provider_staff_keep_their_workers_in_the_portal_with_id_numbers_masked(browser, session, staff):
+    from dispatcher.enrollment.identity import check_digit
+
+    id_number = "62010219800601001" + check_digit("62010219800601001")
+    portal = browser("staff_a")
+    added = _text(portal.post("/portal/workers", {"name": "张丽", "phone": "13712340001", "id_number": id_number,
+                                                 "items": "HK01"}))
+    assert "已添加服务人员张丽，工号0001" in added
+    again = _text(portal.post("/portal/workers", {"name": "张丽", "phone": "13712340002", "id_number": id_number}))
+    assert "已登记为本服务商的服务人员" in again
+    page = _text(portal.get("/portal/workers"))
+    assert "张丽" in page and id_number not in page and "13712340001" not in page
+    from providers.models import Worker
+
+    worker_id = session.scalar(select(Worker.id).where(Worker.provider_id == staff["a"].id))
+    session.commit()
+    assert "已添加证书" in _text(portal.post(f"/portal/workers/{worker_id}/certificates",
+                                           {"kind": "健康证", "expires_on": "2026-01-01"}))
+    assert "已停用" in _text(portal.post(f"/portal/workers/{worker_id}/active", {"active": ""}))
+    assert "已过期" in _text(portal.get("/portal/workers"))
+    other = browser("staff_b")
+    assert other.post(f"/portal/workers/{worker_id}/active", {"active": "1"}).status_code == 404

@@ -46,7 +46,9 @@ PARAMS: dict[str, Param] = {
     "threshold": Param(4, "暂停阈值，如“3.00”"),
     "worker_name": Param(6, "服务人员姓名"),
     "visit_code": Param(4, "上门验证码，4位数字"),
-    "relation": Param(4, "家属与老人的关系，如“女儿”"),
+    "month": Param(8, "月份，如“11月”"),
+    "count": Param(3, "次数"),
+    "amount": Param(10, "金额，读法与电话一致，如“48元”"),
     "reply": Param(60, "对服务商短信指令的答复，如“已签到：工单123456，09:30。”"),
 }
 
@@ -109,6 +111,8 @@ TEMPLATES: dict[str, Template] = _templates(
     # -- to emergency contacts and family (one segment each) --
     ("VNH_FAMILY_CHECK_IN", "family_check_in", "contact",
      "${contact_name}您好，服务人员${worker_name}已于${time}到达${elder_name}家，开始${item_name}。"),
+    ("VNH_FAMILY_STATEMENT", "family_statement", "contact",
+     "${contact_name}您好，${elder_name}${month}共接受上门服务${count}次，自付合计${amount}。"),
     ("VNH_FAMILY_CHECK_OUT", "family_check_out", "contact",
      "${contact_name}您好，服务人员${worker_name}已于${time}离开${elder_name}家，${item_name}已完成。"),
     ("VNH_EMERGENCY", "emergency_contact", "contact",

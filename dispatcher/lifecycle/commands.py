@@ -109,6 +109,25 @@ def review_via_family_command(id_number, off):
     click.echo("review via family: " + ("off" if off else "on"))
 
 
+@family.command("statements")
+@click.option("--month", required=True, help="YYYY-MM")
+def statements_command(month):
+    """Send the month's statement (visits, co-pay) to every family member who opted in."""
+    from billing.months import MonthError, parse_month
+    from dispatcher.config import Settings
+    from dispatcher.db import session_scope
+    from dispatcher.programmes.family_statements import send_statements
+
+    try:
+        month = parse_month(month)
+    except MonthError as exc:
+        raise click.BadParameter(str(exc), param_hint="--month") from None
+    app = app_for_command()
+    with session_scope(app) as session:
+        told = send_statements(session, month, Settings(app.config), now_of(app))
+    click.echo(f"statements for {month}: {told} family members told")
+
+
 @click.command("visits")
 @click.option("--month", required=True, help="YYYY-MM")
 @click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)

@@ -364,6 +364,14 @@ def _not_found(reply, world) -> None:
     assert reply.status_code == 404 and "没有找到" in _text(reply)
 
 
+def _b_worker_is_absent(reply, world) -> None:
+    assert reply.status_code == 200 and world["worker_name"] not in _text(reply)
+
+
+def _nothing_added_to_b(reply, world) -> None:
+    assert reply.status_code in (303, 400)
+
+
 ISOLATION = {
     ("GET", "/portal/"): (lambda w: "/portal/", _b_is_absent),
     ("GET", "/portal/settlement"): (lambda w: "/portal/settlement", _b_is_absent),
@@ -377,6 +385,13 @@ ISOLATION = {
         (lambda w: f"/portal/jobs/{w['job_id']}/check-in", _not_found),
     ("POST", "/portal/jobs/<int:order_id>/check-out"):
         (lambda w: f"/portal/jobs/{w['job_id']}/check-out", _not_found),
+    # Issue 18: the worker list is the signed-in provider's own; B's workers are not found.
+    ("GET", "/portal/workers"): (lambda w: "/portal/workers", _b_worker_is_absent),
+    ("POST", "/portal/workers"): (lambda w: "/portal/workers", _nothing_added_to_b),
+    ("POST", "/portal/workers/<int:worker_id>/active"):
+        (lambda w: f"/portal/workers/{w['worker_id']}/active", _not_found),
+    ("POST", "/portal/workers/<int:worker_id>/certificates"):
+        (lambda w: f"/portal/workers/{w['worker_id']}/certificates", _not_found),
 }
 
 
@@ -388,13 +403,15 @@ def test_every_portal_route_has_an_isolation_check(app):
 
 
 @pytest.fixture
-def world_b(session, settings, clock, policy, staff, place):
+def world_b(session, settings, clock, policy, staff, place, make_worker):
     """B's open offer, B's accepted job for today, and a billed visit of B's this month (as ids)."""
     done = _completed(session, settings, clock, policy, place("HK02", address=ADDRESS_B, name="李桂兰"))
     job = _accepted(session, settings, clock, place("HK02", address=ADDRESS_B))
     open_order = place("HK02", address=ADDRESS_B)
     world = {"offer_id": _offer_of(session, open_order).id, "open_id": open_order.id, "job_id": job.id,
              "job_code": job.job_code, "done_order_no": done.order_no}
+    worker = make_worker(staff["b"], name="赵敏")
+    world["worker_id"], world["worker_name"] = worker.id, worker.name
     session.commit()
     return world
 

@@ -403,14 +403,20 @@ def console_board():
 @bp.get("/supervisor")
 @role_required("supervisor")
 def supervisor():
+    from dispatcher.enrollment.identity import mask_id_number
     from dispatcher.programmes.supervision import supervisor_queue
     from providers.models import Provider
+    from providers.workers import workers_at_several_providers
 
     db = get_session()
     providers = db.scalars(select(Provider).order_by(Provider.contract_status.desc(),
                                                      Provider.quality_score)).all()
+    by_id = {p.id: p for p in providers}
+    # Issue 18: one person on record at several providers is allowed, but supervisors see it.
+    shared = [(mask_id_number(number), found[0].name, [(by_id[w.provider_id].code, w.work_number) for w in found])
+              for number, found in workers_at_several_providers(db)]
     return render_template("supervisor.html", cases=supervisor_queue(db), local=local,
-                           providers=providers, now=current_app.extensions["vnh.clock"].now())
+                           providers=providers, now=current_app.extensions["vnh.clock"].now(), shared=shared)
 
 
 @bp.post("/supervisor/providers/<int:provider_id>/reinstate")

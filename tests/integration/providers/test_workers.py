@@ -144,3 +144,20 @@ def test_vnh_import_workers_names_every_bad_row_and_writes_nothing_then_imports_
     session.expire_all()
     (worker,) = session.scalars(select(Worker)).all()
     assert (worker.work_number, worker.items) == ("A01", "HK01,LC01")
+
+
+def test_the_supervisor_page_lists_a_worker_at_two_providers_masked(app, session, clock, make_provider):
+    from dispatcher.consoles.auth import add_user
+
+    first, second = make_provider(), make_provider()
+    for provider in (first, second):
+        add_worker(session, provider, WorkerFields("张丽", "13712340001", ID_A), clock.now())
+    codes = (first.code, second.code)
+    add_user(session, username="sup", password="long-enough-pw", role="supervisor", display_name="监督员",
+             provider_id=None, now=clock.now())
+    session.commit()
+    client = app.test_client()
+    assert client.post("/login", data={"username": "sup", "password": "long-enough-pw"}).status_code == 302
+    page = client.get("/supervisor").get_data(as_text=True)
+    assert "在多家服务商登记的服务人员" in page and all(code in page for code in codes)
+    assert ID_A not in page and ID_A[:6] in page

@@ -30,7 +30,7 @@ from dispatcher.lifecycle.proof import device_hash
 from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
 from dispatcher.lifecycle.slots import slot_for, slot_options
 from dispatcher.lifecycle.states import OPEN_STATES
-from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.models import Elder, ElderPhone, FamilyMember, HotlineCall, HotlineTurn, Item, Order
 from dispatcher.programmes.no_show import report_no_show
 from providers.models import Provider
 from telephony.models import CallRecord
@@ -148,18 +148,23 @@ class Hotline:
         ).first()
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
+        # A family member's number (issue 18) is told about key 6: found in the same statement.
+        family = (select(FamilyMember.id).where(FamilyMember.phone == caller, FamilyMember.elder_id == Elder.id)
+                  .limit(1).scalar_subquery())
         found = self.session.execute(
-            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery())
+            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery(), family)
         ).first()
+        is_family = False
         if found is not None:
-            self._caller, open_id = found
+            self._caller, open_id, family_id = found
+            is_family = family_id is not None
             self._open_known = True
             # Its status names the item: loaded with it, in one statement.
             self._open = (None if open_id is None else
                           self.session.get(Order, open_id, options=[joinedload(Order.item)]))
         call = HotlineCall(call_sid=call_sid, caller=caller,
                            elder_id=self._caller.id if self._caller else None,
-                           step="category", data={"page": 0, "failures": 0},
+                           step="category", data={"page": 0, "failures": 0, **({"family": 1} if is_family else {})},
                            created_at=self.now, updated_at=self.now)
         self.session.execute(insert(CallRecord).values(
             call_sid=call_sid, direction="inbound", from_number=caller,
@@ -207,7 +212,7 @@ class Hotline:
         order = self._open_order(call)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
-        if turn.digits == NO_SHOW_KEY and self._is_family(call):
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
             return self._family_no_show(call)
         if order is None or turn.digits == "3":
             call.step = "category"
@@ -226,7 +231,7 @@ class Hotline:
             return self._heard(call, turn)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
-        if turn.digits == NO_SHOW_KEY and self._is_family(call):
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
             return self._family_no_show(call)
         categories = self._category_page(call)
         if turn.digits == MORE_KEY and self._has_more_categories(call):
@@ -318,8 +323,10 @@ class Hotline:
         return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
 
     # -- a family member reports that nobody came ------------------------------------------------
-    def _is_family(self, call: HotlineCall) -> bool:
-        return family_member_by_phone(self.session, call.caller) is not None
+    def _is_family(self, call: HotlineCall, *, ask: bool = False) -> bool:
+        if call.data.get("family"):
+            return True
+        return ask and family_member_by_phone(self.session, call.caller) is not None
 
     def _family_no_show(self, call: HotlineCall) -> Reply:
         call.step = "done"

@@ -13,6 +13,7 @@ from dispatcher.demo import commands as demo_commands
 from dispatcher.enrollment import commands as enrollment_commands
 from dispatcher.hotline import commands as hotline_commands
 from dispatcher.integrity import commands as integrity_commands
+from dispatcher.lifecycle import commands as lifecycle_commands
 from dispatcher.operations import commands as operations_commands
 from dispatcher.programmes import commands as programme_commands
 from providers import commands as provider_commands
@@ -35,7 +36,7 @@ def bench():
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, catalogue_commands, enrollment_commands, billing_commands, provider_commands,
                 console_commands, programme_commands, hotline_commands, operations_commands, demo_commands,
-                telephony_commands, duration_commands, integrity_commands):
+                telephony_commands, duration_commands, integrity_commands, lifecycle_commands):
     package.register(main)
 
 

@@ -93,6 +93,7 @@ def settings_from_env(env: dict | None = None) -> dict:
         # network has no carrier and no limit.
         "SMS_PER_NUMBER": _int(env, "VNH_SMS_PER_NUMBER", _SMS_PER_NUMBER.get(telephony, 40)),
         "SMS_WINDOW_S": _int(env, "VNH_SMS_WINDOW_S", 86400),
+        "PROOF_DISTANCE_M": _positive(env, "VNH_PROOF_DISTANCE_M", 300),
         "POLICY_FILE": env.get("VNH_POLICY_FILE", "").strip(),
         "IMPORT_MAX_MB": _positive(env, "VNH_IMPORT_MAX_MB", 20),
         "IMPORT_MAX_ROWS": _positive(env, "VNH_IMPORT_MAX_ROWS", 200_000),
@@ -242,6 +243,8 @@ class Settings:
         self.emergency_fallback_number: str = config.get("EMERGENCY_FALLBACK_NUMBER") or ""
         self.sms_per_number: int = config.get("SMS_PER_NUMBER", 0)
         self.sms_window_s: int = config.get("SMS_WINDOW_S", 86400)
+        # How near the elder's home a worker's phone location must be to prove the place (metres).
+        self.proof_distance_m: int = config.get("PROOF_DISTANCE_M", 300)
 
     def url(self, path: str) -> str:
         return self.public_url + path

@@ -31,6 +31,8 @@ class Elder(Base):
     is_living_alone: Mapped[bool] = mapped_column(default=False)
     # Covered by long-term care insurance (长护险), which pays before any subsidy.
     is_insured: Mapped[bool] = mapped_column(default=False)
+    # The elder cannot answer reliably: the callback review goes to a family member instead.
+    is_reviewed_via_family: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     created_at: Mapped[datetime]
 
     phones: Mapped[list[ElderPhone]] = relationship(
@@ -38,6 +40,9 @@ class Elder(Base):
     )
     emergency_contacts: Mapped[list[EmergencyContact]] = relationship(
         back_populates="elder", cascade="all, delete-orphan", order_by="EmergencyContact.id"
+    )
+    family_members: Mapped[list[FamilyMember]] = relationship(
+        back_populates="elder", cascade="all, delete-orphan", order_by="FamilyMember.id"
     )
 
     @property
@@ -68,6 +73,25 @@ class EmergencyContact(Base):
     phone: Mapped[str] = mapped_column(String(20))
 
     elder: Mapped[Elder] = relationship(back_populates="emergency_contacts")
+
+
+class FamilyMember(Base):
+    """A family member (家属) who hears about visits, may answer the review, may report a no-show."""
+
+    __tablename__ = "family_members"
+    __table_args__ = (UniqueConstraint("elder_id", "phone"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    elder_id: Mapped[int] = mapped_column(ForeignKey("elders.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(50))
+    phone: Mapped[str] = mapped_column(String(20), index=True)  # E.164; a landline gets a short call
+    relation: Mapped[str] = mapped_column(String(20))
+    wants_visit_sms: Mapped[bool] = mapped_column(default=False)
+    wants_statement: Mapped[bool] = mapped_column(default=False)
+    is_review_contact: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+
+    elder: Mapped[Elder] = relationship(back_populates="family_members")
 
 
 class Category(Base):
@@ -132,6 +156,10 @@ class Order(Base):
     quoted_price_fen: Mapped[int | None]
     provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"), index=True)
     queue_reason: Mapped[str | None] = mapped_column(String(200))
+    # The one-time code the elder reads to the worker (told in the visit notice), and how many
+    # wrong codes were entered for it; at dispatcher.lifecycle.proof.MAX_CODE_FAILURES it is locked.
+    visit_code: Mapped[str | None] = mapped_column(String(6))
+    visit_code_failures: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

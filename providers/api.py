@@ -31,6 +31,7 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.db import get_session
 from dispatcher.lifecycle import attendance, orders
+from dispatcher.lifecycle.proof import device_hash
 from dispatcher.models import Order
 from providers import jobs
 from providers.jobs import JOB_STATES, JOBS_LISTED
@@ -153,7 +154,7 @@ def _authenticate():
                        {"Retry-After": str(wait_s)})
     if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
         row.last_used_at = now
-    g.api_provider_id = row.provider_id
+    g.api_provider_id, g.api_token_id = row.provider_id, row.id
 
 
 @bp.record_once
@@ -200,12 +201,15 @@ def _body() -> dict:
 
 
 def _evidence(body: dict) -> dict:
-    """Optional visit evidence: the worker's reference and the phone they report from; blank is none."""
-    evidence = {}
-    for field in ("worker", "phone"):
+    """Visit evidence: the worker's work number or mobile, the phone they report from, the visit
+    code the elder read out, the worker's location; blank is none. The device is this token."""
+    evidence = {"device": device_hash("api", g.api_token_id)}
+    for field, key in (("worker", "worker"), ("phone", "phone"), ("visit_code", "code")):
         value = (body.get(field) or "").strip()
         if value:
-            evidence[field] = value
+            evidence[key] = value
+    if body.get("latitude") is not None or body.get("longitude") is not None:
+        evidence["lat"], evidence["lng"] = body.get("latitude"), body.get("longitude")
     return evidence
 
 
@@ -219,6 +223,10 @@ def _window(order: Order) -> dict:
 
 def _reply(outcome: orders.Outcome, **extra):
     if not outcome.ok:
+        if outcome.keep:
+            get_session().commit()  # a wrong visit code is counted even though the check-in is refused
+        if outcome.error:
+            raise ApiError(422, outcome.error, outcome.message)
         raise ApiError(409, "conflict", outcome.message)
     get_session().commit()
     return jsonify(ok=True, message=outcome.message, **extra)
@@ -293,8 +301,8 @@ def check_in(job_code: str):
     """Record the worker's arrival at the elder's home."""
     evidence = _evidence(_body())
     order = _own_job(job_code)
-    return _reply(attendance.check_in(get_session(), order, g.api_provider_id, "api", _now(), evidence),
-                  job_code=job_code)
+    return _reply(attendance.check_in(get_session(), order, g.api_provider_id, "api", _now(), evidence,
+                                      Settings(current_app.config)), job_code=job_code)
 
 
 @bp.post("/jobs/<job_code>/check-out")
@@ -335,6 +343,10 @@ _ANSWER_ERRORS = {**_AUTH_ERRORS,
                   "404": _error_response("no such offer or job for this provider"),
                   "409": _error_response("expired, withdrawn or in the wrong state; nothing changed"),
                   "415": _error_response("a request body that is not application/json")}
+_VISIT_ERRORS = {**_ANSWER_ERRORS,
+                 "422": _error_response("refused: unknown_worker, worker_required, worker_inactive, "
+                                        "worker_not_allowed, worker_mismatch, wrong_visit_code (counted), "
+                                        "visit_code_locked, or cannot_bill")}
 # Ids are INTEGER columns: 32 bits on PostgreSQL.
 _OFFER_ID = {"name": "offer_id", "in": "path", "required": True,
              "schema": {"type": "integer", "format": "int32", "minimum": 1, "maximum": 2**31 - 1}}
@@ -346,6 +358,11 @@ _EVIDENCE_BODY = {"required": False, "content": {"application/json": {"schema": 
     "type": "object", "properties": {
         "worker": {**_TEXT, "description": "the worker's work number or reference"},
         "phone": {**_TEXT, "description": "the phone the worker reports from"},
+        "visit_code": {"type": "string", "pattern": "^[0-9]{4}$",
+                       "description": "the one-time code the elder read to the worker (proves the place)"},
+        "latitude": {"type": "number", "minimum": -90, "maximum": 90,
+                     "description": "the worker's location, WGS-84; within the set distance of the home it proves the place"},
+        "longitude": {"type": "number", "minimum": -180, "maximum": 180, "description": "see latitude"},
     }}}}}
 _EMPTY_BODY = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
 _WINDOW = {"type": "object", "properties": {
@@ -380,12 +397,11 @@ OPENAPI: dict = {
         "/jobs/{job_code}/check-in": {"post": {
             "operationId": "checkIn", "summary": "The worker has arrived", "parameters": [_JOB_CODE],
             "requestBody": _EVIDENCE_BODY,
-            "responses": {"200": _ok_response("checked in"), **_ANSWER_ERRORS}}},
+            "responses": {"200": _ok_response("checked in"), **_VISIT_ERRORS}}},
         "/jobs/{job_code}/check-out": {"post": {
             "operationId": "checkOut", "summary": "The visit is over", "parameters": [_JOB_CODE],
             "requestBody": _EVIDENCE_BODY,
-            "responses": {"200": _ok_response("checked out"), **_ANSWER_ERRORS,
-                          "422": _error_response("the visit cannot be billed")}}},
+            "responses": {"200": _ok_response("checked out"), **_VISIT_ERRORS}}},
         "/openapi.json": {"get": {
             "operationId": "openapi", "summary": "This document", "security": [],
             "responses": {"200": {"description": "the OpenAPI document",

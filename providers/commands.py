@@ -191,6 +191,8 @@ def price_command(code, item_code, price_yuan):
 def register(cli: click.Group) -> None:
     from dispatcher.commands import subgroup
     from providers.bench import bench_match
+    from providers.worker_commands import worker
 
     cli.add_command(provider)
+    cli.add_command(worker)
     subgroup(cli, "bench").add_command(bench_match)

@@ -31,9 +31,10 @@ from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
 from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.lifecycle import attendance, orders
+from dispatcher.lifecycle.proof import METHOD_NAMES, device_hash
 from dispatcher.models import Order
-from providers import jobs
-from providers.models import Offer, Provider
+from providers import jobs, workers
+from providers.models import Offer, Provider, Worker
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
 
@@ -94,7 +95,7 @@ def _own_order(order_id: int) -> Order:
 def _finish(outcome: orders.Outcome, target: str):
     """Commit what an action did, or undo it, and tell the staff member either way."""
     session = get_session()
-    if outcome.ok:
+    if outcome.ok or outcome.keep:
         session.commit()
     else:
         session.rollback()
@@ -151,20 +152,40 @@ def job(order_id: int):
     order = _own_order(order_id)
     elder = order.elder
     primary = next((p.phone for p in elder.phones if p.is_primary), None)
+    visit = order.visit
     return render_template(
-        "portal/job.html", order=order, elder=elder, item=order.item, visit=order.visit,
+        "portal/job.html", order=order, elder=elder, item=order.item, visit=visit,
+        workers=workers.workers_of(session, g.portal_provider_id, active_only=True),
+        worker=session.get(Worker, visit.worker_id) if visit and visit.worker_id else None,
+        methods=METHOD_NAMES,
         title=orders.elder_title(elder, now), phone=primary,
         id_masked=mask_id_number(elder.id_number), price_fen=jobs.accepted_price_fen(session, order),
         states=ORDER_STATES,
     )
 
 
-def _worker_evidence() -> dict | None:
-    """The optional worker reference typed on the check-in form; None when it is too long."""
-    worker = request.form.get("worker", "").strip()
+def _visit_evidence() -> dict | str:
+    """What the check-in or check-out form gives: the worker, the visit code, the phone's location
+    (the page asks the browser for it); a refusal (Chinese) when a field is malformed."""
+    form = request.form
+    evidence: dict = {"device": device_hash("portal", current_user().id)}
+    worker = form.get("worker", "").strip()
     if len(worker) > WORKER_REF_MAX:
-        return None
-    return {"worker": worker} if worker else {}
+        return f"服务人员工号不能超过{WORKER_REF_MAX}个字符。"
+    if worker:
+        evidence["worker"] = worker
+    code = form.get("visit_code", "").strip()
+    if code:
+        if not (code.isdigit() and len(code) == 4):
+            return "验证码应为老人告知的4位数字。"
+        evidence["code"] = code
+    lat, lng = form.get("latitude", "").strip(), form.get("longitude", "").strip()
+    if lat or lng:
+        try:
+            evidence["lat"], evidence["lng"] = float(lat), float(lng)
+        except ValueError:
+            evidence["lat"] = evidence["lng"] = None  # unreadable: kept as unverified, not refused
+    return evidence
 
 
 @bp.post("/jobs/<int:order_id>/check-in")
@@ -172,11 +193,12 @@ def _worker_evidence() -> dict | None:
 def check_in(order_id: int):
     order = _own_order(order_id)
     target = url_for("portal.job", order_id=order_id)
-    evidence = _worker_evidence()
-    if evidence is None:
-        flash(f"服务人员工号不能超过{WORKER_REF_MAX}个字符，未签到。")
+    evidence = _visit_evidence()
+    if isinstance(evidence, str):
+        flash(evidence + "未签到。")
         return redirect(target, code=303)
-    outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence)
+    outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence,
+                                  Settings(current_app.config))
     return _finish(outcome, target)
 
 
@@ -185,10 +207,14 @@ def check_in(order_id: int):
 def check_out(order_id: int):
     order = _own_order(order_id)
     target = url_for("portal.job", order_id=order_id)
+    evidence = _visit_evidence()
+    if isinstance(evidence, str):
+        flash(evidence + "未签退。")
+        return redirect(target, code=303)
     try:
         outcome = attendance.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
                                    current_app.extensions["vnh.policy"], Settings(current_app.config),
-                                   _now())
+                                   _now(), evidence)
     except ValueError as exc:
         # The visit cannot be priced (e.g. the elder's class is missing): an operator must look.
         outcome = orders.Outcome(False, f"无法结算该工单，请联系话务员：{exc}")
@@ -213,3 +239,70 @@ def settlement():
     return render_template("portal/settlement.html", provider=provider, month=month,
                            months=months_ending(month_of(now), 6), totals=totals, visits=visits,
                            closed=closed_month(session, month))
+
+
+# -- workers on record (issue 18): the provider's staff keep their own list ----------------------------
+
+@bp.get("/workers")
+@provider_staff
+def workers_page():
+    session = get_session()
+    listed = [(w, workers.certificates_of(session, w.id)) for w in workers.workers_of(session, g.portal_provider_id)]
+    return render_template("portal/workers.html", listed=listed, mask_id=mask_id_number,
+                           today=local(_now()).date())
+
+
+def _worker_fields() -> workers.WorkerFields:
+    form = request.form
+    items = [c for c in form.get("items", "").replace("，", ",").split(",") if c.strip()]
+    return workers.WorkerFields(form.get("name", ""), form.get("phone", ""), form.get("id_number", ""),
+                                items or None, form.get("work_number", ""))
+
+
+@bp.post("/workers")
+@provider_staff
+def add_worker():
+    session = get_session()
+    try:
+        added = workers.add_worker(session, session.get(Provider, g.portal_provider_id), _worker_fields(), _now())
+    except workers.WorkerError as exc:
+        session.rollback()
+        flash(f"未添加：{exc}")
+    else:
+        session.commit()
+        flash(f"已添加服务人员{added.name}，工号{added.work_number}。")
+    return redirect(url_for("portal.workers_page"), code=303)
+
+
+def _own_worker(worker_id: int) -> Worker:
+    found = get_session().get(Worker, worker_id)
+    if found is None or found.provider_id != g.portal_provider_id:
+        abort(404)
+    return found
+
+
+@bp.post("/workers/<int:worker_id>/active")
+@provider_staff
+def worker_active(worker_id: int):
+    found = _own_worker(worker_id)
+    workers.set_active(get_session(), found, bool(request.form.get("active")))
+    get_session().commit()
+    flash(f"服务人员{found.name}已{'启用' if found.active else '停用'}。")
+    return redirect(url_for("portal.workers_page"), code=303)
+
+
+@bp.post("/workers/<int:worker_id>/certificates")
+@provider_staff
+def worker_certificate(worker_id: int):
+    found, session = _own_worker(worker_id), get_session()
+    try:
+        expires = datetime.strptime(request.form.get("expires_on", ""), "%Y-%m-%d").date() \
+            if request.form.get("expires_on") else None
+        workers.add_certificate(session, found, request.form.get("kind", ""), request.form.get("level"), expires)
+    except (ValueError, workers.WorkerError) as exc:
+        session.rollback()
+        flash(f"未添加证书：{exc if isinstance(exc, workers.WorkerError) else '有效期应为YYYY-MM-DD'}")
+    else:
+        session.commit()
+        flash("已添加证书。")
+    return redirect(url_for("portal.workers_page"), code=303)

@@ -46,6 +46,11 @@ PARAMS: dict[str, Param] = {
     "score": Param(4, "质量评分，如“2.85”"),
     "threshold": Param(4, "暂停阈值，如“3.00”"),
     "job_codes": Param(44, "几个工单号，用“、”隔开"),
+    "worker_name": Param(6, "服务人员姓名"),
+    "visit_code": Param(4, "上门验证码，4位数字"),
+    "month": Param(8, "月份，如“11月”"),
+    "count": Param(3, "次数"),
+    "amount": Param(10, "金额，读法与电话一致，如“48元”"),
 }
 
 
@@ -118,6 +123,10 @@ TEMPLATES: dict[str, Template] = _templates(
     ("VNH_REPLY_NOT_IN", "reply_not_checked_in", "provider", "工单${job_code}尚未签到，不能签退。"),
     ("VNH_REPLY_CHECKED_OUT", "reply_checked_out", "provider", "已签退：工单${job_code}，感谢您的服务。"),
     # An answer no template above matches (a new message in the lifecycle): said without its words.
+    ("VNH_REPLY_WORKER_HELP", "reply_worker_help", "provider",
+     "服务人员请回复工单号加“到”或“完”，如“123456 到”；老人告知的验证码写在码字后，如“到 码4821”。"),
+    ("VNH_REPLY_WORKER_NO_NUMBER", "reply_worker_no_number", "provider",
+     "请用登记的手机直接回复工单号加“到”或“完”，不必再写工号。"),
     ("VNH_REPLY_RECEIVED", "reply_received", "provider", "已收到您的短信，处理结果请在服务商网页查看或致电热线。"),
     ("VNH_BUSY", "reply_busy", "provider",
      "系统繁忙，您的回复未能处理，请稍后重新发送。"),
@@ -126,7 +135,15 @@ TEMPLATES: dict[str, Template] = _templates(
      "${title}您好，${provider_name}将于${when}为您提供${item_name}，工单号${job_code}。"),
     ("VNH_ELDER_REMINDER", "elder_reminder", "elder",
      "${title}您好，提醒您：${provider_name}于${when}为您提供${item_name}，工单号${job_code}。"),
+    ("VNH_VISIT_CODE", "visit_code", "elder",
+     "${title}您好，服务人员到达后会向您询问验证码，请告诉他：${visit_code}（工单号${job_code}）。"),
     # -- to emergency contacts and family (one segment each) --
+    ("VNH_FAMILY_CHECK_IN", "family_check_in", "contact",
+     "${contact_name}您好，服务人员${worker_name}已于${time}到达${elder_name}家，开始${item_name}。"),
+    ("VNH_FAMILY_STATEMENT", "family_statement", "contact",
+     "${contact_name}您好，${elder_name}${month}共接受上门服务${count}次，自付合计${amount}。"),
+    ("VNH_FAMILY_CHECK_OUT", "family_check_out", "contact",
+     "${contact_name}您好，服务人员${worker_name}已于${time}离开${elder_name}家，${item_name}已完成。"),
     ("VNH_EMERGENCY", "emergency_contact", "contact",
      "${contact_name}您好，${elder_name}于${time}拨打热线按下紧急求助键，话务员正在处理，请尽快与老人联系。"),
     ("VNH_WELLBEING_ALARM", "wellbeing_alarm", "contact",

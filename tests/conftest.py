@@ -171,6 +171,22 @@ def make_provider(session, clock):
 
 
 @pytest.fixture
+def make_worker(session, clock):
+    """Put a worker on a provider's record (issue 18); keywords override. Returns the Worker."""
+    from providers.workers import WorkerFields, add_worker
+
+    def make(provider, *, name="张丽", phone=None, id_number=None, items=None, work_number=""):
+        n = next(_serial)
+        worker = add_worker(session, provider, WorkerFields(
+            name=name, phone=phone or f"+8613700{n:06d}", id_number=id_number or _id_number(date(1980, 6, 1), n),
+            items=items, work_number=work_number), clock.now())
+        session.commit()
+        return worker
+
+    return make
+
+
+@pytest.fixture
 def operator_client(app, session, clock):
     """A test client signed in as an operator (小李)."""
     from dispatcher.consoles.auth import add_user

@@ -202,6 +202,47 @@ def console_elder(elder_id: int):
                            slots=slot_options(_now()), task_id=request.args.get("task", type=database_id))
 
 
+@bp.post("/console/elders/<int:elder_id>/family")
+@role_required(*CONSOLE_ROLES)
+def console_family_add(elder_id: int):
+    """Name a family member of the elder (issue 18): visit SMS, statement, review contact."""
+    from dispatcher.lifecycle.family import FamilyError, FamilyFields, add_family_member
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    form = request.form
+    try:
+        add_family_member(db, elder, FamilyFields(form.get("name", ""), form.get("phone", ""), form.get("relation", ""),
+                                                  bool(form.get("visit_sms")), bool(form.get("statement")),
+                                                  bool(form.get("review_contact"))), _now())
+    except FamilyError as exc:
+        db.rollback()
+        flash(f"未添加：{exc}")
+    else:
+        db.commit()
+        flash("已添加家属。")
+    return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
+
+
+@bp.post("/console/elders/<int:elder_id>/family/review")
+@role_required(*CONSOLE_ROLES)
+def console_family_review(elder_id: int):
+    """Turn "review via family" on or off for the elder."""
+    from dispatcher.lifecycle.family import FamilyError, set_reviewed_via_family
+
+    db = get_session()
+    elder = _elder_or_404(db, elder_id)
+    try:
+        set_reviewed_via_family(db, elder, bool(request.form.get("on")))
+    except FamilyError as exc:
+        db.rollback()
+        flash(f"未更改：{exc}")
+    else:
+        db.commit()
+        flash("已更改回访对象。")
+    return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
+
+
 def _order_form(db):
     from dispatcher.lifecycle.slots import UnknownSlot, slot_for
     from dispatcher.models import Item
@@ -263,12 +304,13 @@ def _sketch_of(elder, ranked):
 def console_order(order_id: int):
     """One order: its state, who was asked and why, and who could be asked now."""
     from dispatcher.consoles import operator as c
+    from dispatcher.lifecycle.evv import order_facts
 
     db = get_session()
     order = _order_or_404(db, order_id)
     candidates = c.candidates_for(db, order) if order.state in OPEN_STATES else c.Candidates([])
     return render_template("console/order.html", order=order, cands=candidates, c=c,
-                           sketch=_sketch_of(order.elder, candidates.ranked))
+                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order))
 
 
 @bp.post("/console/orders/<int:order_id>/redispatch")
@@ -363,14 +405,20 @@ def console_board():
 @bp.get("/supervisor")
 @role_required("supervisor")
 def supervisor():
+    from dispatcher.enrollment.identity import mask_id_number
     from dispatcher.programmes.supervision import supervisor_queue
     from providers.models import Provider
+    from providers.workers import workers_at_several_providers
 
     db = get_session()
     providers = db.scalars(select(Provider).order_by(Provider.contract_status.desc(),
                                                      Provider.quality_score)).all()
+    by_id = {p.id: p for p in providers}
+    # Issue 18: one person on record at several providers is allowed, but supervisors see it.
+    shared = [(mask_id_number(number), found[0].name, [(by_id[w.provider_id].code, w.work_number) for w in found])
+              for number, found in workers_at_several_providers(db)]
     return render_template("supervisor.html", cases=supervisor_queue(db, current_user()), local=local,
-                           providers=providers, now=current_app.extensions["vnh.clock"].now())
+                           providers=providers, now=current_app.extensions["vnh.clock"].now(), shared=shared)
 
 
 @bp.post("/supervisor/providers/<int:provider_id>/reinstate")

@@ -26,7 +26,7 @@ from dispatcher.clock import local
 from dispatcher.enrollment.identity import check_digit
 from dispatcher.enrollment.rows import ELDER_COLUMNS, OFFERING_COLUMNS, PROVIDER_COLUMNS
 from dispatcher.models import Category, Elder, ElderPhone, EmergencyContact, Item
-from providers.models import Offering, Provider
+from providers.models import Offering, Provider, Worker
 from telephony.numbers import BadPhoneNumber, to_e164
 
 DEMO_ELDER_PHONE = "+8613900000001"
@@ -146,6 +146,7 @@ def build_demo_district(
             offerings += len(category.items)
         session.add(provider)
     session.flush()
+    _demo_workers(session, rng, numbers, now)
     return DemoSummary(len(STREETS), len(communities), elders, providers, offerings)
 
 
@@ -183,6 +184,19 @@ def write_demo_csvs(session: Session, directory: Path) -> list[Path]:
             writer.writerow(header)
             writer.writerows(rows)
     return [path for path, _, _ in files]
+
+
+# Every demo provider has workers on record (issue 18): work numbers 0001 and 0002, every item.
+DEMO_WORKERS = (("张丽", "F"), ("王强", "M"))
+
+
+def _demo_workers(session: Session, rng: random.Random, numbers: _Numbers, now: datetime) -> None:
+    for provider in session.scalars(select(Provider).order_by(Provider.id)):
+        for n, (name, gender) in enumerate(DEMO_WORKERS, 1):
+            birth = _birth_date(rng, 1965, 1995)
+            session.add(Worker(provider_id=provider.id, work_number=f"{n:04d}", name=name, phone=numbers.mobile(),
+                               id_number=numbers.id_number(birth, gender), items=None, active=True, created_at=now))
+    session.flush()
 
 
 class _Numbers:

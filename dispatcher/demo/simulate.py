@@ -110,7 +110,11 @@ class Simulation:
                 accepted += self._answer_offers({code})
         self.clock.advance(1800)
         for provider_phone, code in accepted:
-            self._expect_ok(self.phone.send_sms(provider_phone, f"{code} 到"), "已签到", code)
+            # The demo's providers have worker 0001 on record; a provider with none checks in unnamed.
+            reply = self.phone.send_sms(provider_phone, f"{code} 到 0001")
+            if "不在本服务商登记" in reply:
+                reply = self.phone.send_sms(provider_phone, f"{code} 到")
+            self._expect_ok(reply, "已签到", code)
         self.clock.advance(3600)
         for provider_phone, code in accepted:
             reply = self.phone.send_sms(provider_phone, f"{code} 完")

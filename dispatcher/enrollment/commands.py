@@ -22,7 +22,8 @@ _PRECISIONS = {"address": "to a known address", "community": "to their community
 
 
 @click.command("import")
-@click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments", "catalogue"]))
+@click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments", "catalogue",
+                                                 "workers"]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option(
@@ -39,6 +40,8 @@ def import_command(kind, path, dry_run, skip_bad_rows):
         from dispatcher.catalogue.commands import import_catalogue_file
 
         return import_catalogue_file(path, dry_run)
+    if kind == "workers":
+        return _import_workers(path, dry_run)
     from sqlalchemy.exc import SQLAlchemyError
 
     from billing.outputs import CsvOutput
@@ -198,3 +201,24 @@ def register(cli: click.Group) -> None:
 
     cli.add_command(import_command)
     subgroup(cli, "bench").add_command(bench_import, "import")
+
+
+def _import_workers(path: Path, dry_run: bool) -> None:
+    """`vnh import workers FILE`: every bad row named; a file with any bad row changes nothing."""
+    from dispatcher.db import session_scope
+    from dispatcher.enrollment.limits import ImportFileError
+    from providers.worker_import import import_workers
+
+    app = app_for_command()
+    try:
+        with session_scope(app) as session:
+            report = import_workers(session, path, now_of(app), dry_run=dry_run)
+    except ImportFileError as exc:
+        raise click.ClickException(f"{path}: {mask_numbers(str(exc))}; nothing was imported") from None
+    for row, column, reason in report.errors[:SHOWN_ERRORS]:
+        click.echo(f"row {row}, {column}: {mask_numbers(reason)}", err=True)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"workers: {verb} {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+               f"refused {len({e[0] for e in report.errors})} rows")
+    if report.errors:
+        raise click.ClickException(f"{path}: {len(report.errors)} bad rows; nothing was imported")

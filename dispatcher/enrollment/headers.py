@@ -84,6 +84,15 @@ HEADER_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "organisation": ("评估机构", "评估单位"),
         "valid_until": ("有效期至", "有效期", "有效期限"),
     },
+    # A provider's workers on record (服务人员).
+    "workers": {
+        "provider_code": ("服务商编号", "服务商代码", "机构编号"),
+        "name": ("姓名", "服务人员姓名", "护理员姓名"),
+        "phone": ("手机", "手机号", "手机号码", "联系电话", "电话"),
+        "id_number": ("身份证号", "身份证号码", "身份证", "公民身份号码"),
+        "items": ("服务项目", "可做项目", "技能"),
+        "work_number": ("工号", "员工编号", "工作证号"),
+    },
 }  # fmt: skip
 # Columns of which one group or another must be present: an elder is placed by an address or
 # by coordinates.

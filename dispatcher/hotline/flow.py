@@ -25,10 +25,13 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
 from dispatcher.lifecycle import attendance, orders, ranking, tasks
+from dispatcher.lifecycle.family import family_member_by_phone
+from dispatcher.lifecycle.proof import device_hash
 from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
 from dispatcher.lifecycle.slots import slot_for, slot_options
 from dispatcher.lifecycle.states import OPEN_STATES
-from dispatcher.models import Elder, ElderPhone, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.models import Elder, ElderPhone, FamilyMember, HotlineCall, HotlineTurn, Item, Order
+from dispatcher.programmes.no_show import report_no_show
 from providers.models import Provider
 from telephony.models import CallRecord
 from telephony.outbox import enqueue_notice
@@ -38,6 +41,7 @@ MENU_SIZE = 5
 # everywhere, and 1-5 choose. On an item menu's last page, 8 goes back to its first page.
 MORE_KEY = "8"
 OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
+NO_SHOW_KEY = "6"  # a family member: nobody came (issue 18)
 MAX_FAILURES = 2
 MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "slot_later", "confirm",
                         "after_hours"})
@@ -146,18 +150,23 @@ class Hotline:
         ).first()
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
+        # A family member's number (issue 18) is told about key 6: found in the same statement.
+        family = (select(FamilyMember.id).where(FamilyMember.phone == caller, FamilyMember.elder_id == Elder.id)
+                  .limit(1).scalar_subquery())
         found = self.session.execute(
-            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery())
+            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery(), family)
         ).first()
+        is_family = False
         if found is not None:
-            self._caller, open_id = found
+            self._caller, open_id, family_id = found
+            is_family = family_id is not None
             self._open_known = True
             # Its status names the item: loaded with it, in one statement.
             self._open = (None if open_id is None else
                           self.session.get(Order, open_id, options=[joinedload(Order.item)]))
         call = HotlineCall(call_sid=call_sid, caller=caller,
                            elder_id=self._caller.id if self._caller else None,
-                           step="category", data={"page": 0, "failures": 0},
+                           step="category", data={"page": 0, "failures": 0, **({"family": 1} if is_family else {})},
                            created_at=self.now, updated_at=self.now)
         self.session.execute(insert(CallRecord).values(
             call_sid=call_sid, direction="inbound", from_number=caller,
@@ -205,6 +214,8 @@ class Hotline:
         order = self._open_order(call)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
+            return self._family_no_show(call)
         if order is None or turn.digits == "3":
             call.step = "category"
             return self._prompt(call)
@@ -222,6 +233,8 @@ class Hotline:
             return self._heard(call, turn)
         if turn.digits == WORKER_KEY:
             return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
+            return self._family_no_show(call)
         categories = self._category_page(call)
         if turn.digits == MORE_KEY and self._has_more_categories(call):
             call.data = {**call.data, "page": call.data.get("page", 0) + 1, "failures": 0}
@@ -318,6 +331,16 @@ class Hotline:
             after = "服务商接单后会通知您。"
         return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
 
+    # -- a family member reports that nobody came ------------------------------------------------
+    def _is_family(self, call: HotlineCall, *, ask: bool = False) -> bool:
+        if call.data.get("family"):
+            return True
+        return ask and family_member_by_phone(self.session, call.caller) is not None
+
+    def _family_no_show(self, call: HotlineCall) -> Reply:
+        call.step = "done"
+        return Reply(say=[report_no_show(self.session, call.caller, self.settings, self.now) + "再见。"], hangup=True)
+
     # -- a worker checks in or out from the elder's phone ----------------------------------------
     def _worker_starts(self, call: HotlineCall) -> Reply:
         call.step = "worker_code"
@@ -340,7 +363,7 @@ class Hotline:
 
     def _on_worker_id(self, call: HotlineCall, turn: Turn) -> Reply:
         worker = turn.digits.strip("#")
-        if not worker.isdigit() or not 3 <= len(worker) <= 8:
+        if not worker.isdigit() or not 3 <= len(worker) <= 11:  # a work number, or the worker's mobile
             return self._fail(call, "工号不对。", "worker", "服务人员工号两次无效")
         call.step = "worker_action"
         call.data = {**call.data, "worker": worker, "failures": 0}
@@ -350,10 +373,12 @@ class Hotline:
         if turn.digits not in ("1", "2"):
             return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
         order = self.session.get(Order, call.data["order_id"])
-        visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"]}
+        # Caller ID proved the place when the job code was taken (an elder's phone only).
+        visit_by_phone = {"source": "phone", "phone": call.caller, "worker": call.data["worker"],
+                          "elder_phone": True, "device": device_hash("phone", call.caller)}
         if turn.digits == "1":
             outcome = attendance.check_in(self.session, order, order.provider_id, "phone", self.now,
-                                      evidence=visit_by_phone)
+                                      evidence=visit_by_phone, settings=self.settings)
         else:
             outcome = attendance.check_out(self.session, order, order.provider_id, "phone", self.policy,
                                        self.settings, self.now, evidence=visit_by_phone)
@@ -438,6 +463,8 @@ class Hotline:
             if self._has_more_categories(call):
                 lines.append(f"更多按{MORE_KEY}。")
             lines.append("其他服务请按0转人工。")
+            if self._is_family(call):
+                lines.append(f"家属反映服务人员没有上门，请按{NO_SHOW_KEY}。")
             reply.hints = [item.name for c in categories for item in c.menu[:MENU_SIZE]]
         elif step == "item":
             items = self._items(call)
@@ -465,7 +492,7 @@ class Hotline:
             lines.append("服务人员您好。请输入工单号，以井号键结束。")
             reply.digits, reply.speech = None, False
         elif step == "worker_id":
-            lines.append("请输入您的工号，以井号键结束。")
+            lines.append("请输入您的工号或登记的手机号，以井号键结束。")
             reply.digits, reply.speech = None, False
         elif step == "worker_action":
             lines.append("签到按1，签退按2。")

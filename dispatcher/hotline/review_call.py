@@ -10,6 +10,7 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from dispatcher.config import Settings
 from dispatcher.lifecycle import orders, reviews
+from dispatcher.lifecycle.family import review_contact
 from dispatcher.lifecycle.reviews import refresh_provider_quality, review_call_ended
 from dispatcher.models import CallbackReview
 from telephony.twiml import LANGUAGE, say
@@ -32,6 +33,11 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
         response.hangup()
         return response
     if step == "ask":
+        contact = review_contact(order.elder)
+        if contact is not None:
+            return _gather(response, url(step="came"), voice,
+                           f"{contact.name}您好，这里是虚拟养老院回访。服务人员最近上门为{order.elder.name}提供了"
+                           f"{order.item.name}，服务人员来了吗？来了请按1，没来请按2。")
         title = orders.elder_title(order.elder, now)
         return _gather(response, url(step="came"), voice,
                        f"{title}您好，这里是虚拟养老院回访。服务人员最近上门为您提供了{order.item.name}，"

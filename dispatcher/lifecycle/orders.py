@@ -37,6 +37,10 @@ class Outcome:
     ok: bool
     message: str
     order: Order | None = None
+    # Why a refusal: an English code for the API (e.g. unknown_worker); None for the usual conflict.
+    error: str | None = None
+    # A refusal that still changed something to keep (a wrong visit code is counted): commit it.
+    keep: bool = False
 
 
 def elder_title(elder: Elder, now: datetime) -> str:

@@ -13,6 +13,7 @@ from billing import ledger
 from dispatcher.config import Settings
 from dispatcher.integrity.checks import before_payable
 from dispatcher.lifecycle.attendance import visit_ref
+from dispatcher.lifecycle.family import review_contact
 from dispatcher.lifecycle.orders import lock_order, move_order
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.lifecycle.states import OrderEvent
@@ -104,7 +105,10 @@ def start_due_reviews(session: Session, settings: Settings, now: datetime, limit
     ).all()
     for review in due:
         elder = review.order.elder
-        phone = next((p.phone for p in elder.phones if p.is_primary), None) or elder.phones[0].phone
+        # An elder flagged "review via family" is not asked: their family contact is (issue 18).
+        contact = review_contact(elder)
+        phone = contact.phone if contact is not None else (
+            next((p.phone for p in elder.phones if p.is_primary), None) or elder.phones[0].phone)
         review.attempts += 1
         review.state, review.called_at = "calling", now
         enqueue_call(session, to=phone, url=settings.url(f"/telephony/review/{review.id}"),

@@ -15,6 +15,7 @@ from dispatcher import texts
 from dispatcher.clock import LOCAL_TZ, local
 from dispatcher.config import Settings
 from dispatcher.db import Base
+from dispatcher.lifecycle.proof import new_visit_code
 from dispatcher.lifecycle.quiet_hours import inside, outside_quiet_hours, parse_quiet_hours
 from dispatcher.lifecycle.states import OrderState
 from dispatcher.lifecycle.tasks import open_task
@@ -63,8 +64,11 @@ def visit_params(order: Order, provider_name: str, now: datetime) -> dict:
 
 
 def visit_words(kind: str, order: Order, provider_name: str, now: datetime) -> str:
-    """What the call to an elder's landline says: the SMS's words."""
-    return templates.spoken(TEMPLATE_OF[kind], visit_params(order, provider_name, now))
+    """What the call to an elder's landline says: the SMS's words, and the visit code to read out."""
+    words = templates.spoken(TEMPLATE_OF[kind], visit_params(order, provider_name, now))
+    if order.visit_code:
+        words += f"服务人员到达后，请把验证码{'，'.join(order.visit_code)}告诉他。"
+    return words
 
 
 def check_in_due_at(window_start_at: datetime, accepted_at: datetime) -> datetime:
@@ -108,10 +112,17 @@ def tell_elder(session: Session, order: Order, provider_name: str, *, kind: str,
     served by `dispatcher.hotline.visit_call` and says the same words.
     """
     elder = order.elder
+    if order.visit_code is None:
+        order.visit_code = new_visit_code()
     mobile = elder_mobile(elder)
     if mobile:
         enqueue_sms(session, to=mobile, purpose=TEMPLATE_OF[kind], dedupe_key=dedupe_key,
                     from_=settings.hotline_number, now=now, params=visit_params(order, provider_name, now))
+        if kind == "notice":
+            params = visit_params(order, provider_name, now)
+            enqueue_sms(session, to=mobile, purpose="visit_code", dedupe_key=f"{dedupe_key}:code",
+                        from_=settings.hotline_number, now=now,
+                        params={"title": params["title"], "visit_code": order.visit_code, "job_code": order.job_code})
         return
     landline = elder_primary(elder)
     if landline:

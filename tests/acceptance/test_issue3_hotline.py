@@ -105,6 +105,9 @@ def test_9_rings_the_operators_at_once_and_texts_the_emergency_contact(server):
 
 
 def test_the_worker_checks_in_and_out_from_the_elders_phone_and_the_visit_has_its_times(server):
+    # Issue 18: the worker is on the provider's record.
+    server.vnh("worker", "add", "--provider", P1.code, "--name", "郭师傅", "--phone", "13600008001",
+               "--id-number", "620102198001010017", "--work-number", "8001")
     _, job_code = server.book(GUOQIANG.phone, "1", "1", "1", "1")
     assert "接单" in server.sms(P1.dispatch_phone, f"{job_code} 接")
     for action, word in (("1", "签到"), ("2", "签退")):

@@ -37,6 +37,8 @@ STAFF: dict[str, set[str]] = {
     "views.console_card": CONSOLE,
     "views.console_search": CONSOLE,
     "views.console_elder": CONSOLE,
+    "views.console_family_add": CONSOLE,
+    "views.console_family_review": CONSOLE,
     "views.console_preview": CONSOLE,
     "views.console_place": CONSOLE,
     "views.console_order": CONSOLE,

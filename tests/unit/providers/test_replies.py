@@ -74,3 +74,22 @@ def test_text_that_is_not_a_provider_reply_gives_none(text):
 )
 def test_a_reply_typed_in_full_width_digits_is_read_as_the_same_reply(text, action, code):
     assert parse_reply(text) == ProviderReply(action, code)
+
+
+# -- issue 18: a check-in names the worker and may carry the visit code --------------------------
+
+@pytest.mark.parametrize("text, worker, code", [
+    ("123456 到 0001", "0001", None),
+    ("123456 到 W007 码4821", "W007", "4821"),
+    ("123456到 验证码 4821", None, "4821"),
+    ("１２３４５６　完　０００２", "0002", None),
+    ("123456 到 13912340001", "13912340001", None),
+])
+def test_a_check_in_or_out_may_name_the_worker_and_the_visit_code(text, worker, code):
+    parsed = parse_reply(text)
+    assert parsed is not None and (parsed.job_code, parsed.worker, parsed.visit_code) == ("123456", worker, code)
+
+
+@pytest.mark.parametrize("text", ["123456 接 0001", "123456 拒 码4821", "123456 到 码12", "123456 到 00 01 02"])
+def test_an_offer_answer_names_no_worker_and_a_malformed_tail_is_not_a_reply(text):
+    assert parse_reply(text) is None

@@ -131,8 +131,9 @@ def test_declining_an_offer_moves_the_order_on(client, session, two_providers, p
 
 
 def test_check_in_and_check_out_complete_the_visit_with_its_evidence(
-        client, session, settings, clock, two_providers, place):
+        client, session, settings, clock, two_providers, place, make_worker):
     provider_a, token_a = two_providers["a"]
+    make_worker(provider_a, work_number="W007")
     order = _accepted_job(session, settings, clock, place, provider_a, "HK01")
 
     checked_in = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),
@@ -468,3 +469,56 @@ def test_an_application_404_page_registered_before_the_api_still_answers_outside
     assert client.get("/api/v1/no-such-route").get_json()["error"] == "not_found"
     assert client.put("/api/v1/offers").get_json()["error"] == "method_not_allowed"
     app.extensions["vnh.engine"].dispose()
+
+
+# -- issue 18: a worker on record and proof of place ----------------------------------------------
+
+def test_a_check_in_naming_an_unknown_worker_is_refused_as_json(
+        client, session, settings, clock, two_providers, place, make_worker):
+    provider_a, token_a = two_providers["a"]
+    make_worker(provider_a, work_number="0001")
+    order = _accepted_job(session, settings, clock, place, provider_a, "HK01")
+    reply = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),
+                        json={"worker": "0404"})
+    assert reply.status_code == 422
+    assert reply.get_json()["error"] == "unknown_worker" and "0404" in reply.get_json()["message"]
+    session.expire_all()
+    assert session.get(Order, order.id).state == "accepted"
+    session.commit()
+
+
+def test_an_api_check_in_with_the_visit_code_and_a_location_records_both_the_strongest_wins(
+        client, session, settings, clock, two_providers, place, make_worker):
+    provider_a, token_a = two_providers["a"]
+    worker = make_worker(provider_a)
+    number = worker.work_number
+    order = _accepted_job(session, settings, clock, place, provider_a, "HK01")
+    code = session.get(Order, order.id).visit_code
+    session.commit()
+    wrong = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),
+                        json={"worker": number, "visit_code": f"{(int(code) + 1) % 10000:04d}"})
+    assert wrong.status_code == 422 and wrong.get_json()["error"] == "wrong_visit_code"
+    session.expire_all()
+    assert session.get(Order, order.id).visit_code_failures == 1  # counted although refused
+    session.commit()
+    reply = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),
+                        json={"worker": number, "visit_code": code, "latitude": 36.058, "longitude": 103.827})
+    assert reply.status_code == 200, reply.get_json()
+    session.expire_all()
+    visit = session.get(Order, order.id).visit
+    assert visit.check_in_method == "visit_code" and visit.check_in_device
+    session.commit()
+
+
+def test_an_api_location_at_zero_zero_leaves_the_check_in_unverified(
+        client, session, settings, clock, two_providers, place, make_worker):
+    provider_a, token_a = two_providers["a"]
+    number = make_worker(provider_a).work_number
+    order = _accepted_job(session, settings, clock, place, provider_a, "HK01")
+    reply = client.post(f"/api/v1/jobs/{order.job_code}/check-in", headers=_bearer(token_a),
+                        json={"worker": number, "latitude": 0, "longitude": 0})
+    assert reply.status_code == 200 and "定位不可信" in reply.get_json()["message"]
+    session.expire_all()
+    visit = session.get(Order, order.id).visit
+    assert (visit.check_in_method, visit.check_in_lat) == ("none", None)
+    session.commit()

@@ -187,7 +187,8 @@ def test_declining_in_the_portal_moves_the_order_on(browser, session, place):
 
 
 def test_checking_in_and_out_in_the_portal_completes_and_bills_the_visit(
-        browser, session, settings, clock, place):
+        browser, session, settings, clock, place, staff, make_worker):
+    make_worker(staff["a"], work_number="W007")
     order = _accepted(session, settings, clock, place("HK01"))
     portal = browser("staff_a")
 
@@ -363,6 +364,14 @@ def _not_found(reply, world) -> None:
     assert reply.status_code == 404 and "没有找到" in _text(reply)
 
 
+def _b_worker_is_absent(reply, world) -> None:
+    assert reply.status_code == 200 and world["worker_name"] not in _text(reply)
+
+
+def _nothing_added_to_b(reply, world) -> None:
+    assert reply.status_code in (303, 400)
+
+
 ISOLATION = {
     ("GET", "/portal/"): (lambda w: "/portal/", _b_is_absent),
     ("GET", "/portal/settlement"): (lambda w: "/portal/settlement", _b_is_absent),
@@ -376,6 +385,13 @@ ISOLATION = {
         (lambda w: f"/portal/jobs/{w['job_id']}/check-in", _not_found),
     ("POST", "/portal/jobs/<int:order_id>/check-out"):
         (lambda w: f"/portal/jobs/{w['job_id']}/check-out", _not_found),
+    # Issue 18: the worker list is the signed-in provider's own; B's workers are not found.
+    ("GET", "/portal/workers"): (lambda w: "/portal/workers", _b_worker_is_absent),
+    ("POST", "/portal/workers"): (lambda w: "/portal/workers", _nothing_added_to_b),
+    ("POST", "/portal/workers/<int:worker_id>/active"):
+        (lambda w: f"/portal/workers/{w['worker_id']}/active", _not_found),
+    ("POST", "/portal/workers/<int:worker_id>/certificates"):
+        (lambda w: f"/portal/workers/{w['worker_id']}/certificates", _not_found),
 }
 
 
@@ -387,13 +403,15 @@ def test_every_portal_route_has_an_isolation_check(app):
 
 
 @pytest.fixture
-def world_b(session, settings, clock, policy, staff, place):
+def world_b(session, settings, clock, policy, staff, place, make_worker):
     """B's open offer, B's accepted job for today, and a billed visit of B's this month (as ids)."""
     done = _completed(session, settings, clock, policy, place("HK02", address=ADDRESS_B, name="李桂兰"))
     job = _accepted(session, settings, clock, place("HK02", address=ADDRESS_B))
     open_order = place("HK02", address=ADDRESS_B)
     world = {"offer_id": _offer_of(session, open_order).id, "open_id": open_order.id, "job_id": job.id,
              "job_code": job.job_code, "done_order_no": done.order_no}
+    worker = make_worker(staff["b"], name="赵敏")
+    world["worker_id"], world["worker_name"] = worker.id, worker.name
     session.commit()
     return world
 
@@ -427,3 +445,66 @@ def test_provider_b_staff_see_their_own_offer_and_job(browser, session, world_b)
     assert portal.get(f"/portal/jobs/{world_b['job_id']}").status_code == 200
     settlement = _text(portal.get("/portal/settlement"))
     assert world_b["done_order_no"] in settlement and "李桂兰" in settlement and "40.00 元" in settlement
+
+
+# -- issue 18: the worker on record and the proof of place ---------------------------------------------
+
+def test_the_portal_check_in_names_a_worker_on_record_and_the_phone_location_proves_the_place(
+        browser, session, settings, clock, place, staff, make_worker):
+    worker = make_worker(staff["a"])
+    worker_id, number = worker.id, worker.work_number
+    order = _accepted(session, settings, clock, place("HK01"))
+    session.commit()
+    portal = browser("staff_a")
+    page = _text(portal.get(f"/portal/jobs/{order.id}"))
+    assert number in page and "portal_geo.js" in page and 'name="latitude"' in page
+
+    refused = portal.post(f"/portal/jobs/{order.id}/check-in", {"worker": "9999"})
+    assert "不在本服务商登记的名单上" in _text(refused)
+    done = portal.post(f"/portal/jobs/{order.id}/check-in", {"worker": number,
+                                                              "latitude": "36.0581", "longitude": "103.8271"})
+    assert "已签到" in _text(done) and "手机定位核验" in _text(done)
+    session.expire_all()
+    visit = session.get(Order, order.id).visit
+    assert (visit.worker_id, visit.check_in_method) == (worker_id, "location")
+    assert visit.check_in_device and len(visit.check_in_device) <= 64
+    session.commit()
+
+
+def test_a_wrong_visit_code_in_the_portal_is_refused_but_counted(
+        browser, session, settings, clock, place, staff, make_worker):
+    number = make_worker(staff["a"]).work_number
+    order = _accepted(session, settings, clock, place("HK01"))
+    right = session.get(Order, order.id).visit_code
+    session.commit()
+    wrong = f"{(int(right) + 1) % 10000:04d}"
+    reply = browser("staff_a").post(f"/portal/jobs/{order.id}/check-in", {"worker": number, "visit_code": wrong})
+    assert "验证码不对" in _text(reply)
+    session.expire_all()
+    fresh = session.get(Order, order.id)
+    assert (fresh.state, fresh.visit_code_failures) == ("accepted", 1)
+    session.commit()
+
+
+def test_provider_staff_keep_their_workers_in_the_portal_with_id_numbers_masked(browser, session, staff):
+    from dispatcher.enrollment.identity import check_digit
+
+    id_number = "62010219800601001" + check_digit("62010219800601001")
+    portal = browser("staff_a")
+    added = _text(portal.post("/portal/workers", {"name": "张丽", "phone": "13712340001", "id_number": id_number,
+                                                 "items": "HK01"}))
+    assert "已添加服务人员张丽，工号0001" in added
+    again = _text(portal.post("/portal/workers", {"name": "张丽", "phone": "13712340002", "id_number": id_number}))
+    assert "已登记为本服务商的服务人员" in again
+    page = _text(portal.get("/portal/workers"))
+    assert "张丽" in page and id_number not in page and "13712340001" not in page
+    from providers.models import Worker
+
+    worker_id = session.scalar(select(Worker.id).where(Worker.provider_id == staff["a"].id))
+    session.commit()
+    assert "已添加证书" in _text(portal.post(f"/portal/workers/{worker_id}/certificates",
+                                           {"kind": "健康证", "expires_on": "2026-01-01"}))
+    assert "已停用" in _text(portal.post(f"/portal/workers/{worker_id}/active", {"active": ""}))
+    assert "已过期" in _text(portal.get("/portal/workers"))
+    other = browser("staff_b")
+    assert other.post(f"/portal/workers/{worker_id}/active", {"active": "1"}).status_code == 404

@@ -22,13 +22,13 @@ from dispatcher.demo.district import (
 from dispatcher.enrollment.identity import birth_of, validate_id_number
 from dispatcher.enrollment.importer import import_file
 from dispatcher.models import Elder, ElderPhone, EmergencyContact, Item
-from providers.models import Offering, Provider
+from providers.models import Offering, Provider, Worker
 from telephony.numbers import to_e164
 
 
 def clear_enrollment(session) -> None:
     session.flush()
-    for model in (Offering, Provider, ElderPhone, EmergencyContact, Elder):
+    for model in (Worker, Offering, Provider, ElderPhone, EmergencyContact, Elder):
         session.execute(delete(model))
     session.expunge_all()
 
@@ -217,3 +217,19 @@ def _distance_m(elder: Elder, provider: Provider) -> float:
     dy = (elder.latitude - provider.latitude) * 111_320
     dx = (elder.longitude - provider.longitude) * 111_320 * math.cos(math.radians(36.057))
     return math.hypot(dx, dy)
+
+
+def test_every_demo_provider_has_workers_on_record(session, clock):
+    """Issue 18: check-ins name a worker on record, so the demo registers two per provider."""
+    from sqlalchemy import func, select
+
+    from dispatcher.catalogue import load_catalogue
+    from dispatcher.demo.district import DEMO_WORKERS, build_demo_district
+    from providers.models import Provider, Worker
+
+    load_catalogue(session)
+    build_demo_district(session, seed=7, elders=20, providers=3, now=clock.now())
+    for provider in session.scalars(select(Provider)):
+        numbers = session.scalars(select(Worker.work_number).where(Worker.provider_id == provider.id)).all()
+        assert sorted(numbers) == [f"{n:04d}" for n in range(1, len(DEMO_WORKERS) + 1)]
+    assert session.scalar(select(func.count(func.distinct(Worker.id_number)))) == 3 * len(DEMO_WORKERS)

@@ -103,8 +103,9 @@ def test_categories_the_caller_books_most_come_first(app, phone, elder_and_provi
     assert "助餐送餐按1" in call.text
 
 
-def test_a_worker_checks_in_and_out_by_phone_from_the_elders_home(app, phone, elder_and_provider):
+def test_a_worker_checks_in_and_out_by_phone_from_the_elders_home(app, phone, elder_and_provider, make_worker):
     _, provider = elder_and_provider
+    make_worker(provider, work_number="20731")  # issue 18: a worker on record
     code = _book(phone, provider)
 
     check_in = phone.call_hotline(ELDER, ["7", f"{code}#", "20731#", "1"])
@@ -115,7 +116,8 @@ def test_a_worker_checks_in_and_out_by_phone_from_the_elders_home(app, phone, el
     (visit,) = _rows(app, select(Visit))
     assert visit.check_in_source == "phone" and visit.check_out_source == "phone"
     assert visit.check_in_phone == ELDER == visit.check_out_phone
-    assert visit.worker_ref == "20731"
+    assert visit.worker_ref == "20731" and visit.worker_id is not None
+    assert (visit.check_in_method, visit.check_out_method) == ("elder_phone", "elder_phone")
     assert visit.checked_in_at is not None and visit.checked_out_at is not None
     assert _rows(app, select(Order))[0].state == "completed"
 
@@ -273,3 +275,12 @@ def test_a_common_booking_is_heard_in_full_within_45_seconds_at_four_characters_
     assert "服务商接单后会通知您" in call.said[-1]
     # `vnh bench ivr` speaks at four characters a second; 45 s is the goal for a common booking.
     assert sum(map(len, before_booking)) <= 45 * 4
+
+
+def test_a_worker_not_on_record_keying_in_from_the_elders_phone_is_refused(app, phone, elder_and_provider, make_worker):
+    _, provider = elder_and_provider
+    make_worker(provider, work_number="20731")
+    code = _book(phone, provider)
+    refused = phone.call_hotline(ELDER, ["7", f"{code}#", "40404#", "1"])
+    assert "不在本服务商登记的名单上" in refused.text and "已签到" not in refused.text
+    assert _rows(app, select(Visit)) == []

@@ -278,7 +278,8 @@ def test_silence_twice_reaches_the_desks_and_no_prompt_invites_speech(switch_app
     assert call.bridged == ["{originate_timeout=25}" + DESKS]
 
 
-def test_a_worker_keys_a_job_code_and_number_ended_by_hash(switch_app, switch, phone, provider):
+def test_a_worker_keys_a_job_code_and_number_ended_by_hash(switch_app, switch, phone, provider, make_worker):
+    make_worker(provider, work_number="20731")  # issue 18: a worker on record
     booked = switch.call(ELDER, ["2", "1", "1", "1"])
     code = booked.text.split("工单号")[1].split("。")[0].replace("，", "")
     assert "已接单" in phone.send_sms(provider.dispatch_phone, f"{code} 接")

@@ -1,7 +1,7 @@
 """Issue 18's "how it will be checked", over the phone network: a provider registers a worker by the
-command line; that worker checks in at two elders' homes at the same time (both recorded with the
-worker, for the integrity checks to see); an unknown worker is refused; an opted-in family member
-gets an SMS when the worker checks in."""
+command line; that worker checks in at two elders' homes at the same time; an unknown worker is
+refused; an opted-in family member gets an SMS when the worker checks in; `vnh report integrity`
+lists the overlap with both visits, whose subsidy waits for a supervisor to clear them."""
 
 from __future__ import annotations
 
@@ -53,3 +53,46 @@ def test_a_registered_worker_checks_in_at_two_homes_at_once_and_the_family_hears
     session.commit()
     (told,) = [m for m in phone.outbox() if m["to"] == DAUGHTER]
     assert told["kind"] == "sms" and "张丽" in told["body"] and "到达" in told["body"]
+
+    # Both visits end an hour later; the elders confirm them on the review call; the integrity
+    # checks (run as the review comes in) hold the overlapping visits' subsidy.
+    clock.advance(3600)
+    for job in jobs:
+        assert phone.send_sms(dispatch, f"{job} 完 {number}").startswith("已签退")
+    session.expire_all()
+    from billing import ledger
+    from dispatcher.lifecycle.reviews import record_review_answer
+    from dispatcher.models import CallbackReview
+
+    visits = [session.scalar(select(Order).where(Order.job_code == job)).visit for job in jobs]
+    for visit in visits:
+        review = session.scalar(select(CallbackReview).where(CallbackReview.visit_id == visit.id))
+        record_review_answer(session, review, True, clock.now())
+    session.commit()
+    assert [ledger.visit_outcome(session, v.id) for v in visits] == [None, None]
+    assert ledger.pending_subsidy(session, visits[1].id) > 0
+    session.commit()  # end the read, so the command line can write its flags
+
+    import tempfile
+    from pathlib import Path
+
+    out = Path(tempfile.mkdtemp()) / "integrity.csv"
+    report = CliRunner().invoke(main, ["report", "integrity", "--month", clock.now().strftime("%Y-%m"),
+                                       "--format", "csv", "--output", str(out)], env=env)
+    assert report.exit_code == 0, report.output
+    text = out.read_text(encoding="utf-8-sig")
+    session.expire_all()
+    overlap_lines = [line for line in text.splitlines() if "overlap" in line or "同一服务人员" in line]
+    assert {job for job in jobs if any(job in line for line in overlap_lines)} == set(jobs), text
+
+    # A supervisor clears both flags: the elders' confirmations now make the subsidy payable.
+    from dispatcher.consoles.auth import add_user
+    from dispatcher.integrity.holds import clear_flag
+    from dispatcher.integrity.models import IntegrityFlag
+
+    supervisor = add_user(session, username="jiandu", password="long-enough-pw", role="supervisor",
+                          display_name="监督员", provider_id=None, now=clock.now())
+    for flag in session.scalars(select(IntegrityFlag)).all():
+        clear_flag(session, flag, supervisor, "核实：两位老人都确认上门，时间记录有误", clock.now())
+    session.commit()
+    assert [ledger.visit_outcome(session, v.id) for v in visits] == [ledger.VERIFY, ledger.VERIFY]

@@ -193,10 +193,12 @@ def outside_window(v: VisitFacts, rules: Rules) -> Finding | None:
 
 
 def _unproved(method: str | None, at: datetime | None, rules: Rules) -> bool:
-    if method is None:
-        return (at is not None and rules.proof_required_since is not None
-                and at >= rules.proof_required_since)
-    return method == UNVERIFIED
+    """An end proved by nothing, once the programme requires proof (VNH_INTEGRITY_PROOF_SINCE:
+    from the day its providers were told to prove visits; until then a check-in by the dispatch
+    phone alone is what the contract asked for, and holding every such subsidy would stop pay)."""
+    if method is not None and method != UNVERIFIED:
+        return False
+    return at is not None and rules.proof_required_since is not None and at >= rules.proof_required_since
 
 
 def no_proof(v: VisitFacts, rules: Rules, failed_codes: int = 0) -> Finding | None:

@@ -96,7 +96,8 @@ def test_every_check_trips_on_a_visit_built_for_it(session, clock, make_provider
     short = make_visit(start=start, minutes=20, item="LC03")  # booked an hour, 50% is 30 minutes
     late = make_visit(start=start, window=(start - timedelta(hours=6), start - timedelta(hours=3)))
     unproved = make_visit(start=start, in_method="none")
-    found = set(flags(session) if check_month(session, clock) else [])
+    rules = Rules(proof_required_since=start - timedelta(days=1))
+    found = set(flags(session) if check_month(session, clock, rules) else [])
     assert {(far.id, "travel"), (short.id, "short"), (late.id, "window"),
             (unproved.id, "no_proof")} <= found
     assert not any(v == near.id for v, _ in found)
@@ -266,3 +267,12 @@ def test_a_dispute_on_a_flagged_visit_waits_for_the_flag(session, clock, overlap
         resolve_dispute(session, task, supervisor, visit_happened=True, note="属实",
                         policy=policy, now=clock.now())
     assert ledger.visit_outcome(session, first.id) is None
+
+
+def test_a_visit_code_entered_wrongly_three_times_is_flagged(session, clock, make_visit):
+    visit = make_visit(start=clock.now() - timedelta(days=2), in_method="visit_code")
+    visit.order.visit_code_failures = 3
+    session.commit()
+    check_month(session, clock)
+    (flag,) = session.scalars(select(IntegrityFlag).where(IntegrityFlag.visit_id == visit.id)).all()
+    assert flag.check == "no_proof" and "输错3次" in flag.reason and flag.evidence["failed_codes"] == 3

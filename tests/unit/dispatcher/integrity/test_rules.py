@@ -123,9 +123,15 @@ def test_a_check_in_beyond_the_slack_around_the_window_is_flagged_and_at_the_sla
 
 
 def test_an_end_proved_by_nothing_is_flagged_and_a_proved_one_passes():
-    assert no_proof(visit(1, in_method="none"), RULES).evidence["check_in_method"] == "none"
-    assert "签退" in no_proof(visit(1, out_method="none"), RULES).reason
-    assert no_proof(visit(1, in_method="elder_phone", out_method="visit_code"), RULES) is None
+    required = Rules(proof_required_since=T0)
+    assert no_proof(visit(1, in_method="none"), required).evidence["check_in_method"] == "none"
+    assert "签退" in no_proof(visit(1, out_method="none"), required).reason
+    assert no_proof(visit(1, in_method="elder_phone", out_method="visit_code"), required) is None
+
+
+def test_an_end_proved_by_nothing_passes_until_the_programme_requires_proof():
+    assert no_proof(visit(1, in_method="none"), RULES) is None
+    assert no_proof(visit(1, in_method="none"), Rules(proof_required_since=T0 + timedelta(days=1))) is None
 
 
 def test_unrecorded_proof_counts_only_from_the_configured_day():

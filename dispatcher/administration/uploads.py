@@ -85,6 +85,17 @@ register("providers", "服务商")
 register("offerings", "服务商项目价格")
 
 
+def _assessments(session: Session, path: Path, options: RunOptions):
+    from dispatcher.assessments.importer import import_assessments
+
+    return import_assessments(session, path, options.now, dry_run=options.dry_run,
+                              skip_bad_rows=options.skip_bad_rows, actor=options.actor,
+                              limits=options.limits, on_error=options.on_error)
+
+
+register("assessments", "能力评估", _assessments)
+
+
 class UploadError(ValueError):
     """The upload cannot be kept or run; the message (Chinese and English) says why."""
 

@@ -194,3 +194,23 @@ def test_a_further_kind_of_file_is_offered_by_registering_it_in_one_line(admin, 
     finally:
         del uploads.KINDS["plans"]
     assert seen[-1] == (b"plan\n1\n", False) and all(dry for _, dry in seen[:-1])
+
+
+def test_an_assessments_file_is_uploaded_dry_run_and_applied(admin, session, elder_row, elders_file):
+    from dispatcher.assessments.models import Assessment
+
+    upload(admin, "elders", elders_file([elder_row(1)]))
+    token = read(session, select(Upload.token))
+    admin.post(f"/admin/uploads/{token}/apply")
+    id_number = read(session, select(Elder.id_number))
+    before = count(session, Assessment)  # the enrollment file's level is the first assessment
+    lines = ["身份证号码,评估日期,评估等级,评估得分,评估人,评估机构",
+             f"{id_number},2026-11-02,中度失能,55,李评估,城关区评估中心",
+             f"{id_number},2026-11-03,很严重,55,李评估,城关区评估中心"]
+    response = upload(admin, "assessments", ("\n".join(lines) + "\n").encode(), "评估.csv")
+    page = admin.get(response.headers["Location"]).get_data(as_text=True)
+    assert "很严重" in page or "GB/T 42195" in page  # the bad row is named with its reason
+    lines.pop()
+    good = upload(admin, "assessments", ("\n".join(lines) + "\n").encode(), "评估.csv")
+    assert admin.post(good.headers["Location"] + "/apply").status_code == 200
+    assert count(session, Assessment) == before + 1

@@ -187,7 +187,7 @@ class Dispatch:
         code = self._step("offer sent", self._offer_code)
         provider = self._step("offer sent", lambda: self._offer(code)["to"])
         self._step("accept", lambda: self._reply(provider, f"{code} 接", "已接单", "visits"))
-        self._step("check in", lambda: self._reply(provider, f"{code}到", "已签到", None))
+        self._step("check in", lambda: self._reply(provider, f"{code}到 0001", "已签到", None))  # the demo's worker 0001
         self._step("check out", lambda: self._reply(provider, f"{code}完", "已签退", "ledger_postings"))
         self._step("review call", self._review)
         self._step("drained", self._drained)

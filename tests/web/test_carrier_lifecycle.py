@@ -27,7 +27,7 @@ from telephony.models import OutboxMessage
 TOKEN = "carrier-push-secret"
 SMS_PURPOSES = ("offer", "offer_withdrawn", "order_cancelled", "order_redispatched", "elder_confirmation",
                 "emergency_contact", "wellbeing_alarm", "provider_suspended", "accepted_reply", "reply_checked_in",
-                "reply_checked_out")
+                "reply_checked_out", "visit_code")
 SMS_TEMPLATES = {purpose: f"SMS_46{n:04d}" for n, purpose in enumerate(SMS_PURPOSES)}
 VOICE_TEMPLATES = {"review": "TTS_300001", "wellbeing": "TTS_300002", "visit_notice": "TTS_300003",
                    "visit_reminder": "TTS_300004", "ack": "TTS_300009",

@@ -139,9 +139,9 @@ _LIFECYCLE_REPLIES = [
     ("该工单不属于您。", "reply_not_yours"), ("工单123456您已接单。", "reply_already_accepted"),
     ("工单123456已失效或已由其他服务商接单。", "reply_offer_gone"), ("已拒绝工单123456。", "reply_declined"),
     ("工单123456已失效，无需处理。", "reply_decline_gone"), ("工单123456已签到。", "reply_already_checked_in"),
-    ("工单123456当前不能签到。", "reply_cannot_check_in"), ("已签到：工单123456，09:30。", "reply_checked_in"),
+    ("工单123456当前不能签到。", "reply_cannot_check_in"), ("已签到：工单123456，09:30。（验证码核验）", "reply_checked_in"),
     ("工单123456已签退。", "reply_already_checked_out"), ("工单123456尚未签到，不能签退。", "reply_not_checked_in"),
-    ("已签退：工单123456，感谢您的服务。", "reply_checked_out"),
+    ("已签退：工单123456，感谢您的服务。（定位距老人家约850米，超出300米，按未核验记录）", "reply_checked_out"),
 ]
 
 

@@ -10,6 +10,9 @@ def test_an_operator_adds_a_family_member_and_turns_review_via_family_on(operato
     session.commit()
     page = operator_client.get(f"/console/elders/{elder_id}").get_data(as_text=True)
     assert "未登记家属" in page
+    # The family section sits once in the page's main part, never in its title.
+    title = page.split("<title>")[1].split("</title>")[0]
+    assert "<" not in title and page.count("<h2>家属</h2>") == 1
     refused = operator_client.post(f"/console/elders/{elder_id}/family/review", data={"on": "1"},
                                    follow_redirects=True).get_data(as_text=True)
     assert "还没有登记家属" in refused

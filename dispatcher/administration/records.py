@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from dispatcher.clock import local
 from dispatcher.enrollment.geocoding import GeocodeQuery, GeocoderUnavailable
 from dispatcher.enrollment.identity import mask_id_number
+from dispatcher.enrollment.importer import replace_contacts, replace_phones
 from dispatcher.enrollment.models import AuditEntry
 from dispatcher.enrollment.rows import (
     DEFAULT_AREA_CODE,
@@ -31,7 +32,7 @@ from dispatcher.enrollment.rows import (
     parse_elder,
     parse_provider,
 )
-from dispatcher.models import Elder, ElderPhone, EmergencyContact
+from dispatcher.models import Elder
 from providers.models import Provider, ProviderPhone
 
 Problems = list[tuple[str, str]]
@@ -136,8 +137,8 @@ def save_elder(session: Session, elder_id: int | None, form: Mapping[str, str], 
     else:
         for name in ELDER_FIELDS:
             setattr(elder, name, getattr(record, name))
-    _set_phones(elder, record.phones)
-    _set_contacts(elder, record.emergency_contacts)
+    replace_phones(elder, record.phones)
+    replace_contacts(elder, record.emergency_contacts)
     session.flush()
     after = elder_snapshot(elder)
     changes = {k: [before[k], after[k]] for k in ELDER_COLUMNS if k != "id_number" and before[k] != after[k]}
@@ -159,28 +160,6 @@ def _geocode(record, geocoder) -> Problems:
         return [("address", "cannot be geocoded: give latitude and longitude")]
     record.latitude, record.longitude = place.latitude, place.longitude
     return []
-
-
-def _set_phones(elder: Elder, phones: list[tuple[str, bool]]) -> None:
-    # Keep the rows of numbers that stay: a number deleted and inserted again in one flush would
-    # break the (elder, phone) unique constraint, as inserts run before deletes.
-    wanted = dict(phones)
-    for row in list(elder.phones):
-        if row.phone in wanted:
-            row.is_primary = wanted.pop(row.phone)
-        else:
-            elder.phones.remove(row)
-    elder.phones.extend(ElderPhone(phone=p, is_primary=primary) for p, primary in wanted.items())
-
-
-def _set_contacts(elder: Elder, contacts: list[tuple[str, str]]) -> None:
-    wanted = list(dict.fromkeys(contacts))
-    for row in list(elder.emergency_contacts):
-        if (row.name, row.phone) in wanted:
-            wanted.remove((row.name, row.phone))
-        else:
-            elder.emergency_contacts.remove(row)
-    elder.emergency_contacts.extend(EmergencyContact(name=n, phone=p) for n, p in wanted)
 
 
 # -- providers --------------------------------------------------------------------------------------
@@ -293,6 +272,3 @@ def elders_page(session: Session, query: str = "", limit: int = 50) -> list[Elde
         statement = statement.where(or_(Elder.name.contains(q), Elder.street.contains(q),
                                         Elder.community.contains(q)))
     return list(session.scalars(statement.order_by(Elder.id.desc()).limit(limit)))
-
-
-

@@ -336,8 +336,8 @@ class _ElderImporter(_Importer):
             elder = elders[elder_id]
             for name in ELDER_FIELDS:
                 setattr(elder, name, getattr(record, name))
-            _replace_phones(elder, record.phones)
-            _replace_contacts(elder, record.emergency_contacts)
+            replace_phones(elder, record.phones)
+            replace_contacts(elder, record.emergency_contacts)
             self.context.audit("elder", mask_id_number(record.id_number), changes)
         session.flush()
 
@@ -547,7 +547,7 @@ def _chunks(rows: Iterable[SourceRow], size: int) -> Iterator[list[SourceRow]]:
         yield chunk
 
 
-def _replace_phones(elder: Elder, phones: list[tuple[str, bool]]) -> None:
+def replace_phones(elder: Elder, phones: list[tuple[str, bool]]) -> None:
     # Keep the rows of numbers that stay: deleting and re-inserting the same number in one
     # flush would break the (elder, phone) unique constraint, as inserts run before deletes.
     wanted = dict(phones)
@@ -559,7 +559,7 @@ def _replace_phones(elder: Elder, phones: list[tuple[str, bool]]) -> None:
     elder.phones.extend(ElderPhone(phone=p, is_primary=primary) for p, primary in wanted.items())
 
 
-def _replace_contacts(elder: Elder, contacts: list[tuple[str, str]]) -> None:
+def replace_contacts(elder: Elder, contacts: list[tuple[str, str]]) -> None:
     wanted = list(dict.fromkeys(contacts))
     for row in list(elder.emergency_contacts):
         if (row.name, row.phone) in wanted:

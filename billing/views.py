@@ -42,7 +42,8 @@ def _now():
     return current_app.extensions["vnh.clock"].now()
 
 
-def _month() -> str:
+def requested_month() -> str:
+    """The page's `month` argument (this month by default); 400 for one not started or malformed."""
     text = request.args.get("month") or month_of(_now())
     try:
         return check_started(text, _now())
@@ -53,7 +54,7 @@ def _month() -> str:
 @bp.get("/")
 @role_required("bureau", "supervisor")
 def page():
-    month = _month()
+    month = requested_month()
     db, area = get_session(), area_of(current_user())
     svgs = charts(monthly_series(db, months_ending(month, 6), area))
     policy = current_app.extensions["vnh.policy"]
@@ -74,7 +75,7 @@ def page():
 def verify():
     if area_of(current_user()) is not None:
         abort(403)  # the whole ledger's check; an area's account reads its area's totals on the page
-    month = _month()
+    month = requested_month()
     result = verify_month(get_session(), month, current_app.extensions["vnh.policy"])
     return render_template("billing/verify.html", month=month, result=result)
 
@@ -84,7 +85,7 @@ def verify():
 def download(kind: str, fmt: str):
     if kind not in REPORTS or fmt not in ("csv", "xlsx"):
         abort(404)
-    month, area = _month(), area_of(current_user())
+    month, area = requested_month(), area_of(current_user())
     lang = _lang()
     return _send(lambda session: report_tables(session, kind, month, area),
                  f"{kind}-{month}.{fmt}", fmt, lang)
@@ -106,7 +107,7 @@ def download_source(source: str, fmt: str):
         abort(404)
     if area_of(current_user()) is not None:
         abort(403)
-    month = _month()
+    month = requested_month()
     return _send(lambda session: source_tables(session, month, source),
                  f"source-{source}-{month}.{fmt}", fmt, _lang())
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
-from billing.months import MonthError, check_started, month_of
+from billing.views import requested_month
 from dispatcher.config import Settings
 from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.consoles.scope import area_of, in_scope
@@ -23,18 +23,10 @@ def _now():
     return current_app.extensions["vnh.clock"].now()
 
 
-def _month() -> str:
-    text = request.args.get("month") or month_of(_now())
-    try:
-        return check_started(text, _now())
-    except MonthError as exc:
-        abort(400, description=str(exc))
-
-
 @bp.get("/")
 @role_required("supervisor")
 def flags():
-    month = _month()
+    month = requested_month()
     state = request.args.get("state") or None
     check = request.args.get("check") or None
     if state not in (None, *STATES) or check not in (None, *CHECKS):

@@ -1,0 +1,210 @@
+"""The hotline's booking steps: an open order, a category, an item (keyed or said), a slot, a read-back."""
+
+from __future__ import annotations
+
+from dispatcher import texts
+from dispatcher.catalogue import ItemEntry
+from dispatcher.clock import local
+from dispatcher.hotline.speech import SURE, guess_item
+from dispatcher.hotline.steps import (
+    MENU_SIZE,
+    MORE_KEY,
+    NO_SHOW_KEY,
+    WORKER_KEY,
+    Reply,
+    Turn,
+    key_index,
+    later_slots,
+)
+from dispatcher.lifecycle import orders, ranking
+from dispatcher.lifecycle.slots import slot_for
+from dispatcher.models import HotlineCall, Order
+from providers.models import Provider
+
+
+class BookingSteps:
+    """Mixed into `Hotline`: the steps by which an elder books, keeps or cancels a visit."""
+
+    def _on_open_order(self, call: HotlineCall, turn: Turn) -> Reply:
+        order = self._open_order(call)
+        if turn.digits == WORKER_KEY:
+            return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
+            return self._family_no_show(call)
+        if order is None or turn.digits == "3":
+            call.step = "category"
+            return self._prompt(call)
+        if turn.digits == "1":
+            call.step = "done"
+            return Reply(say=["好的，工单保留不变。感谢您的来电，再见。"], hangup=True)
+        if turn.digits == "2":
+            orders.cancel_order(self.session, order, "老人来电取消", self.settings, self.now)
+            call.step = "done"
+            return Reply(say=[f"已为您取消{order.item.name}。感谢您的来电，再见。"], hangup=True)
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+
+    def _on_category(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.speech:
+            return self._heard(call, turn)
+        if turn.digits == WORKER_KEY:
+            return self._worker_starts(call)
+        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
+            return self._family_no_show(call)
+        categories = self._category_page(call)
+        if turn.digits == MORE_KEY and self._has_more_categories(call):
+            call.data = {**call.data, "page": call.data.get("page", 0) + 1, "failures": 0}
+            return self._prompt(call)
+        index = key_index(turn.digits, len(categories))
+        if index is None:
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        category = categories[index]
+        call.step = "item"
+        # The menu's order is kept for the call: a refreshed catalogue does not move its keys.
+        call.data = {**call.data, "category": category.code, "items": [i.code for i in category.menu],
+                     "item_page": 0, "failures": 0}
+        return self._prompt(call)
+
+    def _on_item(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.speech:
+            return self._heard(call, turn)
+        if turn.digits == MORE_KEY and self._item_pages(call) > 1:
+            page = (call.data.get("item_page", 0) + 1) % self._item_pages(call)
+            call.data = {**call.data, "item_page": page, "failures": 0}
+            return self._prompt(call)
+        items = self._items(call)
+        index = key_index(turn.digits, len(items))
+        if index is None:
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        return self._choose_item(call, items[index])
+
+    def _heard(self, call: HotlineCall, turn: Turn) -> Reply:
+        guess = guess_item(turn.speech, self._phrases(), turn.confidence)
+        if guess is None:
+            return self._fail(call, "抱歉，没有听清。您可以按键选择。", "speech", "两次没有听懂")
+        item = self.catalogue.item(guess.item_code)
+        if guess.confidence >= SURE:
+            return self._choose_item(call, item)
+        call.step = "speech_confirm"
+        call.data = {**call.data, "item": item.code, "failures": 0}
+        return self._prompt(call)
+
+    def _on_speech_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.digits == "1":
+            return self._choose_item(call, self.catalogue.item(call.data["item"]))
+        if turn.digits == "2":
+            call.step = "category"
+            call.data = {"page": 0, "failures": 0, "menu": call.data.get("menu")}
+            return self._prompt(call, prefix="好的，请按键选择。")
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+
+    def _choose_item(self, call: HotlineCall, item: ItemEntry) -> Reply:
+        call.step = "slot"
+        call.data = {**call.data, "item": item.code, "category": item.category_code, "failures": 0}
+        return self._prompt(call)
+
+    def _on_slot(self, call: HotlineCall, turn: Turn) -> Reply:
+        """As soon as possible (most asked for, one key), or 2 for the half-day windows."""
+        if turn.digits == "1":
+            call.step = "confirm"
+            call.data = {**call.data, "slot": "asap", "failures": 0}
+            return self._prompt(call)
+        if turn.digits == "2":
+            call.step = "slot_later"
+            call.data = {**call.data, "failures": 0}
+            return self._prompt(call)
+        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+
+    def _on_slot_later(self, call: HotlineCall, turn: Turn) -> Reply:
+        options = later_slots(self.now)
+        index = key_index(turn.digits, len(options))
+        if index is None:
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        call.step = "confirm"
+        call.data = {**call.data, "slot": options[index].code, "failures": 0}
+        return self._prompt(call)
+
+    def _on_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
+        if turn.digits == "2":
+            call.step = "category"
+            call.data = {"page": 0, "failures": 0, "menu": call.data.get("menu")}
+            return self._prompt(call, prefix="好的，请重新选择。")
+        if turn.digits != "1":
+            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+        item = self._item(call.data["item"])
+        slot = slot_for(call.data["slot"], self.now)
+        order = orders.place_order(self.session, elder=self._elder(call), item=item, slot=slot,
+                                   source="phone", call_sid=call.call_sid, settings=self.settings,
+                                   now=self.now)
+        call.step = "done"
+        call.data = {**call.data, "order_id": order.id}
+        code = "，".join(order.job_code)
+        if order.state == "accepted":
+            after = f"{order.provider.name}已接单。"
+        elif order.state == "unassigned":
+            after = "暂时没有服务商可以接单，话务员会尽快给您回电安排。"
+        else:
+            after = "服务商接单后会通知您。"
+        return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
+
+    # -- their prompts ----------------------------------------------------------------------
+    def _ask_open_order(self, call: HotlineCall, reply: Reply) -> None:
+        reply.say.append(self._order_status(self._open_order(call)))
+        reply.say.append("保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。")
+
+    def _ask_category(self, call: HotlineCall, reply: Reply) -> None:
+        categories = self._category_page(call)
+        reply.say += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
+        if self._has_more_categories(call):
+            reply.say.append(f"更多按{MORE_KEY}。")
+        reply.say.append("其他服务请按0转人工。")
+        if self._is_family(call):
+            reply.say.append(f"家属反映服务人员没有上门，请按{NO_SHOW_KEY}。")
+        reply.hints = [item.name for c in categories for item in c.menu[:MENU_SIZE]]
+
+    def _ask_item(self, call: HotlineCall, reply: Reply) -> None:
+        items = self._items(call)
+        reply.say += [f"{item.name}按{i}。" for i, item in enumerate(items, 1)]
+        pages = self._item_pages(call)
+        if pages > 1:
+            last = call.data.get("item_page", 0) == pages - 1
+            reply.say.append(f"回到第一页按{MORE_KEY}。" if last else f"更多按{MORE_KEY}。")
+        reply.say.append("其他按0转人工。")
+        reply.hints = [item.name for item in items]
+
+    def _ask_speech_confirm(self, call: HotlineCall, reply: Reply) -> None:
+        reply.say.append(f"您要的是{self.catalogue.item(call.data['item']).name}吗？是按1，不是按2。")
+        reply.speech = False
+
+    def _ask_slot(self, call: HotlineCall, reply: Reply) -> None:
+        reply.say.append("尽快上门按1，另约时间按2。")
+        reply.speech = False
+
+    def _ask_slot_later(self, call: HotlineCall, reply: Reply) -> None:
+        reply.say += [f"{s.label}按{i}。" for i, s in enumerate(later_slots(self.now), 1)]
+        reply.speech = False
+
+    def _ask_confirm(self, call: HotlineCall, reply: Reply) -> None:
+        reply.say.append(self._read_back(call))
+        reply.say.append("确认按1，重选按2。")
+        reply.speech = False
+
+    def _read_back(self, call: HotlineCall) -> str:
+        item = self._item(call.data["item"])
+        slot = slot_for(call.data["slot"], self.now)
+        charge = ranking.quote(self.session, self._elder(call), item, slot, self.policy, self.now)
+        booked = f"{item.name}，{slot.label}上门。"
+        if charge is None:
+            return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"
+        return booked + texts.charge_words(charge.price_fen, charge.subsidy_fen, charge.copay_fen)
+
+    def _order_status(self, order: Order) -> str:
+        day = local(order.window_start_at).date()
+        today = local(self.now).date()
+        when = {0: "今天", 1: "明天"}.get((day - today).days, f"{day.month}月{day.day}日")
+        half = "上午" if local(order.window_start_at).hour < 12 else "下午"
+        if order.slot_code == "asap" and day == today:
+            when, half = "", "尽快"
+        if order.provider_id is not None and order.state in ("accepted", "in_progress"):
+            provider = self.session.get(Provider, order.provider_id)
+            return f"您有一个工单：{order.item.name}，{provider.name}{when}{half}上门。"
+        return f"您有一个工单：{order.item.name}，{when}{half}上门，正在为您联系服务商。"

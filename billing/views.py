@@ -48,7 +48,7 @@ def requested_month() -> str:
     try:
         return check_started(text, _now())
     except MonthError as exc:
-        abort(400, description=str(exc))
+        abort(400, description=f"月份应为本月或以前的年月，如 {month_of(_now())} ({exc})")
 
 
 @bp.get("/")

@@ -61,7 +61,7 @@ def page():
     # Integrity counts and the per-source totals span every area: for accounts of every area only.
     flags = flag_counts(db, month) if area is None else []
     return render_template(
-        "billing/bureau.html", month=month, closed=closed_month(db, month), area=area,
+        "billing/bureau.html", month=month, this_month=month_of(_now()), closed=closed_month(db, month), area=area,
         totals=expected_totals(db, month, area), titles=TITLES,
         sources=source_totals(db, month) if area is None else {},
         source_names=policy.source_names(),

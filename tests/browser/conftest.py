@@ -58,15 +58,20 @@ def browser():
 
 
 @pytest.fixture
-def shoot():
-    """Save a screenshot of a page under artifacts/screenshots/NAME.png."""
+def shoot(axe_source):
+    """Save a screenshot of a page under artifacts/screenshots/NAME.png, and check the screen with
+    axe-core (`check=False` for a screen caught mid-change)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
 
-    def save(page, name: str) -> None:
+    def save(page, name: str, check: bool = True) -> None:
         path = SCREENSHOTS / f"{name}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(path), full_page=True)
         _saved.append(path)
+        if check:
+            problems = axe_problems(page, axe_source)
+            assert not problems, (f"{len(problems)} accessibility problems on screen {name} ({page.url}):\n  "
+                                  + "\n  ".join(problems))
 
     return save
 

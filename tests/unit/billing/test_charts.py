@@ -34,7 +34,7 @@ def test_no_text_is_smaller_than_12_px_and_the_chart_is_shown_at_its_drawn_size(
 
 def test_neighbouring_colours_differ_in_lightness_and_later_series_are_hatched():
     greys = [_grey(c) for c in COLORS]
-    assert all(abs(a - b) >= 60 for a, b in zip(greys, greys[1:])), greys
+    assert all(abs(a - b) >= 60 for a, b in zip(greys, greys[1:], strict=False)), greys
     svg = charts(_series())["source"]
     assert "<pattern" in svg and re.search(r"\.color-1 \.rect,#[^ ]+ rect\.color-1\{fill:url\(#", svg)
 

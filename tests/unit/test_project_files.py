@@ -33,7 +33,7 @@ def test_the_readme_names_every_declared_dependency_and_no_other():
 def test_the_browser_tests_read_axe_core_where_bootstrap_installs_it_and_git_ignores_it():
     bootstrap = (ROOT / "scripts" / "bootstrap").read_text(encoding="utf-8")
     version = re.search(r"^AXE_VERSION=(\d+\.\d+\.\d+)$", bootstrap, flags=re.M).group(1)
-    assert f'"axe-core@$AXE_VERSION"' in bootstrap and "npm install --prefix .cache/axe" in bootstrap
+    assert '"axe-core@$AXE_VERSION"' in bootstrap and "npm install --prefix .cache/axe" in bootstrap
     conftest = (ROOT / "tests" / "browser" / "conftest.py").read_text(encoding="utf-8")
     assert '".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"' in conftest
     assert ".cache/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()

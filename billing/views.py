@@ -48,7 +48,7 @@ def requested_month() -> str:
     try:
         return check_started(text, _now())
     except MonthError as exc:
-        abort(400, description=str(exc))
+        abort(400, description=f"月份应为本月或以前的年月，如 {month_of(_now())} ({exc})")
 
 
 @bp.get("/")
@@ -61,7 +61,7 @@ def page():
     # Integrity counts and the per-source totals span every area: for accounts of every area only.
     flags = flag_counts(db, month) if area is None else []
     return render_template(
-        "billing/bureau.html", month=month, closed=closed_month(db, month), area=area,
+        "billing/bureau.html", month=month, this_month=month_of(_now()), closed=closed_month(db, month), area=area,
         totals=expected_totals(db, month, area), titles=TITLES,
         sources=source_totals(db, month) if area is None else {},
         source_names=policy.source_names(),

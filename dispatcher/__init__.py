@@ -15,7 +15,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.catalogue import views as catalogue_views
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
-    from dispatcher.consoles import auth, security, staff_views, views
+    from dispatcher.consoles import auth, errors, security, staff_views, views
     from dispatcher.hotline import switch_views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
@@ -41,6 +41,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
 
     security.init_app(app)
+    errors.init_app(app)
     db.init_app(app)
     app.extensions["vnh.catalogue"] = CatalogueCache()
     init_telephony(app)

@@ -45,6 +45,18 @@ STATUS_RANK = {
 
 # An SMS the per-number limit held back: written down with why, never sent.
 SKIPPED_RATE_LIMIT = "skipped_rate_limit"
+# What a person reads for each status (the simulator's outbox, and any page that shows one).
+STATUS_WORDS = {
+    "queued": "排队待发", "sending": "发送中", "sent": "已发出", "initiated": "正在呼叫", "ringing": "振铃中",
+    "in-progress": "通话中", "answered": "已接听", "delivered": "已送达", "undelivered": "未送达",
+    "completed": "已挂断", "busy": "占线", "no-answer": "无人接听", "canceled": "已取消", "failed": "失败",
+    SKIPPED_RATE_LIMIT: "超过发送频率上限，未发送",
+}
+
+
+def status_words(status: str) -> str:
+    """A status as words (振铃中, 通话中, 已挂断); an unknown one as it came."""
+    return STATUS_WORDS.get(status, status)
 
 
 @dataclass(frozen=True)

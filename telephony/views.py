@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from dispatcher.db import get_session
 from telephony.models import CallRecord, OutboxMessage
-from telephony.outbox import STATUS_RANK, record_status
+from telephony.outbox import STATUS_RANK, record_status, status_words
 from telephony.signature import twilio_signed
 
 bp = Blueprint("telephony", __name__, url_prefix="/telephony")
@@ -100,6 +100,7 @@ def _outbox_json(message: OutboxMessage) -> dict:
         "to": message.to_number,
         "from": message.from_number,
         "status": message.status,
+        "status_text": status_words(message.status),
         # The SID the network gave it: Twilio's status callbacks name the call or SMS by it.
         "sid": message.sid,
         "purpose": message.purpose,

@@ -21,6 +21,7 @@ from dispatcher.administration import uploads
 from dispatcher.administration.settings import area_code_of, geocoder_for
 from dispatcher.administration.uploads import KINDS, ImportFileError, RunOptions, UploadError
 from dispatcher.consoles.auth import current_user, role_required
+from dispatcher.consoles.errors import error_page
 from dispatcher.db import get_session
 from dispatcher.enrollment.commands import mask_numbers
 from dispatcher.enrollment.files import ImportLimits
@@ -168,7 +169,7 @@ def _attachment(name: str) -> str:
 def too_large(error):
     user = current_user()
     if user is None or (user.role not in UPLOAD_ROLES and user.role != "admin"):
-        return error
+        return error_page(error)
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     problem = (f"文件过大：网页上传不超过 {limit // (1 << 20)} MB；更大的文件请分成几份，或用 vnh import 导入 "
                "(the file is larger than the upload limit)")

@@ -28,3 +28,13 @@ def _in_readme() -> set[str]:
 
 def test_the_readme_names_every_declared_dependency_and_no_other():
     assert _in_readme() == _declared()
+
+
+def test_the_browser_tests_read_axe_core_where_bootstrap_installs_it_and_git_ignores_it():
+    bootstrap = (ROOT / "scripts" / "bootstrap").read_text(encoding="utf-8")
+    version = re.search(r"^AXE_VERSION=(\d+\.\d+\.\d+)$", bootstrap, flags=re.M).group(1)
+    assert '"axe-core@$AXE_VERSION"' in bootstrap and "npm install --prefix .cache/axe" in bootstrap
+    conftest = (ROOT / "tests" / "browser" / "conftest.py").read_text(encoding="utf-8")
+    assert '".cache" / "axe" / "node_modules" / "axe-core" / "axe.min.js"' in conftest
+    assert ".cache/" in (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert version.startswith("4.")

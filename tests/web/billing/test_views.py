@@ -150,3 +150,18 @@ def test_the_landing_page_of_a_bureau_user_links_to_the_bureau_page(app, session
     client.post("/login", data={"username": "kezhang", "password": "long-enough-pw"})
     home = client.get("/").get_data(as_text=True)
     assert "/bureau/" in home
+
+
+def test_the_month_is_a_picker_and_the_server_refuses_a_month_it_cannot_show(app, session, clock):
+    client = _signed_in(app, session, clock, "bureau")
+    html = client.get("/bureau/").get_data(as_text=True)
+    from billing.months import month_of
+
+    this_month = month_of(clock.now())
+    assert re.search(rf'<label for="month">月份</label> <input type="month" id="month" name="month" '
+                     rf'value="{this_month}" max="{this_month}"', html)
+    for bad in ("2026-13", "next month", "2999-01", "<script>"):
+        refused = client.get("/bureau/", query_string={"month": bad})
+        assert refused.status_code == 400, bad
+        text = refused.get_data(as_text=True)
+        assert "月份应为本月或以前的年月" in text and "<script>" not in text.split("<main>")[1], bad

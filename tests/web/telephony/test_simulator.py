@@ -44,3 +44,25 @@ def test_vnh_call_prints_the_conversation(app, make_elder, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "热线: 王奶奶您好" in result.output
     assert "(dialling" in result.output and "ended with dial" in result.output
+
+
+def test_the_outbox_says_each_status_in_words(app, session, clock):
+    from telephony.outbox import enqueue_call, record_status
+
+    call = enqueue_call(session, to="+8613900000009", url="https://example.invalid/x", purpose="review",
+                        dedupe_key="sim-words", from_="+869312345678", now=clock.now())
+    call.sid = "CAwords"
+    session.commit()
+    client = app.test_client()
+
+    def shown():
+        entry = next(e for e in client.get("/simulator/outbox").get_json() if e["id"] == call.id)
+        return entry["status"], entry["status_text"]
+
+    assert shown() == ("queued", "排队待发")
+    for status, words in (("ringing", "振铃中"), ("in-progress", "通话中"), ("completed", "已挂断")):
+        record_status(session, "CAwords", status)
+        session.commit()
+        assert shown() == (status, words)
+    page = client.get("/simulator").get_data(as_text=True)
+    assert "entry.status_text" in page and "HTTP " not in page

@@ -202,12 +202,14 @@ def seconds_between(session: Session, later, earlier):
 
 
 def figures(session: Session, *, start: datetime, end: datetime, street: str | None = None,
-            now: datetime | None = None) -> Figures:
+            area: Area | None = None, now: datetime | None = None) -> Figures:
     """The centre's figures for [start, end) (calls and orders by when they began, visits by when
-    their window opened, reviews by when they were due); of one street's elders if `street`."""
+    their window opened, reviews by when they were due); of one street's elders if `street`, or of
+    an `area` (a street or one of its communities). Visits count as missed once their window has
+    ended before `now` (the period's end by default)."""
     now = now or end
-    found = Figures(start, end, street or None)
-    area = Area(street) if street else None
+    area = area or (Area(street) if street else None)
+    found = Figures(start, end, area.label if area else None)
     _calls(session, found, area)
     _answer_times(session, found, area)
     _orders(session, found, area)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import timedelta
 
 import pytest
@@ -157,3 +158,56 @@ def test_the_summary_shows_each_ratio_with_its_counts(session, day):
     assert "转人工：紧急求助（按9）: 1" in text
     assert "满意率（4–5分）: 50.0%  (1/2)" in text
     assert "接听用时: 中位 15秒，95% 45秒  (n=2)" in text
+
+
+# -- vnh report operations -----------------------------------------------------------------------
+@pytest.fixture
+def cli(app, monkeypatch):
+    from click.testing import CliRunner
+
+    from dispatcher.cli import main
+
+    monkeypatch.setenv("VNH_DATABASE_URL", app.config["DATABASE_URL"])
+    return lambda *args: CliRunner().invoke(main, ["report", "operations", *args])
+
+
+def test_the_report_prints_a_day_as_text(cli, day):
+    result = cli("--month", "2026-11", "--day", "2026-11-25")
+    assert result.exit_code == 0, result.output
+    assert "运营统计 2026-11-25，全部街道" in result.output
+    assert "来电总数: 9" in result.output and "60秒内接听率: 50.0%  (2/4)" in result.output
+
+
+def test_the_report_writes_a_street_as_csv(cli, day, tmp_path):
+    out = tmp_path / "ops.csv"
+    result = cli("--month", "2026-11", "--street", STREET_A, "--format", "csv", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes().startswith("\ufeff".encode())
+    rows = {row["指标"]: row for row in csv.DictReader(out.open(encoding="utf-8-sig"))}
+    assert rows["来电总数"]["数值"] == "7"  # the day's six and the one the day before
+    assert (rows["满意率（4–5分）"]["分子"], rows["满意率（4–5分）"]["分母"]) == ("1", "1")
+
+
+def test_the_report_writes_xlsx_that_openpyxl_reads(cli, day, tmp_path):
+    from openpyxl import load_workbook
+
+    out = tmp_path / "ops.xlsx"
+    result = cli("--month", "2026-11", "--format", "xlsx", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    sheet = load_workbook(out).active
+    values = {row[1]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
+    assert sheet["A1"].value.startswith("运营统计 2026-11-01")
+    assert values["来电总数"][2] == "10" and values["新建工单"][3] == 6
+    assert values["满意率（4–5分）"][3:] == (1, 2)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--month", "2026-13"), "not a month"),
+    (("--month", "2099-01"), "--month"),
+    (("--month", "2026-11", "--day", "2026-12-01"), "not in 2026-11"),
+    (("--month", "2026-11", "--day", "25"), "not a day"),
+    (("--month", "2026-11", "--format", "xlsx"), "xlsx needs --output"),
+])
+def test_the_report_refuses_bad_input_naming_the_option(cli, args, message):
+    result = cli(*args)
+    assert result.exit_code == 2 and message in result.output

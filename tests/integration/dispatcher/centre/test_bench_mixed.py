@@ -15,4 +15,4 @@ def test_the_mixed_bench_runs_every_route_and_the_sweep_at_a_tiny_size(monkeypat
     lines = result.output.splitlines()
     for route in ("webhooks", "console transfers", "console queue", "board", "portal"):
         assert any(line.startswith(route) and "×" in line for line in lines), (route, result.output)
-    assert "sqlite: sweepers expired" in result.output and "non-200 answers to the pages: 0" in result.output
+    assert "sqlite: sweepers expired" in result.output and "failed requests: 0" in result.output

@@ -224,7 +224,7 @@ def _call_outcome():
     dial = HotlineCall.data["dial_kind"].as_string()
     message = HotlineCall.data["voicemail_kind"].as_string()
     return dial, case(
-        (and_(dial.is_(None), message.is_not(None)), "after_hours"),
+        (and_(dial.is_(None), or_(message.is_not(None), HotlineCall.step == "after_hours")), "after_hours"),
         (and_(dial.is_(None), HotlineCall.step == "done"), "ivr"),
         (dial.is_(None), "ivr_abandoned"),
         (and_(message.is_(None), HotlineCall.step == "done"), "answered"),

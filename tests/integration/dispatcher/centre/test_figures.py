@@ -52,6 +52,7 @@ def day(session, clock, make_elder, make_provider):
     call(None, "dialling", dial_kind="unknown_caller")           # hung up while it rang
     call(a, "done", dial_kind="operator_request")                # answered, time not reported
     call(a, "done", when=start - timedelta(minutes=1))           # the day before
+    call(b, "after_hours", when=start - timedelta(hours=2))      # the night before, hung up at once
 
     item = session.scalar(select(Item).where(Item.code == "HK01"))
 
@@ -137,7 +138,7 @@ def test_a_street_counts_only_its_elders(session, day):
 def test_a_month_holds_its_days(session, day, clock):
     start, end = month_period(f"{local(clock.now()):%Y-%m}")
     f = figures(session, start=start, end=end)
-    assert f.calls_offered == 10 and f.orders_booked == 6
+    assert (f.calls_offered, f.after_hours, f.abandoned_in_ivr, f.orders_booked) == (11, 2, 1, 6)
 
 
 def test_a_period_with_nothing_shows_dashes_not_a_division_by_zero(session, day):
@@ -197,7 +198,7 @@ def test_the_report_writes_xlsx_that_openpyxl_reads(cli, day, tmp_path):
     sheet = load_workbook(out).active
     values = {row[1]: row for row in sheet.iter_rows(min_row=3, values_only=True)}
     assert sheet["A1"].value.startswith("运营统计 2026-11-01")
-    assert values["来电总数"][2] == "10" and values["新建工单"][3] == 6
+    assert values["来电总数"][2] == "11" and values["新建工单"][3] == 6
     assert values["满意率（4–5分）"][3:] == (1, 2)
 
 

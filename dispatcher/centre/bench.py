@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import random
 import re
+import subprocess
 import tempfile
 import threading
 import time
@@ -275,6 +276,16 @@ def _mixed(base: str, url: str, cookies: dict[str, list[str]], callers: list[str
     return found, expired, runs
 
 
+def _stop(server) -> None:
+    """Stop the server; one still finishing slow requests after 30 s is killed."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 def _line(route: str, alone: list[float], mixed: list[float]) -> str:
     if not alone or not mixed:
         return f"{route:18} {'no requests':>10}"
@@ -293,11 +304,12 @@ def _line(route: str, alone: list[float], mixed: list[float]) -> str:
 @click.option("--workers", default=2, show_default=True, help="Worker processes of the server.")
 @click.option("--postgres-url", default=lambda: os.environ.get("VNH_BENCH_DATABASE_URL", ""),
               help="A PostgreSQL database to wipe and use (VNH_BENCH_DATABASE_URL); SQLite only without it.")
-def bench_mixed(seconds, rate, consoles, portal_users, backlog, workers, postgres_url):
+@click.option("--skip-sqlite", is_flag=True, help="Run on the PostgreSQL database only.")
+def bench_mixed(seconds, rate, consoles, portal_users, backlog, workers, postgres_url, skip_sqlite):
     """Each route's p50/p99 alone and under the mixed load (webhooks, consoles, portal, board and a
     cold-snap sweep at once), with their ratio."""
     with tempfile.TemporaryDirectory(prefix="vnh-bench-mixed-") as directory:
-        targets = [("sqlite", f"sqlite:///{Path(directory) / 'bench.sqlite'}")]
+        targets = [] if skip_sqlite and postgres_url else [("sqlite", f"sqlite:///{Path(directory) / 'bench.sqlite'}")]
         if postgres_url:
             targets.append(("postgresql", postgres_url))
         click.echo(f"server: gunicorn, {workers} worker processes × 8 threads, on {os.cpu_count()} cores shared "
@@ -322,8 +334,7 @@ def bench_mixed(seconds, rate, consoles, portal_users, backlog, workers, postgre
                 alone = _alone(base, cookies, callers, rate, seconds)
                 mixed, expired, runs = _mixed(base, url, cookies, callers, rate, seconds, consoles, portal_users)
             finally:
-                server.terminate()
-                server.wait(10)
+                _stop(server)
             click.echo(f"\n{name}: route, requests under the mixed load, p50/p99 alone, p50/p99 mixed, ratios")
             click.echo(f"{'route':18} {'n':>6} {'alone p50':>10} {'alone p99':>10} {'mixed p50':>10} "
                        f"{'mixed p99':>10} {'p50 ×':>7} {'p99 ×':>7}")

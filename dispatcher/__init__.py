@@ -13,6 +13,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.assessments import views as assessment_views
     from dispatcher.catalogue import CatalogueCache
     from dispatcher.catalogue import views as catalogue_views
+    from dispatcher.centre import views as centre_views
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.consoles import auth, errors, security, staff_views, views
@@ -59,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(assessment_views.bp)
     app.register_blueprint(integrity_views.bp)
     app.register_blueprint(catalogue_views.bp)
+    app.register_blueprint(centre_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

@@ -8,6 +8,7 @@ from billing import commands as billing_commands
 from billing import duration_commands
 from dispatcher import commands as core_commands
 from dispatcher.catalogue import commands as catalogue_commands
+from dispatcher.centre import commands as centre_commands
 from dispatcher.consoles import commands as console_commands
 from dispatcher.demo import commands as demo_commands
 from dispatcher.enrollment import commands as enrollment_commands
@@ -36,7 +37,7 @@ def bench():
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, catalogue_commands, enrollment_commands, billing_commands, provider_commands,
                 console_commands, programme_commands, hotline_commands, operations_commands, demo_commands,
-                telephony_commands, duration_commands, integrity_commands, lifecycle_commands):
+                telephony_commands, duration_commands, integrity_commands, lifecycle_commands, centre_commands):
     package.register(main)
 
 

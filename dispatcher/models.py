@@ -239,6 +239,9 @@ class OperatorTask(Base):
     priority: Mapped[int] = mapped_column(default=5)
     recording_url: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # When an operator picked up the transferred call: the Dial's end less its talk time
+    # (Twilio's DialCallDuration); None when nobody answered or the switch did not say.
+    answered_at: Mapped[datetime | None]
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     resolution: Mapped[str | None] = mapped_column(String(500))

@@ -14,6 +14,7 @@ from dispatcher.db import get_session
 from dispatcher.hotline import review_call, sms
 from dispatcher.hotline import wellbeing_call as wellbeing_call_flow
 from dispatcher.hotline.flow import Hotline, Reply, Turn
+from dispatcher.lifecycle import tasks
 from telephony import templates
 from telephony.numbers import caller_e164
 from telephony.signature import twilio_signed
@@ -90,6 +91,9 @@ def incoming_call():
             body = hotline.respond(call_sid, caller, seq, turn,
                                    lambda r, n: render_reply(r, n, settings),
                                    expect_new=seq == 0 and attempt == 0)
+            talk = form.get("DialCallDuration", type=int)
+            if turn.dial_status == "completed" and talk is not None:
+                tasks.record_answer(session, call_sid=call_sid, ended_at=hotline.now, talk_seconds=talk)
             session.commit()
             return current_app.response_class(body, mimetype="text/xml")
         except IntegrityError:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,3 +25,12 @@ def open_task(session: Session, *, kind: str, reason: str, dedupe_key: str, now:
     return task
 
 
+
+
+def record_answer(session: Session, *, call_sid: str, ended_at: datetime, talk_seconds: int) -> None:
+    """Note when an operator picked up a transferred call: the Dial ended `talk_seconds` after it.
+
+    Once per task: a replayed Dial report changes nothing."""
+    task = session.scalar(select(OperatorTask).where(OperatorTask.dedupe_key == f"call:{call_sid}"))
+    if task is not None and task.answered_at is None and talk_seconds >= 0:
+        task.answered_at = max(task.created_at, ended_at - timedelta(seconds=talk_seconds))

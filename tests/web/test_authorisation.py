@@ -51,6 +51,7 @@ STAFF: dict[str, set[str]] = {
     "views.reinstate_provider": {"supervisor"},
     "views.supervisor_act": {"supervisor"},
     "bureau.": {"bureau", "supervisor"},
+    "centre.": {"bureau", "supervisor"},
     "assessments.": CONSOLE,
     "integrity.": {"supervisor"},
     "portal.": {"provider"},

@@ -9,7 +9,7 @@ from alembic import op
 
 import dispatcher.db
 
-revision = "0029_task_answered"
+revision = "0029"
 down_revision = "0028"
 branch_labels = None
 depends_on = None

@@ -19,7 +19,13 @@ from sqlalchemy.orm import Session
 from billing.months import month_of
 from billing.policy import Policy
 from dispatcher.enrollment.models import AuditEntry
-from dispatcher.integrity.rules import Rules, VisitFacts, booked_minutes, outside_window, short_visit
+from dispatcher.integrity.rules import (
+    Rules,
+    VisitFacts,
+    booked_minutes,
+    outside_window,
+    short_visit,
+)
 from dispatcher.integrity.settings import rules_from
 from dispatcher.models import Order
 

@@ -24,6 +24,7 @@ ACTION_WORDS = {"close": "办结", "dispute_happened": "裁定：服务属实", 
                 "confirm_check_out": "服务商确认提前签退"}
 OFFER_WORDS = {"offered": "派单", "accepted": "接单", "declined": "拒单", "expired": "派单过期",
                "withdrawn": "派单撤回", "no_show": "未按时签到，改派"}
+SOURCE_WORDS = {"phone": "电话", "console": "话务台", "operator": "话务员", "api": "接口", "sms": "短信", "plan": "服务计划"}
 SHOWN = 100  # at most this many cases on the list
 
 
@@ -101,7 +102,7 @@ def _history(session: Session, task: OperatorTask, facts: CaseFacts) -> list[tup
     events: list[tuple[datetime, str]] = []
     order, visit, review = facts.order, facts.visit, facts.review
     if order is not None:
-        events.append((order.created_at, f"下单（工单{order.job_code}，来源：{order.source}）"))
+        events.append((order.created_at, f"下单（工单{order.job_code}，来源：{SOURCE_WORDS.get(order.source, order.source)}）"))
         providers = {p.id: p.name for p in session.scalars(
             select(Provider).join(Offer, Offer.provider_id == Provider.id).where(Offer.order_id == order.id))}
         for offer in session.scalars(select(Offer).where(Offer.order_id == order.id).order_by(Offer.id)):

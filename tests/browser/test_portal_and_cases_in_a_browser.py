@@ -158,6 +158,10 @@ def test_a_worker_accepts_checks_in_and_out_on_a_phone_without_scrolling_sideway
     with page.expect_response(lambda r: r.url.endswith("/portal/cards"), timeout=20_000):
         pass
     assert page.evaluate(NO_SIDEWAYS)
+    page.set_viewport_size({"width": 360, "height": 740})  # the narrowest phone the portal is laid out for
+    for path in ("/portal/", f"/portal/jobs/{world['order_id']}", "/portal/settlement", "/portal/workers"):
+        page.goto(f"{base}{path}")
+        assert page.evaluate(NO_SIDEWAYS), path
     context.close()
     assert refused == []
 

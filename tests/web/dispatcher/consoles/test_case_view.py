@@ -136,3 +136,16 @@ def test_a_denial_found_untrue_never_docks_the_provider(app, session, clock, set
 
     after = _provider(app, denied)
     assert after.quality_parts["denials"] == 0 and after.quality_score == pytest.approx(before.score)
+
+
+def test_a_scoped_supervisor_opens_and_finds_only_its_areas_cases(area_staff, two_areas):
+    client = area_staff["a-supervisor"]
+    a, b = two_areas["A"], two_areas["B"]
+
+    assert a.elder_name in _text(client.get(f"/supervisor/cases/{a.case_id}"))
+    assert client.get(f"/supervisor/cases/{b.case_id}").status_code == 404
+    client.post(f"/supervisor/cases/{a.case_id}", data={"action": "dispute_happened", "note": "已核实"})
+    client.post(f"/supervisor/cases/{b.case_id}", data={"action": "dispute_happened", "note": "已核实"})
+    found = _text(client.get("/supervisor?resolved=1&q=已核实"))
+    assert f"/supervisor/cases/{a.case_id}" in found and f"/supervisor/cases/{b.case_id}" not in found
+    assert f"/supervisor/cases/{b.case_id}" not in _text(client.get(f"/supervisor?resolved=1&q={b.elder_name}"))

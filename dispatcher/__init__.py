@@ -20,7 +20,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
     from dispatcher.integrity import views as integrity_views
-    from dispatcher.programmes import case_views
     from dispatcher.programmes import views as programme_views
     from providers import api as provider_api
     from providers import portal as provider_portal
@@ -52,7 +51,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(bureau_bp)
     staff_views.init_app(app)
     app.register_blueprint(programme_views.bp)
-    app.register_blueprint(case_views.bp)
     app.register_blueprint(provider_api.bp)
     app.register_blueprint(provider_portal.bp)
     app.register_blueprint(visit_views.bp)

@@ -440,10 +440,15 @@ def reinstate_provider(provider_id: int):
     return redirect(url_for("views.supervisor"))
 
 
-@bp.post("/supervisor/cases/<int:task_id>")
+@bp.route("/supervisor/cases/<int:task_id>", methods=["GET", "POST"])
 @role_required("supervisor")
 def supervisor_act(task_id: int):
-    """One action on a case: close it, settle a dispute, log a complaint, or call the elder."""
+    """GET: the case page (issue 19). POST: one action on a case: close it, settle a dispute, log a
+    complaint, or call the elder."""
+    if request.method == "GET":
+        from dispatcher.programmes.case_views import case_page
+
+        return case_page(task_id)
     from dispatcher.config import Settings
     from dispatcher.programmes.cases import record_action
     from dispatcher.programmes.supervision import (
@@ -489,4 +494,4 @@ def supervisor_act(task_id: int):
         db.rollback()
         flash(str(exc))
     back = request.form.get("back", "")
-    return redirect(url_for("cases.case", task_id=task.id) if back == "case" else url_for("views.supervisor"))
+    return redirect(url_for("views.supervisor_act", task_id=task.id) if back == "case" else url_for("views.supervisor"))

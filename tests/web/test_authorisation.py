@@ -50,7 +50,6 @@ STAFF: dict[str, set[str]] = {
     "views.supervisor": {"supervisor"},
     "views.reinstate_provider": {"supervisor"},
     "views.supervisor_act": {"supervisor"},
-    "cases.": {"supervisor"},  # issue 19: the supervisor's case page
     "bureau.": {"bureau", "supervisor"},
     "assessments.": CONSOLE,
     "integrity.": {"supervisor"},

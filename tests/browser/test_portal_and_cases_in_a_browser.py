@@ -100,15 +100,16 @@ def _sign_in(page, base: str, path: str, username: str) -> None:
     page.goto(f"{base}{path}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(path))
+    with page.expect_navigation(timeout=30_000):  # a password check is slow on purpose
+        page.click("button[type=submit]", no_wait_after=True)
+    page.wait_for_url(f"{base}{path}", timeout=30_000)
 
 
 def test_a_worker_accepts_checks_in_and_out_on_a_phone_without_scrolling_sideways(server, browser, shoot):
     base, world = server
     context = browser.new_context(viewport=PHONE, locale="zh-CN", is_mobile=True, has_touch=True)
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     refused = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
     _sign_in(page, base, "/portal/", "gongsi")
@@ -169,7 +170,7 @@ def test_a_worker_accepts_checks_in_and_out_on_a_phone_without_scrolling_sideway
 def test_a_supervisor_judges_a_dispute_from_its_case_page(server, browser, shoot):
     base, world = server
     page = browser.new_page(viewport={"width": 1366, "height": 900}, locale="zh-CN")
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(20_000)
     _sign_in(page, base, "/supervisor", "zhou")
     page.locator("tr", has_text=world["disputed_job"]).locator("a", has_text="查看并处理").click()
     page.wait_for_url(re.compile(rf"/supervisor/cases/{world['case_id']}$"))

@@ -72,6 +72,8 @@ def settings_from_env(env: dict | None = None) -> dict:
         "TWILIO_ACCOUNT_SID": account_sid,
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", "").strip(),
         "HOTLINE_NUMBER": env.get("VNH_HOTLINE_NUMBER", "").strip() or "+869312345678",
+        # The number the provider portal's 致电老人 link dials (a relay line); empty: the hotline.
+        "PORTAL_CALL_NUMBER": env.get("VNH_PORTAL_CALL_NUMBER", "").strip(),
         "OPERATOR_NUMBERS": operators or ["+869312345600"],
         "OFFER_WINDOW_S": _int(env, "VNH_OFFER_WINDOW_S", 600),
         "ASAP_OFFER_WINDOW_S": _int(env, "VNH_ASAP_OFFER_WINDOW_S", 300),

@@ -245,6 +245,9 @@ class OperatorTask(Base):
     resolved_at: Mapped[datetime | None]
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"))
     resolution: Mapped[str | None] = mapped_column(String(500))
+    # A dispute's ruling (issue 19): "happened" (the provider is cleared) or "not_happened" (the
+    # elder's denial stands, and only then counts against the provider's quality score).
+    verdict: Mapped[str | None] = mapped_column(String(20))
 
 
 class HotlineCall(Base):

@@ -33,7 +33,7 @@ from dispatcher.enrollment.identity import mask_id_number
 from dispatcher.lifecycle import attendance, orders
 from dispatcher.lifecycle.proof import METHOD_NAMES, device_hash
 from dispatcher.models import Order
-from providers import jobs, workers
+from providers import jobs, visit_checks, workers
 from providers.models import Offer, Provider, Worker
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates")
@@ -103,16 +103,37 @@ def _finish(outcome: orders.Outcome, target: str):
     return redirect(target, code=303)
 
 
+def call_number() -> str:
+    """The number the portal's 致电老人 link dials. Provider staff never see an elder's number (phones
+    are shown in full only to operators and admins), so it is the programme's relay line
+    (VNH_PORTAL_CALL_NUMBER, e.g. a privacy-number service) or else the hotline, whose operators
+    connect the worker to the elder."""
+    return current_app.config.get("PORTAL_CALL_NUMBER") or Settings(current_app.config).hotline_number
+
+
+def _cards_context() -> dict:
+    session, now = get_session(), _now()
+    today, upcoming = jobs.day_plan(session, g.portal_provider_id, now)
+    return dict(provider=session.get(Provider, g.portal_provider_id), now=now,
+                offers=jobs.open_offers(session, g.portal_provider_id, now), today=today, upcoming=upcoming,
+                title=lambda elder: orders.elder_title(elder, now), states=ORDER_STATES,
+                workers=workers.workers_of(session, g.portal_provider_id, active_only=True),
+                call_number=call_number())
+
+
 @bp.get("/")
 @provider_staff
 def index():
-    session, now = get_session(), _now()
-    today, upcoming = jobs.day_plan(session, g.portal_provider_id, now)
-    return render_template(
-        "portal/index.html", provider=session.get(Provider, g.portal_provider_id), now=now,
-        offers=jobs.open_offers(session, g.portal_provider_id, now), today=today, upcoming=upcoming,
-        title=lambda elder: orders.elder_title(elder, now), states=ORDER_STATES,
-    )
+    return render_template("portal/index.html", **_cards_context())
+
+
+@bp.get("/cards")
+@provider_staff
+def cards():
+    """The cards alone (an HTML fragment), which the portal page fetches every 15 s to refresh in place."""
+    response = current_app.make_response(render_template("portal/_cards.html", **_cards_context()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/offers/<int:offer_id>")
@@ -131,6 +152,11 @@ def accept(offer_id: int):
     offer = _own_offer(offer_id)
     outcome = orders.accept_offer(get_session(), offer, g.portal_provider_id, CHANNEL,
                                   Settings(current_app.config), _now())
+    if outcome.ok and outcome.order is not None:
+        # The shared answer is the SMS reply, which tells the sender to text back; on the web page
+        # the next steps are this page's buttons.
+        outcome = orders.Outcome(True, f"已接单：工单{outcome.order.job_code}。到达老人家后在本页点“签到”，"
+                                       "服务完成后点“签退”。", outcome.order)
     target = (url_for("portal.job", order_id=offer.order_id) if outcome.ok
               else url_for("portal.index"))
     return _finish(outcome, target)
@@ -160,7 +186,9 @@ def job(order_id: int):
         methods=METHOD_NAMES,
         title=orders.elder_title(elder, now), phone=primary,
         id_masked=mask_id_number(elder.id_number), price_fen=jobs.accepted_price_fen(session, order),
-        states=ORDER_STATES,
+        states=ORDER_STATES, call_number=call_number(),
+        confirmations=visit_checks.confirmations(session, order.order_no),
+        confirm_words=visit_checks.CONFIRM_WORDS,
     )
 
 
@@ -188,6 +216,31 @@ def _visit_evidence() -> dict | str:
     return evidence
 
 
+def _second_look(order: Order, step: str):
+    """The warning page (200, the card with a confirm button) when this step needs a second look and
+    the form did not confirm it; else (None, warning) — the warning to record once the step is done."""
+    now = _now()
+    rules = visit_checks.rules_for(current_app.extensions["vnh.policy"], now)
+    warning = (visit_checks.check_in_warning(order, now, rules) if step == "check_in" and order.state == "accepted"
+               else visit_checks.check_out_warning(order, now, rules) if step == "check_out" else None)
+    if warning is None or request.form.get("confirmed") == "1":
+        return None, warning
+    session = get_session()
+    row = jobs.JobRow(order, order.item, order.elder, jobs.accepted_price_fen(session, order), order.visit)
+    values = {k: request.form.get(k, "") for k in ("worker", "visit_code", "latitude", "longitude")}
+    page = render_template("portal/confirm.html", row=row, warning=warning, values=values,
+                           title=lambda elder: orders.elder_title(elder, now), states=ORDER_STATES,
+                           workers=[], call_number=call_number())
+    session.rollback()
+    return page, warning
+
+
+def _confirmed(outcome: orders.Outcome, order: Order, step: str, warning: str | None) -> None:
+    if outcome.ok and warning is not None:
+        visit_checks.record_confirmation(get_session(), order, step, warning,
+                                         f"portal:{current_user().username}", _now())
+
+
 @bp.post("/jobs/<int:order_id>/check-in")
 @provider_staff
 def check_in(order_id: int):
@@ -197,8 +250,12 @@ def check_in(order_id: int):
     if isinstance(evidence, str):
         flash(evidence + "未签到。")
         return redirect(target, code=303)
+    page, warning = _second_look(order, "check_in")
+    if page is not None:
+        return page
     outcome = attendance.check_in(get_session(), order, g.portal_provider_id, CHANNEL, _now(), evidence,
                                   Settings(current_app.config))
+    _confirmed(outcome, order, "check_in", warning)
     return _finish(outcome, target)
 
 
@@ -211,6 +268,9 @@ def check_out(order_id: int):
     if isinstance(evidence, str):
         flash(evidence + "未签退。")
         return redirect(target, code=303)
+    page, warning = _second_look(order, "check_out")
+    if page is not None:
+        return page
     try:
         outcome = attendance.check_out(get_session(), order, g.portal_provider_id, CHANNEL,
                                    current_app.extensions["vnh.policy"], Settings(current_app.config),
@@ -218,6 +278,7 @@ def check_out(order_id: int):
     except ValueError as exc:
         # The visit cannot be priced (e.g. the elder's class is missing): an operator must look.
         outcome = orders.Outcome(False, f"无法结算该工单，请联系话务员：{exc}")
+    _confirmed(outcome, order, "check_out", warning)
     return _finish(outcome, target)
 
 

@@ -18,11 +18,12 @@ PRIOR_MEAN = 4.5  # the score of a provider nobody has rated yet
 PRIOR_WEIGHT = 10
 WINDOW = timedelta(days=90)
 LATE_PENALTY = 1.0        # all visits late → one star off
-DENIAL_PENALTY = 3.0      # all visits denied ("the worker never came") → three stars off
+DENIAL_PENALTY = 3.0      # all visits denied ("the worker never came") and so judged → three stars off
 COMPLAINT_PENALTY = 0.25  # per complaint in the window, at most four counted
 NO_SHOW_PENALTY = 2.0     # every accepted job a no-show (re-dispatched after no check-in) → two stars off
 FRAUD_PENALTY = 0.5       # per visit a supervisor confirmed as fraud (integrity flags), at most four counted
 MIN_RATINGS_TO_SUSPEND = 5
+HAPPENED, NOT_HAPPENED = "happened", "not_happened"  # a dispute's verdict (OperatorTask.verdict)
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,20 @@ class ProviderSuspension(Base):
 def inputs_for(session: Session, provider_id: int, now: datetime) -> QualityInputs:
     """Count the last 90 days of one provider's visits, reviews, complaints and no-shows."""
     from dispatcher.integrity.models import CONFIRMED, IntegrityFlag
-    from dispatcher.models import CallbackReview, Order, Visit
+    from dispatcher.models import CallbackReview, OperatorTask, Order, Visit
     from dispatcher.programmes.supervision import Complaint
     from providers.models import Offer
 
     since = now - WINDOW
     visits = select(Visit.id).where(Visit.provider_id == provider_id, Visit.checked_out_at >= since)
+    # A denial counts only once a supervisor has judged its dispute against the provider (issue 19):
+    # an elder's "the worker never came" alone, or one found untrue, docks nothing.
+    upheld = select(OperatorTask.order_id).where(OperatorTask.kind == "dispute",
+                                                 OperatorTask.verdict == NOT_HAPPENED)
     ratings_sum, ratings, denials = session.execute(
         select(func.coalesce(func.sum(CallbackReview.rating), 0), func.count(CallbackReview.rating),
-               func.count().filter(CallbackReview.did_worker_come.is_(False)))
+               func.count().filter(CallbackReview.did_worker_come.is_(False),
+                                   CallbackReview.order_id.in_(upheld)))
         .where(CallbackReview.visit_id.in_(visits))
     ).one()
     n_visits, late = session.execute(

@@ -406,7 +406,7 @@ def console_board():
 @role_required("supervisor")
 def supervisor():
     from dispatcher.enrollment.identity import mask_id_number
-    from dispatcher.programmes.supervision import supervisor_queue
+    from dispatcher.programmes import cases as case_view
     from providers.models import Provider
     from providers.workers import workers_at_several_providers
 
@@ -417,8 +417,13 @@ def supervisor():
     # Issue 18: one person on record at several providers is allowed, but supervisors see it.
     shared = [(mask_id_number(number), found[0].name, [(by_id[w.provider_id].code, w.work_number) for w in found])
               for number, found in workers_at_several_providers(db)]
-    return render_template("supervisor.html", cases=supervisor_queue(db, current_user()), local=local,
-                           providers=providers, now=current_app.extensions["vnh.clock"].now(), shared=shared)
+    # Issue 19: resolved cases stay, searchable (?resolved=1&q=…).
+    resolved, query = request.args.get("resolved") == "1", request.args.get("q", "")
+    found = case_view.find_cases(db, current_user(), resolved=resolved, query=query)
+    orders = {o.id: o for o in db.scalars(select(Order).where(Order.id.in_({c.order_id for c in found if c.order_id})))}
+    return render_template("supervisor.html", cases=found, orders=orders, resolved=resolved, query=query,
+                           cv=case_view, local=local, providers=providers,
+                           now=current_app.extensions["vnh.clock"].now(), shared=shared)
 
 
 @bp.post("/supervisor/providers/<int:provider_id>/reinstate")
@@ -435,11 +440,17 @@ def reinstate_provider(provider_id: int):
     return redirect(url_for("views.supervisor"))
 
 
-@bp.post("/supervisor/cases/<int:task_id>")
+@bp.route("/supervisor/cases/<int:task_id>", methods=["GET", "POST"])
 @role_required("supervisor")
 def supervisor_act(task_id: int):
-    """One action on a case: close it, settle a dispute, log a complaint, or call the elder."""
+    """GET: the case page (issue 19). POST: one action on a case: close it, settle a dispute, log a
+    complaint, or call the elder."""
+    if request.method == "GET":
+        from dispatcher.programmes.case_views import case_page
+
+        return case_page(task_id)
     from dispatcher.config import Settings
+    from dispatcher.programmes.cases import record_action
     from dispatcher.programmes.supervision import (
         CaseError,
         call_elder_through,
@@ -459,6 +470,12 @@ def supervisor_act(task_id: int):
         elif action in ("dispute_happened", "dispute_not_happened"):
             resolve_dispute(db, task, staff, visit_happened=action == "dispute_happened", note=note,
                             policy=current_app.extensions["vnh.policy"], now=now)
+            # The verdict is what moves the provider's score (issue 19), so refresh it now.
+            order = db.get(Order, task.order_id)
+            if order.provider_id is not None:
+                settings = Settings(current_app.config)
+                recompute(db, order.provider_id, threshold=settings.suspend_below,
+                          hotline_number=settings.hotline_number, now=now)
         elif action == "complaint":
             if task.order_id is None:
                 raise CaseError("这个事项没有工单，无法记录投诉")
@@ -470,9 +487,11 @@ def supervisor_act(task_id: int):
             call_elder_through(db, task, staff, Settings(current_app.config), now)
         else:
             abort(400, description="unknown action")
+        record_action(db, task, staff, action, note, now)
         db.commit()
         flash("已处理" if action != "call" else "正在拨打您的电话，接通后转接老人")
     except CaseError as exc:
         db.rollback()
         flash(str(exc))
-    return redirect(url_for("views.supervisor"))
+    back = request.form.get("back", "")
+    return redirect(url_for("views.supervisor_act", task_id=task.id) if back == "case" else url_for("views.supervisor"))

@@ -59,13 +59,16 @@ def close_case(task: OperatorTask, staff: StaffUser, note: str, now: datetime) -
 def resolve_dispute(session: Session, task: OperatorTask, staff: StaffUser, *, visit_happened: bool,
                     note: str, policy: Policy, now: datetime) -> None:
     """Settle a denied visit: found to have happened → the subsidy becomes payable after all;
-    not happened → it stays withheld. Either way the reason is kept on the case."""
+    not happened → it stays withheld. Either way the reason and the verdict are kept on the case; the
+    elder's denial counts against the provider's score only with the verdict "not_happened"
+    (providers.quality: the caller recomputes the score)."""
     if task.kind != "dispute" or task.order_id is None:
         raise CaseError("这不是争议事项")
     order = session.get(Order, task.order_id, with_for_update=True)
     if visit_happened and order.visit is not None and is_held(session, order.visit.id):
         raise CaseError("这次服务有未处理或已确认的诚信核查标记，请先在诚信核查页处理")
     close_case(task, staff, note, now)
+    task.verdict = "happened" if visit_happened else "not_happened"
     if visit_happened:
         correct_visit(session, order.visit, policy=policy, now=now, did_come=True)
         order.state = next_state(order.state, OrderEvent.VERIFY).value

@@ -78,7 +78,8 @@ def test_a_confirmed_visit_is_payable_and_a_denied_one_is_withheld_with_a_disput
         "denied", "64.00", "0.00", "64.00")
     page = _supervisor_page(server)
     assert "争议" in page
-    assert page.count('value="dispute_happened"') == 1, "one dispute: the denied visit, not the confirmed one"
+    # Issue 19: the queue lists each case, linked to its page where it is judged.
+    assert page.count("<td>争议</td>") == 1, "one dispute: the denied visit, not the confirmed one"
 
 
 def test_a_provider_rated_badly_again_and_again_drops_out_of_matching(server):

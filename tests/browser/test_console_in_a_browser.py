@@ -162,7 +162,7 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     portal.fill("input[name=password]", PASSWORD)
     portal.click("button[type=submit]")
     portal.wait_for_url(re.compile(r"/portal"))
-    offer_row = portal.locator("tr", has_text=job_code)
+    offer_row = portal.locator("article.job-card", has_text=job_code)
     shoot(portal, "07-portal-offer")
     offer_row.locator("button", has_text="接单").click()
     portal.wait_for_url(re.compile(r"/portal/jobs/"))  # the job page, ready for check-in

@@ -375,6 +375,8 @@ def _nothing_added_to_b(reply, world) -> None:
 ISOLATION = {
     ("GET", "/portal/"): (lambda w: "/portal/", _b_is_absent),
     ("GET", "/portal/settlement"): (lambda w: "/portal/settlement", _b_is_absent),
+    # Issue 19: the cards the portal page polls are the signed-in provider's own.
+    ("GET", "/portal/cards"): (lambda w: "/portal/cards", _b_is_absent),
     ("GET", "/portal/offers/<int:offer_id>"): (lambda w: f"/portal/offers/{w['offer_id']}", _not_found),
     ("POST", "/portal/offers/<int:offer_id>/accept"):
         (lambda w: f"/portal/offers/{w['offer_id']}/accept", _not_found),

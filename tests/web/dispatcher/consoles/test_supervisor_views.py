@@ -55,9 +55,11 @@ def _order(app, order_id):
         return order.state, visit_outcome(s, order.visit.id)
 
 
-def test_the_queue_shows_a_dispute_with_its_actions(app, denied, supervisor):
+def test_the_queue_shows_a_dispute_linked_to_its_case_page(app, denied, supervisor):
     page = supervisor.get("/supervisor").get_data(as_text=True)
-    assert "争议" in page and "核实：服务属实" in page
+    case = _case(app, "dispute")
+    assert "争议" in page and f'href="/supervisor/cases/{case.id}"' in page
+    assert f'href="/console/orders/{denied}"' in page
     assert "<title>质量监督 - 虚拟养老院</title>" in page
     assert page.index("服务商质量") > page.index("<main>")  # the provider scores, in the page body
 

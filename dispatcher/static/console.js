@@ -12,15 +12,15 @@
         var live = data.transfers.filter(function (t) { return !dismissed[t.task_id]; });
         list.innerHTML = live.length ? live.map(function (t) {
           return '<p data-task="' + t.task_id + '">' + text(t.at) + " " + text(t.kind_name) + " " +
-                 text(t.elder_name || t.caller) + "（" + (t.connected ? "通话中" : "已挂断") + "，已等待" +
-                 text(t.waited) + "）</p>";
+                 text(t.elder_name || t.caller) + "（" + text(t.state_name) + "，已等待" +
+                 text(String(t.waited_s)) + "秒）</p>";
         }).join("") : '<p class="muted">暂无转人工来电</p>';
         var top = live[0];
         if (!top) { if (shown !== null) { pop.innerHTML = ""; shown = null; } return; }
         if (top.task_id === shown) return;
         shown = top.task_id;
         fetch(top.card_url, {credentials: "same-origin"}).then(function (r) { return r.text(); })
-          .then(function (html) { pop.innerHTML = html; document.title = "【来电】" + (top.elder_name || "未登记号码"); });
+          .then(function (html) { pop.innerHTML = html; });  // the tab title is desk.js's
       }).catch(function () {});
   }
   pop.addEventListener("click", function (e) {

@@ -73,24 +73,36 @@ OFFER_STATES = {"offered": "待答复", "accepted": "已接单", "declined": "�
                 "withdrawn": "已撤回"}
 
 
-def answer_deadline(session: Session, order: Order) -> datetime | None:
-    """When the provider asked now must answer by (the latest open offer's expiry), if any."""
-    from providers.models import Offer
+def who_and_when(session: Session, order: Order):
+    """(the provider who has the order, or else the one asked now; that provider's answer deadline or None)."""
+    from providers.models import Offer, Provider
 
-    return session.scalar(select(Offer.expires_at).where(Offer.order_id == order.id, Offer.status == "offered")
-                          .order_by(Offer.expires_at.desc()).limit(1))
+    if order.provider_id is not None:
+        return session.get(Provider, order.provider_id), None
+    offer = session.scalar(select(Offer).where(Offer.order_id == order.id, Offer.status == "offered")
+                           .order_by(Offer.expires_at.desc()).limit(1))
+    return (offer.provider, offer.expires_at) if offer is not None else (None, None)
 
 
-def deadlines(session: Session, order_ids: list[int]) -> dict[int, datetime]:
-    """The answer deadline of each of these orders still waiting for an answer."""
+def remaining(until: datetime, now: datetime) -> str:
+    """How long is left, in words: 4分钟, 1小时5分, or 已超时."""
+    minutes = int((until - now).total_seconds() // 60)
+    if minutes < 0:
+        return "已超时"
+    return f"{minutes}分钟" if minutes < 60 else f"{minutes // 60}小时{minutes % 60}分"
+
+
+def waiting_offers(session: Session, order_ids: list[int]) -> dict[int, tuple[int, datetime]]:
+    """Of these orders, each one waiting for an answer: (the provider asked, its answer deadline)."""
     from providers.models import Offer
 
     if not order_ids:
         return {}
-    found: dict[int, datetime] = {}
-    for order_id, expires in session.execute(select(Offer.order_id, Offer.expires_at).where(
-            Offer.order_id.in_(order_ids), Offer.status == "offered")):
-        found[order_id] = max(expires, found.get(order_id, expires))
+    found: dict[int, tuple[int, datetime]] = {}
+    for order_id, provider_id, expires in session.execute(
+            select(Offer.order_id, Offer.provider_id, Offer.expires_at)
+            .where(Offer.order_id.in_(order_ids), Offer.status == "offered").order_by(Offer.expires_at)):
+        found[order_id] = (provider_id, expires)  # the latest deadline wins
     return found
 
 

@@ -42,6 +42,11 @@ def ranking_words(reasons, nearest: bool = False) -> str:
 
 
 @bp.app_template_global()
+def waited_until(moment) -> str:
+    return desk.remaining(moment, _now())
+
+
+@bp.app_template_global()
 def close_outcomes() -> tuple[str, ...]:
     return desk.OUTCOMES
 

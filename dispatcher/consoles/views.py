@@ -135,7 +135,6 @@ def console():
 def console_transfers():
     """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
     from dispatcher.consoles import operator as c
-
     from dispatcher.hotline.call_state import STATE_NAMES
 
     db, user, now = get_session(), current_user(), _now()
@@ -177,15 +176,18 @@ def console_search():
 
     query = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()
     if not query:
-        return render_template("console/search.html", q=query, elders=[])
+        return render_template("console/search.html", q=query, elders=[], orders=[])
     db, user = get_session(), current_user()
     searches = audit.record_search(db, staff_user_id=user.id, query=query, remote_addr=request.remote_addr,
                                    now=_now())
     db.commit()
     if searches > current_app.config.get("SEARCHES_PER_MINUTE", audit.SEARCHES_PER_MINUTE):
         flash("查找过于频繁，请一分钟后再试。", "warning")
-        return render_template("console/search.html", q=query, elders=[]), 429, {"Retry-After": "60"}
-    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role, who=user))
+        return render_template("console/search.html", q=query, elders=[], orders=[]), 429, {"Retry-After": "60"}
+    from dispatcher.consoles.desk import find_orders
+
+    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role, who=user),
+                           orders=find_orders(db, query, who=user), c=c)
 
 
 @bp.get("/console/elders/<int:elder_id>")
@@ -312,9 +314,13 @@ def console_order(order_id: int):
 
     db = get_session()
     order = _order_or_404(db, order_id)
+    from dispatcher.consoles.desk import who_and_when
+
     candidates = c.candidates_for(db, order) if order.state in OPEN_STATES else c.Candidates([])
+    provider, deadline = who_and_when(db, order)
     return render_template("console/order.html", order=order, cands=candidates, c=c,
-                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order))
+                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order),
+                           provider=provider, deadline=deadline)
 
 
 @bp.post("/console/orders/<int:order_id>/redispatch")
@@ -410,12 +416,15 @@ def console_board():
 
     db = get_session()
     street, category = request.args.get("street", ""), request.args.get("category", "")
+    from dispatcher.consoles.desk import counts_by_state, waiting_offers
+
     rows = c.open_orders(db, street, category, who=current_user())
     streets, categories = c.board_filters(db, current_user())
-    names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id})
+    waiting = waiting_offers(db, [o.id for o in rows if o.state == "offered"])
+    names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id} | {p for p, _ in waiting.values()})
     template = "console/_board_rows.html" if request.args.get("partial") else "console/board.html"
     return render_template(template, rows=rows, streets=streets, categories=categories, street=street,
-                           category=category, names=names, c=c)
+                           category=category, names=names, c=c, waiting=waiting, counts=counts_by_state(rows))
 
 
 @bp.get("/supervisor")

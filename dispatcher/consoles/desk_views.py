@@ -31,6 +31,14 @@ def phone_cn(number: str | None) -> str:
     return phone_for(user.role if user else "", number)
 
 
+@bp.app_template_global()
+def takes_sms(number: str | None) -> bool:
+    """Whether a number can receive SMS (a mobile); a landline is told by a short call instead."""
+    from telephony.numbers import is_mobile
+
+    return bool(number) and is_mobile(number)
+
+
 @bp.app_template_filter("age")
 def age(birth) -> str:
     return desk.age_in_years(birth, _now())

@@ -64,14 +64,6 @@ def phone(number: str | None) -> str:
 
 
 @bp.app_template_global()
-def takes_sms(number: str | None) -> bool:
-    """Whether a number can receive SMS (a mobile); a landline is told by a short call instead."""
-    from telephony.numbers import is_mobile
-
-    return bool(number) and is_mobile(number)
-
-
-@bp.app_template_global()
 def id_number(number: str | None) -> str:
     from dispatcher.consoles.operator import id_number_for
 

@@ -96,6 +96,16 @@
       .then(function (data) { if (data) show(data); })
       .catch(function () { /* offline for a moment: the next poll tries again */ });
   }
+  // Closing forms: the browser's "fill in this field" in Chinese (the server says the same with a 400).
+  var ASK = {outcome: "请选择办结结果", confirm_emergency: "请确认已妥善处理紧急求助"};
+  document.addEventListener("invalid", function (e) {
+    var el = e.target;
+    if (el.form && el.form.classList.contains("close-task") && ASK[el.name]) el.setCustomValidity(ASK[el.name]);
+  }, true);
+  document.addEventListener("change", function (e) {
+    if (e.target.setCustomValidity && ASK[e.target.name]) e.target.setCustomValidity("");
+  }, true);
+
   tick();
   setInterval(tick, 1000);
   setInterval(paint, 250);

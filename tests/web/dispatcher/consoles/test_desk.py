@@ -265,3 +265,13 @@ def test_each_role_has_its_navigation(staff, make_provider, role):
     assert expected in nav
     if role in ("bureau", "provider"):
         assert "话务台" not in nav
+
+
+def test_an_error_is_styled_apart_from_a_success(operator, offered):
+    order, _ = offered
+    operator.post(f"/console/orders/{order.id}/cancel", data={"reason": " "})
+    page = operator.get(f"/console/orders/{order.id}").get_data(as_text=True)
+    assert '<p class="flash flash-error" role="alert">✖ 请填写取消原因</p>' in page
+    operator.post(f"/console/orders/{order.id}/cancel", data={"reason": "老人改期"})
+    page = operator.get(f"/console/orders/{order.id}").get_data(as_text=True)
+    assert '<p class="flash flash-success" role="status">✔ 工单已取消</p>' in page

@@ -18,12 +18,13 @@ pytestmark = pytest.mark.browser
 def _open(page, base: str) -> list:
     refused = []
     page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(30_000)  # signing in hashes a password: slow on a busy machine
     page.goto(f"{base}/console/board")
     page.fill("input[name=username]", "xiaoli")
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(re.compile(r"/console/board"))
+    page.set_default_timeout(10_000)
     return refused
 
 

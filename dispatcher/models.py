@@ -263,6 +263,8 @@ class HotlineCall(Base):
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # The operator's desk (issue 19): ringing, talking or ended, from the network's status callbacks.
+    call_status: Mapped[str | None] = mapped_column(String(20))
 
 
 class HotlineTurn(Base):

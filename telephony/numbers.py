@@ -59,3 +59,33 @@ def is_mobile(e164: str) -> bool:
         phonenumbers.PhoneNumberType.MOBILE,
         phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
     )
+
+
+def readable(number: str | None, *, masked: bool = False) -> str:
+    """A number as Chinese staff write it: 139 0000 0001, 0931-5790068; a foreign one in its
+    international form. `masked` hides the middle digits the same way: 139 **** 0001, 0931-***0068.
+    What does not parse is given back as it is (masked if asked)."""
+    if not number:
+        return ""
+    try:
+        parsed = phonenumbers.parse(number, DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return mask_phone(number) if masked else number
+    if not phonenumbers.is_valid_number(parsed):
+        return mask_phone(number) if masked else number
+    if parsed.country_code != 86:
+        text = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+        return mask_phone(number) if masked else text
+    national = str(parsed.national_number)
+    kind = phonenumbers.number_type(parsed)
+    if kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE) \
+            and len(national) == 11:
+        middle = "****" if masked else national[3:7]
+        return f"{national[:3]} {middle} {national[7:]}"
+    area = phonenumbers.length_of_geographical_area_code(parsed)
+    if area:
+        subscriber = national[area:]
+        if masked:
+            subscriber = "*" * max(0, len(subscriber) - 4) + subscriber[-4:]
+        return f"0{national[:area]}-{subscriber}"
+    return mask_phone(number) if masked else phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -68,6 +69,10 @@ class LocalTelephony:
             return session.scalar(select(LocalNetworkSend.sid).where(LocalNetworkSend.key == key)
                                   .order_by(LocalNetworkSend.id).limit(1))
 
+    def fetch_recording(self, url: str) -> tuple[bytes, str] | None:
+        """A voicemail as the network would hand it over: here, a second of silence (nothing is fetched)."""
+        return silent_wav(), "audio/wav"
+
     def _carry(self, kind, prefix, to, from_, key) -> str:
         sid = prefix + uuid.uuid4().hex
         if self.sessionmaker is not None:
@@ -90,6 +95,24 @@ def reads_answered_by(url: str) -> bool:
 
 # Twilio error codes that no retry will fix: invalid or unreachable numbers, blocked content.
 _PERMANENT_CODES = {21211, 21214, 21217, 21219, 21401, 21407, 21408, 21421, 21610, 21612, 21614, 30003, 30005, 30006, 30007}
+
+
+# Where Twilio keeps recordings; a stored URL anywhere else is not fetched.
+TWILIO_RECORDING = re.compile(r"^https://api\.twilio\.com/2010-04-01/Accounts/AC\w+/Recordings/RE\w+$")
+
+
+def silent_wav(seconds: float = 1.0, rate: int = 8000) -> bytes:
+    """A WAV file of silence: what the local network plays for a voicemail."""
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(rate)
+        out.writeframes(b"\x80" * int(rate * seconds))
+    return buffer.getvalue()
 
 
 # How long a Twilio API request may take before it counts as a network error (and is retried).
@@ -129,6 +152,20 @@ class TwilioTelephony:
                               async_amd_status_callback=status_callback,
                               async_amd_status_callback_method="POST")
         return self._call(lambda: self.client.calls.create(**kwargs)).sid
+
+    def fetch_recording(self, url: str) -> tuple[bytes, str] | None:
+        """A voicemail Twilio recorded, fetched with the account's credentials (its URL names no
+        format: ".mp3" asks for MP3). Only Twilio's own API host is asked; None if it is not there."""
+        import requests
+
+        if not TWILIO_RECORDING.match(url or ""):
+            return None
+        try:
+            reply = requests.get(url + ".mp3", auth=(self.client.username, self.client.password),
+                                 timeout=TWILIO_TIMEOUT_S)
+        except requests.RequestException as exc:
+            raise ValueError(f"recording not fetched: {exc}") from exc
+        return (reply.content, "audio/mpeg") if reply.status_code == 200 else None
 
     def find_sent(self, *, key, kind, to, from_, body, since, url=None):
         """Ask Twilio for our latest messages (or calls) to `to` created since the claim.

@@ -32,6 +32,7 @@ def call_status():
     status = request.form.get("CallStatus", "")
     message = record_status(session, sid, status)
     answered_by = request.form.get("AnsweredBy", "")
+    _hotline_call_status(session, sid, request.form.get("ParentCallSid", ""), status)
     if message is not None and message.purpose in ("review", "wellbeing"):
         if answered_by.startswith("machine") or answered_by == "fax":
             # Asynchronous answering-machine detection's verdict: a voicemail is not the elder.
@@ -47,6 +48,13 @@ def call_status():
             record.duration_s = int(duration)
     session.commit()
     return "", 204
+
+
+def _hotline_call_status(session, sid: str, parent_sid: str, status: str) -> None:
+    """A call handed to an operator: ringing, talking or ended, for the operator's desk."""
+    from dispatcher.hotline.call_state import record_call_status
+
+    record_call_status(session, sid, parent_sid, status)
 
 
 def _call_to_elder_ended(session, message, status: str) -> None:

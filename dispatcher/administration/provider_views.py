@@ -103,7 +103,7 @@ def _change(provider_id: int, action: str, change, done: str):
         records.audit_record(session, "provider", provider.code, action, changes,
                              actor=f"{current_user().username}（网页）", now=_now())
     session.commit()
-    flash(done)
+    flash(done, "success")
     return redirect(url_for(".show", provider_id=provider_id))
 
 
@@ -199,5 +199,5 @@ def revoke(provider_id: int, token_id: int):
                              {"token": [f"#{row.id} {row.label}".strip(), None]},
                              actor=f"{current_user().username}（网页）", now=_now())
     session.commit()
-    flash(f"接口令牌 #{token_id} 已作废")
+    flash(f"接口令牌 #{token_id} 已作废", "success")
     return redirect(url_for(".show", provider_id=provider_id))

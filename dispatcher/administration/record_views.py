@@ -136,7 +136,7 @@ def _elder_form(elder_id: int | None):
         return _form(args, columns=ELDER_COLUMNS, values=values, shown=shown, result=result,
                      status=409 if result.conflict else 422)
     session.commit()
-    flash(f"已保存：{result.record.name}")
+    flash(f"已保存：{result.record.name}", "success")
     return redirect(url_for(".elder_edit", elder_id=result.record.id))
 
 
@@ -181,5 +181,5 @@ def _provider_form(provider_id: int | None):
         return _form(args, columns=PROVIDER_COLUMNS, values=values, shown=shown, result=result,
                      status=409 if result.conflict else 422)
     session.commit()
-    flash(f"已保存：{result.record.name}")
+    flash(f"已保存：{result.record.name}", "success")
     return redirect(url_for("admin_providers.show", provider_id=result.record.id))

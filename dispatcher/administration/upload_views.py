@@ -130,12 +130,12 @@ def apply(token: str):
         report = uploads.run_upload(session, upload, _options(dry_run=False, upload=upload))
     except UploadError as exc:
         session.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
         return redirect(url_for(".review", token=token))
     except (ImportFileError, SQLAlchemyError) as exc:
         session.rollback()
         reason = mask_numbers(str(exc)) if isinstance(exc, ImportFileError) else type(exc).__name__
-        flash(f"导入失败，未写入任何内容：{reason}")
+        flash(f"导入失败，未写入任何内容：{reason}", "error")
         return redirect(url_for(".review", token=token))
     session.commit()
     status = 200 if report.error_count == 0 else 422

@@ -83,12 +83,12 @@ def add_assessment(elder_id: int):
                 today=local(_now()).date(), now=_now(),
             )
             db.commit()
-            flash("已记录能力评估")
+            flash("已记录能力评估", "success")
         except BadAssessment as exc:
             db.rollback()
             problems = exc.problems
     for field, reason in problems:
-        flash(f"未记录：{FIELD_NAMES.get(field, field)}：{reason}")
+        flash(f"未记录：{FIELD_NAMES.get(field, field)}：{reason}", "error")
     return redirect(url_for("views.console_elder", elder_id=elder_id))
 
 
@@ -107,8 +107,8 @@ def approve_time(visit_id: int):
                          reason=request.form.get("reason", ""),
                          policy=current_app.extensions["vnh.policy"], now=_now())
         db.commit()
-        flash(f"已批准按{minutes}分钟计费")
+        flash(f"已批准按{minutes}分钟计费", "success")
     except ApprovalError as exc:
         db.rollback()
-        flash(f"未批准：{exc}")
+        flash(f"未批准：{exc}", "error")
     return redirect(url_for("views.console_order", order_id=visit.order_id))

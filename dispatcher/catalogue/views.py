@@ -69,10 +69,10 @@ def item_save(code: str):
     if problems:
         db.rollback()
         for column, reason in problems:
-            flash(f"{COLUMN_NAMES.get(column, column)}：{reason}")
+            flash(f"{COLUMN_NAMES.get(column, column)}：{reason}", "error")
     else:
         db.commit()
-        flash(f"{item.name}已保存")
+        flash(f"{item.name}已保存", "success")
     return redirect(url_for("catalogue_admin.item_page", code=code))
 
 
@@ -89,8 +89,8 @@ def item_price(code: str):
     except ValueError as exc:  # PriceChangeError, a bad amount or a bad date
         db.rollback()
         reason = exc.words if isinstance(exc, PriceChangeError) else "请填写金额（元）和生效日期"
-        flash(f"价格未改：{reason}")
+        flash(f"价格未改：{reason}", "error")
     else:
         db.commit()
-        flash(f"{item.name}的市场价自{effective_on}起为{price_fen / 100:.2f}元")
+        flash(f"{item.name}的市场价自{effective_on}起为{price_fen / 100:.2f}元", "success")
     return redirect(url_for("catalogue_admin.item_page", code=code))

@@ -205,7 +205,7 @@ def current_user() -> StaffUser | None:
 
 
 def _busy():
-    flash("登录繁忙，请稍后再试")
+    flash("登录繁忙，请稍后再试", "warning")
     return render_template("login.html"), 429, {"Retry-After": "1"}
 
 
@@ -266,14 +266,14 @@ def _sign_in():
     db.commit()
     if attempts > audit.MAX_FAILURES:
         minutes = int(audit.FAILURE_WINDOW.total_seconds() // 60)
-        flash(f"登录失败次数过多，请{minutes}分钟后再试")
+        flash(f"登录失败次数过多，请{minutes}分钟后再试", "error")
         return render_template("login.html"), 429
     # Outside any transaction: the check takes ~0.2 s and must hold no lock the hotline waits on.
     known = user is not None and user.is_active
     matches = check_password(user.password_hash if known else _dummy_hash(),
                              request.form.get("password", ""))
     if not (known and matches):
-        flash("用户名或密码错误")
+        flash("用户名或密码错误", "error")
         return render_template("login.html")
     audit.clear_attempts(db, username, address)
     db.commit()

@@ -21,6 +21,7 @@ from dispatcher.clock import local
 from dispatcher.config import Settings
 from dispatcher.consoles.scope import Area, scope_filter, task_scope
 from dispatcher.enrollment.identity import mask_id_number
+from dispatcher.hotline import call_state
 from dispatcher.lifecycle import orders, ranking
 from dispatcher.lifecycle.slots import Slot
 from dispatcher.lifecycle.states import OPEN_STATES, OrderState
@@ -37,7 +38,7 @@ from dispatcher.models import (
 )
 from providers.matching import Ranked
 from providers.models import Offer, Provider
-from telephony.numbers import BadPhoneNumber, mask_phone, to_e164
+from telephony.numbers import BadPhoneNumber, readable, to_e164
 
 # The IVR hands a call to a person for these reasons (the task kinds dispatcher.hotline.flow writes).
 TRANSFER_KINDS = ("emergency", "operator_request", "silence", "unknown_caller")
@@ -115,7 +116,9 @@ class ConsoleError(ValueError):
 
 # -- masking ------------------------------------------------------------------------------------
 def phone_for(role: str, number: str | None) -> str:
-    return (number or "") if role in FULL_PHONE_ROLES else mask_phone(number)
+    """A number as staff write it (139 0000 0001, 0931-5790068), its middle hidden from roles that
+    must not read it in full."""
+    return readable(number, masked=role not in FULL_PHONE_ROLES)
 
 
 def id_number_for(role: str, number: str | None) -> str:
@@ -133,14 +136,19 @@ class Transfer:
     elder_id: int | None
     elder_name: str | None
     created_at: datetime
-    is_connected: bool  # the caller is still on the line, ringing or talking to an operator
+    state: str  # ringing, talking or ended (dispatcher.hotline.call_state)
+
+    @property
+    def is_connected(self) -> bool:
+        """The caller is still on the line, ringing or talking to an operator."""
+        return self.state != call_state.ENDED
 
 
 def live_transfers(session: Session, now: datetime, who: StaffUser | Area | None = None) -> list[Transfer]:
     """Calls the IVR handed to a person lately that nobody has closed and that did not end in a
     voicemail (those wait on the queue), emergencies first, then newest first; of `who`'s area."""
     rows = session.execute(
-        select(OperatorTask, Elder.name, HotlineCall.step)
+        select(OperatorTask, Elder.name, HotlineCall.step, HotlineCall.call_status)
         .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
         .outerjoin(HotlineCall, HotlineCall.call_sid == OperatorTask.call_sid)
         .where(OperatorTask.kind.in_(TRANSFER_KINDS), OperatorTask.call_sid.is_not(None),
@@ -151,7 +159,8 @@ def live_transfers(session: Session, now: datetime, who: StaffUser | Area | None
         .order_by(OperatorTask.priority, OperatorTask.created_at.desc(), OperatorTask.id.desc())
     ).all()
     return [Transfer(task.id, task.kind, task.reason, task.call_sid, task.caller or "", task.elder_id,
-                     name, task.created_at, step == "dialling") for task, name, step in rows]
+                     name, task.created_at, call_state.desk_state(step, status))
+            for task, name, step, status in rows]
 
 
 @dataclass

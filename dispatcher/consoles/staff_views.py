@@ -61,7 +61,7 @@ def add():
         db.commit()
     except ValueError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
         return _list_page(db, 400, {k: v for k, v in form.items() if k != "password"})
     # Shown in this response only: never in a flash message, which the session cookie would carry.
     return render_template("admin/staff_password.html", account=user,
@@ -95,10 +95,10 @@ def _set_active(user_id: int, action: str):
     try:
         staff.set_active(db, user, current_user(), action == "enable", _now())
         db.commit()
-        flash(f"已{ACTIONS[action]}账号 {user.username}" + ("，该账号已在所有设备上退出" if action == "disable" else ""))
+        flash(f"已{ACTIONS[action]}账号 {user.username}" + ("，该账号已在所有设备上退出" if action == "disable" else ""), "success")
     except ValueError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("staff_admin.account", user_id=user_id))
 
 
@@ -113,7 +113,7 @@ def reset(user_id: int):
         db.commit()
     except ValueError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
         return redirect(url_for("staff_admin.account", user_id=user_id))
     return render_template("admin/staff_password.html", account=user, password=None if given else password,
                            added=False)
@@ -127,13 +127,16 @@ def area(user_id: int):
     try:
         staff.set_area(db, user, current_user(), request.form.get("street"), request.form.get("community"), _now())
         db.commit()
-        flash(f"账号 {user.username} 的区域已改为：{(user.street or '') + (user.community or '') or '全部区域'}")
+        flash(f"账号 {user.username} 的区域已改为：{(user.street or '') + (user.community or '') or '全部区域'}", "success")
     except ValueError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("staff_admin.account", user_id=user_id))
 
 
 def init_app(app) -> None:
+    from dispatcher.consoles import desk_views
+
     app.register_blueprint(bp)
+    app.register_blueprint(desk_views.bp)  # the operator's desk (issue 19)
     app.jinja_env.globals.setdefault("ROLES", ROLES)

@@ -64,14 +64,6 @@ def phone(number: str | None) -> str:
 
 
 @bp.app_template_global()
-def takes_sms(number: str | None) -> bool:
-    """Whether a number can receive SMS (a mobile); a landline is told by a short call instead."""
-    from telephony.numbers import is_mobile
-
-    return bool(number) and is_mobile(number)
-
-
-@bp.app_template_global()
 def id_number(number: str | None) -> str:
     from dispatcher.consoles.operator import id_number_for
 
@@ -135,15 +127,18 @@ def console():
 def console_transfers():
     """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
     from dispatcher.consoles import operator as c
+    from dispatcher.hotline.call_state import STATE_NAMES
 
-    db, user = get_session(), current_user()
+    db, user, now = get_session(), current_user(), _now()
     return jsonify(transfers=[
         {"task_id": t.task_id, "kind": t.kind, "kind_name": c.KIND_NAMES.get(t.kind, t.kind),
          "reason": t.reason, "caller": phone(t.caller), "elder_id": t.elder_id, "elder_name": t.elder_name,
          "at": local_time(t.created_at, "%H:%M:%S"), "waited": waited(t.created_at),
-         "connected": t.is_connected,
-         "card_url": url_for("views.console_card", task_id=t.task_id)}
-        for t in c.live_transfers(db, _now(), user)
+         "waited_s": max(0, int((now - t.created_at).total_seconds())),
+         "connected": t.is_connected, "state": t.state, "state_name": STATE_NAMES[t.state],
+         "card_url": url_for("views.console_card", task_id=t.task_id),
+         "page_url": url_for("desk.transfer_page", task_id=t.task_id)}
+        for t in c.live_transfers(db, now, user)
     ], open_orders=c.count_open(db, user))
 
 
@@ -173,15 +168,18 @@ def console_search():
 
     query = "".join(ch for ch in request.args.get("q", "") if ch.isprintable()).strip()
     if not query:
-        return render_template("console/search.html", q=query, elders=[])
+        return render_template("console/search.html", q=query, elders=[], orders=[])
     db, user = get_session(), current_user()
     searches = audit.record_search(db, staff_user_id=user.id, query=query, remote_addr=request.remote_addr,
                                    now=_now())
     db.commit()
     if searches > current_app.config.get("SEARCHES_PER_MINUTE", audit.SEARCHES_PER_MINUTE):
-        flash("查找过于频繁，请一分钟后再试。")
-        return render_template("console/search.html", q=query, elders=[]), 429, {"Retry-After": "60"}
-    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role, who=user))
+        flash("查找过于频繁，请一分钟后再试。", "warning")
+        return render_template("console/search.html", q=query, elders=[], orders=[]), 429, {"Retry-After": "60"}
+    from dispatcher.consoles.desk import find_orders
+
+    return render_template("console/search.html", q=query, elders=c.find_elders(db, query, user.role, who=user),
+                           orders=find_orders(db, query, who=user), c=c)
 
 
 @bp.get("/console/elders/<int:elder_id>")
@@ -217,10 +215,10 @@ def console_family_add(elder_id: int):
                                                   bool(form.get("review_contact"))), _now())
     except FamilyError as exc:
         db.rollback()
-        flash(f"未添加：{exc}")
+        flash(f"未添加：{exc}", "error")
     else:
         db.commit()
-        flash("已添加家属。")
+        flash("已添加家属。", "success")
     return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
 
 
@@ -236,10 +234,10 @@ def console_family_review(elder_id: int):
         set_reviewed_via_family(db, elder, bool(request.form.get("on")))
     except FamilyError as exc:
         db.rollback()
-        flash(f"未更改：{exc}")
+        flash(f"未更改：{exc}", "error")
     else:
         db.commit()
-        flash("已更改回访对象。")
+        flash("已更改回访对象。", "success")
     return redirect(url_for("views.console_elder", elder_id=elder_id), code=303)
 
 
@@ -283,9 +281,9 @@ def console_place(elder_id: int):
     task = db.get(OperatorTask, request.form.get("task_id", type=database_id) or 0)
     if (task is not None and task_in_scope(db, current_user(), task) and task.resolved_at is None and task.elder_id == elder.id
             and c.may_close(current_user().role, task.kind)):
-        c.close_task(task, current_user(), f"话务员代下单{order.order_no}", _now())
+        c.close_task(task, current_user(), f"已下单：话务员代下单{order.order_no}", _now())
     db.commit()
-    flash(f"已下单：工单{order.order_no}（{c.STATE_NAMES[order.state]}）")
+    flash(f"已下单：工单{order.order_no}（{c.STATE_NAMES[order.state]}）", "success")
     return redirect(url_for("views.console_order", order_id=order.id))
 
 
@@ -308,9 +306,13 @@ def console_order(order_id: int):
 
     db = get_session()
     order = _order_or_404(db, order_id)
+    from dispatcher.consoles.desk import who_and_when
+
     candidates = c.candidates_for(db, order) if order.state in OPEN_STATES else c.Candidates([])
+    provider, deadline = who_and_when(db, order)
     return render_template("console/order.html", order=order, cands=candidates, c=c,
-                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order))
+                           sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order),
+                           provider=provider, deadline=deadline)
 
 
 @bp.post("/console/orders/<int:order_id>/redispatch")
@@ -324,10 +326,10 @@ def console_redispatch(order_id: int):
         offer = c.redispatch(db, order, request.form.get("provider_id", type=database_id) or 0, current_user(),
                              _settings(), _now())
         db.commit()
-        flash(f"已改派给{offer.provider.name}，等待接单")
+        flash(f"已改派给{offer.provider.name}，等待接单", "success")
     except c.ConsoleError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("views.console_order", order_id=order_id))
 
 
@@ -341,10 +343,10 @@ def console_cancel(order_id: int):
     try:
         c.cancel_by_hand(db, order, current_user(), request.form.get("reason", ""), _settings(), _now())
         db.commit()
-        flash("工单已取消")
+        flash("工单已取消", "success")
     except c.ConsoleError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("views.console_order", order_id=order_id))
 
 
@@ -357,15 +359,27 @@ def console_close_task(task_id: int):
     task = _task_or_404(db, task_id)
     if not c.may_close(current_user().role, task.kind):
         abort(403)
+    from dispatcher.consoles.desk import EMERGENCY_CONFIRM, CloseRefused, closing_note
+
     try:
-        c.close_task(task, current_user(), request.form.get("note", ""), _now())
+        # Issue 19: an outcome from the short list, and for an emergency a confirmation, or nothing closes.
+        note = closing_note(task, request.form.get("outcome", ""), request.form.get("note", ""),
+                            bool(request.form.get(EMERGENCY_CONFIRM)))
+    except CloseRefused as exc:
+        return render_template("console/refused.html", message=str(exc), back=_back()), 400
+    try:
+        c.close_task(task, current_user(), note, _now())
         db.commit()
-        flash("事项已办结")
+        flash("事项已办结", "success")
     except c.ConsoleError as exc:
         db.rollback()
-        flash(str(exc))
-    return redirect(request.form.get("back", "") if request.form.get("back", "").startswith("/console")
-                    else url_for("views.console"))
+        flash(str(exc), "warning")
+    return redirect(_back())
+
+
+def _back() -> str:
+    back = request.form.get("back", "")
+    return back if back.startswith("/console") and not back.startswith("//") else url_for("views.console")
 
 
 @bp.post("/console/tasks/<int:task_id>/call")
@@ -379,10 +393,10 @@ def console_call(task_id: int):
     try:
         call_elder_through(db, task, current_user(), _settings(), _now())
         db.commit()
-        flash("正在拨打您的电话，接通后转接老人")
+        flash("正在拨打您的电话，接通后转接老人", "success")
     except CaseError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("views.console"))
 
 
@@ -394,12 +408,15 @@ def console_board():
 
     db = get_session()
     street, category = request.args.get("street", ""), request.args.get("category", "")
+    from dispatcher.consoles.desk import counts_by_state, waiting_offers
+
     rows = c.open_orders(db, street, category, who=current_user())
     streets, categories = c.board_filters(db, current_user())
-    names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id})
+    waiting = waiting_offers(db, [o.id for o in rows if o.state == "offered"])
+    names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id} | {p for p, _ in waiting.values()})
     template = "console/_board_rows.html" if request.args.get("partial") else "console/board.html"
     return render_template(template, rows=rows, streets=streets, categories=categories, street=street,
-                           category=category, names=names, c=c)
+                           category=category, names=names, c=c, waiting=waiting, counts=counts_by_state(rows))
 
 
 @bp.get("/supervisor")
@@ -434,9 +451,9 @@ def reinstate_provider(provider_id: int):
     db = get_session()
     if reinstate(db, provider_id, current_user().id, current_app.extensions["vnh.clock"].now()):
         db.commit()
-        flash("已恢复派单")
+        flash("已恢复派单", "success")
     else:
-        flash("该服务商未被暂停")
+        flash("该服务商未被暂停", "warning")
     return redirect(url_for("views.supervisor"))
 
 
@@ -489,9 +506,9 @@ def supervisor_act(task_id: int):
             abort(400, description="unknown action")
         record_action(db, task, staff, action, note, now)
         db.commit()
-        flash("已处理" if action != "call" else "正在拨打您的电话，接通后转接老人")
+        flash("已处理" if action != "call" else "正在拨打您的电话，接通后转接老人", "success")
     except CaseError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     back = request.form.get("back", "")
     return redirect(url_for("views.supervisor_act", task_id=task.id) if back == "case" else url_for("views.supervisor"))

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from dispatcher.config import Settings
 from dispatcher.consoles.auth import role_required
 from dispatcher.db import get_session
+from dispatcher.hotline.call_state import record_call_status
 from dispatcher.hotline.flow import Hotline, Turn
 from dispatcher.hotline.httapi import (
     DIGITS_PARAM,
@@ -132,6 +133,7 @@ def _hung_up(call_id: str, caller: str, seq: int, turn: Turn, render):
     if step in ENDS_ON_HANGUP:
         # The flow opens the voicemail's callback task here; what it answers is never played.
         _respond(call_id, caller, seq, turn, render)
+    record_call_status(session, call_id, "", "completed")  # the operator's desk: the call has ended
     record = session.scalar(select(CallRecord).where(CallRecord.call_sid == call_id))
     if record is not None and STATUS_RANK.get("completed", 0) > STATUS_RANK.get(record.status, -1):
         record.status, record.updated_at = "completed", _now()

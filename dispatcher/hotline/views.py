@@ -13,6 +13,7 @@ from dispatcher.config import Settings
 from dispatcher.db import get_session
 from dispatcher.hotline import review_call, sms
 from dispatcher.hotline import wellbeing_call as wellbeing_call_flow
+from dispatcher.hotline.call_state import LEG_EVENTS
 from dispatcher.hotline.flow import Hotline, Reply, Turn
 from dispatcher.lifecycle import tasks
 from telephony import templates
@@ -53,8 +54,11 @@ def render_reply(reply: Reply, next_seq: int, settings: Settings) -> str:
         speak(response, line)
     if reply.dial:
         dial = response.dial(action=action, method="POST", timeout=25)
+        # The operator's leg reports ringing, answered and completed: the desk shows the call's state.
+        leg_status = settings.url(url_for("telephony.call_status"))
         for number in reply.dial:
-            dial.number(number)
+            dial.number(number, status_callback=leg_status, status_callback_event=LEG_EVENTS,
+                        status_callback_method="POST")
         return str(response)
     if reply.record:
         response.record(action=action, method="POST", max_length=120, timeout=5, play_beep=True,

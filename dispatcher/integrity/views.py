@@ -81,8 +81,8 @@ def decide(flag_id: int):
         else:
             abort(400, description="action: must be clear or confirm")
         db.commit()
-        flash("已排除，补贴照常支付" if action == "clear" else "已确认违规，补贴已追回")
+        flash("已排除，补贴照常支付" if action == "clear" else "已确认违规，补贴已追回", "success")
     except DecisionError as exc:
         db.rollback()
-        flash(str(exc))
+        flash(str(exc), "error")
     return redirect(url_for("integrity.flag", flag_id=flag_id))

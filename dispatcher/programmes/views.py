@@ -95,11 +95,11 @@ def schedule_elder():
         id_number = request.form.get("id_number", "").strip().upper()
         elder = db.scalar(select(Elder).where(Elder.id_number == id_number, scope_filter(current_user(), Elder.id)))
         if elder is None:
-            flash(f"id_number: 本区域没有身份证号为 {id_number[-4:].rjust(len(id_number), '*')} 的老人")
+            flash(f"id_number: 本区域没有身份证号为 {id_number[-4:].rjust(len(id_number), '*')} 的老人", "error")
             return redirect(url_for("programmes.wellbeing_page"))
     wellbeing.schedule_call(db, elder, at, _now())
     db.commit()
-    flash(f"已安排每天 {at:%H:%M} 给{elder.name}打关爱电话")
+    flash(f"已安排每天 {at:%H:%M} 给{elder.name}打关爱电话", "success")
     return redirect(url_for("programmes.wellbeing_page"))
 
 
@@ -112,7 +112,7 @@ def schedule_area():
     for elder in elders:
         wellbeing.schedule_call(db, elder, at, _now())
     db.commit()
-    flash(f"已安排每天 {at:%H:%M} 给 {len(elders)} 位独居老人打关爱电话" if elders else "所选区域没有独居老人")
+    flash(f"已安排每天 {at:%H:%M} 给 {len(elders)} 位独居老人打关爱电话" if elders else "所选区域没有独居老人", "success")
     return redirect(url_for("programmes.wellbeing_page"))
 
 
@@ -125,7 +125,7 @@ def stop_schedule(schedule_id: int):
         abort(404)
     schedule.is_active = False
     db.commit()
-    flash(f"已停止给{schedule.elder.name}打关爱电话")
+    flash(f"已停止给{schedule.elder.name}打关爱电话", "success")
     return redirect(url_for("programmes.wellbeing_page"))
 
 
@@ -164,5 +164,5 @@ def call_dormant():
         listed += 1
         placed += wellbeing.call_today(db, db.get(Elder, row["elder_id"]), now)
     db.commit()
-    flash(f"已给 {placed} 位老人安排关爱电话" + (f"（{listed - placed} 位今天已安排过）" if listed > placed else ""))
+    flash(f"已给 {placed} 位老人安排关爱电话" + (f"（{listed - placed} 位今天已安排过）" if listed > placed else ""), "success")
     return redirect(url_for("programmes.dormant_page", days=days, area=request.form.get("area", "")))

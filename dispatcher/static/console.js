@@ -1,30 +1,50 @@
-// Screen-pop: poll for transferred calls; show the newest one's card as soon as it appears.
+// Screen-pop: poll for transferred calls; show the most urgent one's card as soon as it appears,
+// or the one the operator chose from the list.
 // The URLs come from the page: #transfers data-poll and #queue-box data-poll.
 (function () {
-  var shown = null, dismissed = {};
+  var shown = null, pinned = null, dismissed = {};
   var list = document.getElementById("transfers"), pop = document.getElementById("pop");
   function text(s) { var d = document.createElement("span"); d.textContent = s; return d.innerHTML; }
+  function open(t) {
+    shown = t.task_id;
+    fetch(t.card_url, {credentials: "same-origin"}).then(function (r) { return r.text(); })
+      .then(function (html) { pop.innerHTML = html; });  // the tab title is desk.js's
+  }
+  var live = [];
   function tick() {
     fetch(list.dataset.poll, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
-        var live = data.transfers.filter(function (t) { return !dismissed[t.task_id]; });
+        live = data.transfers.filter(function (t) { return !dismissed[t.task_id]; });
+        // Every waiting call is a link: a click opens its card here (its own page without scripts).
         list.innerHTML = live.length ? live.map(function (t) {
-          return '<p data-task="' + t.task_id + '">' + text(t.at) + " " + text(t.kind_name) + " " +
-                 text(t.elder_name || t.caller) + "（" + (t.connected ? "通话中" : "已挂断") + "，已等待" +
-                 text(t.waited) + "）</p>";
+          return '<p data-task="' + t.task_id + '"><a href="' + text(t.page_url) + '" data-open="' + t.task_id + '">' +
+                 text(t.at) + " " + text(t.kind_name) + " " + text(t.elder_name || t.caller) + "</a>（" +
+                 text(t.state_name) + "，已等待" + text(String(t.waited_s)) + "秒）</p>";
         }).join("") : '<p class="muted">暂无转人工来电</p>';
-        var top = live[0];
-        if (!top) { if (shown !== null) { pop.innerHTML = ""; shown = null; } return; }
-        if (top.task_id === shown) return;
-        shown = top.task_id;
-        fetch(top.card_url, {credentials: "same-origin"}).then(function (r) { return r.text(); })
-          .then(function (html) { pop.innerHTML = html; document.title = "【来电】" + (top.elder_name || "未登记号码"); });
+        var ids = live.map(function (t) { return t.task_id; });
+        if (pinned !== null && ids.indexOf(pinned) < 0) pinned = null;
+        var target = pinned !== null ? live[ids.indexOf(pinned)] : live[0];
+        if (!target) { if (shown !== null) { pop.innerHTML = ""; shown = null; } return; }
+        if (target.task_id === shown) return;
+        // The operator is typing on the card shown: a newer call waits on the list, not over the note.
+        if (shown !== null && ids.indexOf(shown) >= 0 && pop.contains(document.activeElement)) return;
+        open(target);
       }).catch(function () {});
   }
+  list.addEventListener("click", function (e) {
+    var a = e.target.closest("[data-open]");
+    if (!a) return;
+    e.preventDefault();
+    pinned = Number(a.dataset.open);
+    var t = live.filter(function (x) { return x.task_id === pinned; })[0];
+    if (t) open(t);
+  });
   pop.addEventListener("click", function (e) {
-    if (e.target.matches("[data-dismiss]")) { dismissed[shown] = true; pop.innerHTML = ""; shown = null; tick(); }
+    if (e.target.matches("[data-dismiss]")) {
+      dismissed[shown] = true; pop.innerHTML = ""; if (pinned === shown) pinned = null; shown = null; tick();
+    }
   });
   tick();
   setInterval(tick, 1000);

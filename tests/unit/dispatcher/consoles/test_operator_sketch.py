@@ -34,8 +34,8 @@ def test_east_west_distances_shrink_with_latitude():
 
 
 def test_an_operator_reads_phone_numbers_in_full_and_others_masked():
-    assert phone_for("operator", "+8613912340001") == "+8613912340001"
-    assert phone_for("supervisor", "+8613912340001") == "+86139****0001"
+    assert phone_for("operator", "+8613912340001") == "139 1234 0001"  # as staff write it (issue 19)
+    assert phone_for("supervisor", "+8613912340001") == "139 **** 0001"
     assert phone_for("provider", None) == ""
 
 

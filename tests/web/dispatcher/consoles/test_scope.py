@@ -61,7 +61,7 @@ def test_a_scoped_operator_cannot_act_on_another_areas_order_or_task(area_staff,
     assert client.post(f"/console/elders/{b.elder_id}/orders", data=form).status_code == 404
     assert client.post(f"/console/orders/{b.open_order_id}/cancel", data={"reason": "x"}).status_code == 404
     assert client.post(f"/console/orders/{b.open_order_id}/redispatch", data={"provider_id": "1"}).status_code == 404
-    assert client.post(f"/console/tasks/{b.task_id}/close", data={"note": "x"}).status_code == 404
+    assert client.post(f"/console/tasks/{b.task_id}/close", data={"outcome": "其他", "note": "x"}).status_code == 404
     assert client.post(f"/console/tasks/{b.task_id}/call").status_code == 404
     with app.extensions["vnh.sessionmaker"]() as s:
         assert s.get(Order, b.open_order_id).state != "cancelled"

@@ -70,7 +70,8 @@ def test_a_kind_missing_from_the_table_is_the_supervisors_alone():
 @pytest.mark.parametrize("kind", SUPERVISOR_ONLY + OPERATORS_TOO)
 def test_closing_a_task_from_the_console_is_for_the_roles_its_kind_names(app, signed_in, task_of, role, kind):
     client, task_id = signed_in(role), task_of(kind)
-    response = client.post(f"/console/tasks/{task_id}/close", data={"note": "已处理"})
+    response = client.post(f"/console/tasks/{task_id}/close",
+                           data={"outcome": "已解答", "note": "已处理", "confirm_emergency": "1"})
     if role == "operator" and kind in SUPERVISOR_ONLY:
         assert response.status_code == 403
         assert not _resolved(app, task_id)

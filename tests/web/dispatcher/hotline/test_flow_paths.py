@@ -160,7 +160,7 @@ def test_an_unanswered_emergency_rings_the_fallback_number(database_url, clock, 
     call = phone.call_hotline(ELDER, ["9"])
 
     assert "正在继续为您转接" in call.text
-    assert any("<Number>+8613999990000</Number>" in body for body in call.responses)
+    assert any(">+8613999990000</Number>" in body for body in call.responses)
     (task,) = _rows(app, select(OperatorTask))
     assert task.kind == "emergency" and task.priority == 0
 

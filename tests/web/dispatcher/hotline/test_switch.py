@@ -393,3 +393,13 @@ def test_a_voicemail_ended_by_a_key_arrives_on_the_action_url_and_is_kept_once(s
     assert kept.call_sid == sticky["session_id"] and kept.audio == VOICEMAIL and kept.size_bytes == len(VOICEMAIL)
     (task,) = _rows(switch_app, select(OperatorTask))
     assert task.recording_url == f"/telephony/switch/recordings/{kept.id}"
+
+
+def test_a_call_through_the_switch_shows_ended_on_the_desk_once_the_caller_hangs_up(switch_app, switch, provider):
+    from dispatcher.hotline.call_state import desk_state
+
+    switch.call(ELDER, ["9"])  # bridged to the desks, then the switch reports the hang-up (exiting=true)
+
+    (hotline_call,) = _rows(switch_app, select(HotlineCall))
+    assert hotline_call.call_status == "ended"
+    assert desk_state(hotline_call.step, hotline_call.call_status) == "ended"

@@ -66,3 +66,16 @@ def test_a_date_is_said_as_a_person_would(day, words):
                                            (time(16, 15), "下午4点15分"), (time(19), "晚上7点")])
 def test_a_time_is_said_as_a_person_would(at, words):
     assert texts.clock_words(at) == words
+
+
+def test_the_place_of_a_venue_visit_is_the_venue_not_the_elders_home():
+    from types import SimpleNamespace
+
+    from dispatcher.lifecycle.evv import service_place
+
+    elder = SimpleNamespace(address="城关区民勤街1号")
+    canteen = SimpleNamespace(item=SimpleNamespace(place="venue", venue="社区老年食堂"), elder=elder)
+    at_home = SimpleNamespace(item=SimpleNamespace(place="home", venue=None), elder=elder)
+
+    assert service_place(canteen) == "社区老年食堂（老人到场，非老人家中）"
+    assert service_place(at_home) == "城关区民勤街1号"

@@ -100,6 +100,9 @@ class WhenSteps:
         today = self._today()
         names = ["今天", "明天", "后天"] + [f"星期{texts.WEEKDAYS[d.weekday()]}" for d in self._days()[3:]]
         reply.say += [f"{name}按{n}。" for n, name in enumerate(names, 1)]
+        if not self.speech:  # the FreeSWITCH path recognises no speech: keys only
+            reply.speech = False
+            return
         next_week = today + timedelta(days=7 - today.weekday() + 2)
         reply.say.append(f"其他日子请直接说，比如“下周三”或者“{next_week.month}月{next_week.day}号”。")
         reply.hints = names + ["下周一", "下周三", "下周五", "大后天"]

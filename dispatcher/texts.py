@@ -38,6 +38,39 @@ def when_words(start: datetime, slot_label: str) -> str:
     return f"{slot_label}上门（{local(start):%m月%d日 %H:%M}起）"
 
 
+def service_place(place: str, venue: str | None, elder_address: str, provider_address: str,
+                  is_meal: bool = False) -> str:
+    """Where a visit happens, as an offer to a provider says it (issue 17, the item's place).
+
+    A venue item happens at the provider's own premises (its address is the venue's: a canteen,
+    a day-care centre), the elder comes; a delivered item is brought to the elder's home.
+    """
+    if place == "venue":
+        return f"老人到{venue or '服务场所'}（{provider_address}）"
+    if place == "delivered":
+        return f"{'送餐上门' if is_meal else '送货上门'}：{elder_address}"
+    return elder_address
+
+
+WEEKDAYS = "一二三四五六日"
+
+
+def day_words(day: date, today: date | None = None) -> str:
+    """A date as a person says it: 12月3日 星期四; 明天 12月2日 星期三 when `today` makes it near."""
+    words = f"{day.month}月{day.day}日 星期{WEEKDAYS[day.weekday()]}"
+    near = {0: "今天", 1: "明天", 2: "后天"}.get((day - today).days) if today is not None else None
+    return f"{near} {words}" if near else words
+
+
+def clock_words(at) -> str:
+    """A time of day as it is said: 上午9点, 中午12点, 下午3点半, 下午4点15分."""
+    hour = at.hour
+    period = "上午" if hour < 12 else "中午" if hour == 12 else "下午" if hour < 18 else "晚上"
+    spoken = hour if hour <= 12 else hour - 12
+    minutes = "" if at.minute == 0 else "半" if at.minute == 30 else f"{at.minute}分"
+    return f"{period}{spoken}点{minutes}"
+
+
 def visit_time(start: datetime) -> str:
     """When a visit starts, as SMS and visit-notice calls say it: 12月02日 08:30起."""
     return f"{local(start):%m月%d日 %H:%M}起"

@@ -52,6 +52,8 @@ class Weights:
     distance: float = 0.6
     quality: float = 0.25
     load: float = 0.15
+    # Continuity (issue 17): a provider this elder rated 4 or 5 before gets this much more.
+    continuity: float = 0.1
 
 
 DEFAULT_WEIGHTS = Weights()
@@ -133,6 +135,7 @@ def rank_candidates(
     radius_factor: float = 1.0,
     on: date | None = None,
     measured: dict[int, float] | None = None,
+    favoured: frozenset[int] = frozenset(),
 ) -> list[Ranked]:
     """Rank the providers that pass every hard filter, best first, with the reasons for each.
 
@@ -141,6 +144,7 @@ def rank_candidates(
     `top`. So the answer equals a full geodesic scan (`rank_by_geodesic`) with a few geodesics.
     `measured` (provider id → geodesic metres from this point) saves measuring again when a
     widening search ranks a larger set around the same point; it is filled in as a side effect.
+    `favoured` are the providers the elder rated well before: their score adds `continuity`.
     """
     # Each bound is the score at the nearest the provider can be, unrounded plus the most the
     # rounding of the precise score can add; the loop is the hot path at scale, so it is inline.
@@ -151,7 +155,8 @@ def rank_candidates(
         nearest = haversine_m(latitude, longitude, c.latitude, c.longitude) * near
         if rejection(c, nearest, at, excluded, radius_factor, on) is None:
             bound = (w_distance * max(0.0, 1 - nearest / DISTANCE_SCALE_M) + w_quality * c.quality_score
-                     + w_load / (1 + c.booked_that_day) + ROUNDING_SLACK)
+                     + w_load / (1 + c.booked_that_day) + ROUNDING_SLACK
+                     + (weights.continuity if c.provider_id in favoured else 0.0))
             bounds.append((-bound, nearest, c.provider_id, c))
     bounds.sort(key=lambda b: b[:3])
     precise: list[Ranked] = []
@@ -164,14 +169,15 @@ def rank_candidates(
             if measured is not None:
                 measured[c.provider_id] = metres
         if in_area(c, metres, radius_factor):
-            precise.append(_score(c, metres, weights, radius_factor))
+            precise.append(_score(c, metres, weights, radius_factor, c.provider_id in favoured))
             precise.sort(key=_order)
     return precise[:top]
 
 
-def score_ceiling(distance_m: float, weights: Weights = Weights()) -> float:
-    """The best score any provider at least `distance_m` away can have (quality 5, nothing booked)."""
-    return round(sum(_parts(distance_m, 5.0, 0, weights).values()), 6)
+def score_ceiling(distance_m: float, weights: Weights = Weights(), favoured: bool = False) -> float:
+    """The best score any provider at least `distance_m` away can have (quality 5, nothing booked,
+    and rated well by the elder when any provider is `favoured`)."""
+    return round(sum(_parts(distance_m, 5.0, 0, weights, favoured).values()), 6)
 
 
 def rank_by_geodesic(
@@ -200,16 +206,21 @@ def _order(ranked: Ranked):
     return (-ranked.score, ranked.distance_m, ranked.candidate.provider_id)
 
 
-def _parts(distance_m: float, quality_score: float, booked_that_day: int, weights: Weights) -> dict:
-    return {
+def _parts(distance_m: float, quality_score: float, booked_that_day: int, weights: Weights,
+           favoured: bool = False) -> dict:
+    parts = {
         "distance": round(weights.distance * max(0.0, 1 - distance_m / DISTANCE_SCALE_M), 6),
         "quality": round(weights.quality * quality_score / 5, 6),
         "load": round(weights.load / (1 + booked_that_day), 6),
     }
+    if favoured:
+        parts["continuity"] = round(weights.continuity, 6)
+    return parts
 
 
-def _score(candidate: Candidate, distance_m: float, weights: Weights, radius_factor: float = 1.0) -> Ranked:
-    parts = _parts(distance_m, candidate.quality_score, candidate.booked_that_day, weights)
+def _score(candidate: Candidate, distance_m: float, weights: Weights, radius_factor: float = 1.0,
+           favoured: bool = False) -> Ranked:
+    parts = _parts(distance_m, candidate.quality_score, candidate.booked_that_day, weights, favoured)
     score = round(sum(parts.values()), 6)
     reasons = {
         "distance_m": round(distance_m),

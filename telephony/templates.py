@@ -52,6 +52,8 @@ PARAMS: dict[str, Param] = {
     "month": Param(8, "月份，如“11月”"),
     "count": Param(3, "次数"),
     "amount": Param(10, "金额，读法与电话一致，如“48元”"),
+    "new_when": Param(18, "改期后的时间，如“12月3日 星期四 上午”“12月3日 星期四 下午3点半”"),
+    "venue": Param(8, "服务场所，如“社区老年食堂”"),
 }
 
 
@@ -95,6 +97,8 @@ TEMPLATES: dict[str, Template] = _templates(
      "工单${job_code}（${item_name}）已由老人取消，本次派单撤回。"),
     ("VNH_REDISPATCHED", "order_redispatched", "provider",
      "工单${job_code}（${item_name}）因${reason}已改派其他服务商，请勿上门。"),
+    ("VNH_MOVED", "order_moved", "provider",
+     "工单${job_code}（${item_name}）改期至${new_when}，请按新时间服务。"),
     ("VNH_SUSPENDED", "provider_suspended", "provider",
      "${provider_name}：服务质量评分${score}低于${threshold}，暂停派单。请联系监督员了解详情和恢复条件。"),
     ("VNH_UNREGISTERED", "unregistered_sender", "provider",
@@ -136,6 +140,14 @@ TEMPLATES: dict[str, Template] = _templates(
      "${title}您好，${provider_name}将于${when}为您提供${item_name}，工单号${job_code}。"),
     ("VNH_ELDER_REMINDER", "elder_reminder", "elder",
      "${title}您好，提醒您：${provider_name}于${when}为您提供${item_name}，工单号${job_code}。"),
+    ("VNH_ELDER_NOTICE_VENUE", "elder_confirmation_venue", "elder",
+     "${title}您好，请于${when}到${venue}接受${item_name}，工单号${job_code}。"),
+    ("VNH_ELDER_REMINDER_VENUE", "elder_reminder_venue", "elder",
+     "${title}您好，提醒您：请于${when}到${venue}接受${item_name}，工单号${job_code}。"),
+    ("VNH_ELDER_NOTICE_DELIVERED", "elder_confirmation_delivered", "elder",
+     "${title}您好，${provider_name}将于${when}为您送${item_name}上门，工单号${job_code}。"),
+    ("VNH_ELDER_REMINDER_DELIVERED", "elder_reminder_delivered", "elder",
+     "${title}您好，提醒您：${provider_name}于${when}为您送${item_name}上门，工单号${job_code}。"),
     ("VNH_VISIT_CODE", "visit_code", "elder",
      "${title}您好，服务人员到达后会向您询问验证码，请告诉他：${visit_code}（工单号${job_code}）。"),
     # -- to emergency contacts and family (one segment each) --

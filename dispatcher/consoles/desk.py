@@ -52,6 +52,8 @@ def ranking_words(reasons: dict | None, nearest: bool = False) -> str:
         words.append(f"今日已接 {reasons['booked_that_day']} 单")
     if reasons.get("area") == "community":
         words.append("同社区")
+    if (reasons.get("parts") or {}).get("continuity"):
+        words.append("老人曾给好评")
     return "，".join(words)
 
 

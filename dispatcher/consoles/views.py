@@ -197,7 +197,8 @@ def console_elder(elder_id: int):
     record_elder_view(elder_id)
     db.commit()
     return render_template("console/elder.html", card=card, c=c, categories=categories,
-                           slots=slot_options(_now()), task_id=request.args.get("task", type=database_id))
+                           slots=slot_options(_now()), task_id=request.args.get("task", type=database_id),
+                           today=local_time(_now(), "%Y-%m-%d"))
 
 
 @bp.post("/console/elders/<int:elder_id>/family")
@@ -242,17 +243,24 @@ def console_family_review(elder_id: int):
 
 
 def _order_form(db):
-    from dispatcher.lifecycle.slots import UnknownSlot, slot_for
     from dispatcher.models import Item
 
     item = db.scalar(select(Item).where(Item.code == request.form.get("item_code", "")))
     if item is None:
         abort(400, description="请选择服务项目")
+    return item, _slot_form()
+
+
+def _slot_form():
+    """The visit time a form chose: one of the first windows, or any date with a half-day or a time."""
+    from dispatcher.lifecycle.slots import SlotRefused, slot_from_form
+
+    form = request.form
     try:
-        slot = slot_for(request.form.get("slot_code", ""), _now())
-    except UnknownSlot:
-        abort(400, description="请选择上门时间")
-    return item, slot
+        return slot_from_form(form.get("slot_code", ""), form.get("day", ""), form.get("part", ""),
+                              form.get("at", ""), _now())
+    except SlotRefused as refused:
+        abort(400, description=str(refused))
 
 
 @bp.post("/console/elders/<int:elder_id>/orders/preview")
@@ -312,7 +320,47 @@ def console_order(order_id: int):
     provider, deadline = who_and_when(db, order)
     return render_template("console/order.html", order=order, cands=candidates, c=c,
                            sketch=_sketch_of(order.elder, candidates.ranked), facts=order_facts(db, order),
-                           provider=provider, deadline=deadline)
+                           provider=provider, deadline=deadline, today=local_time(_now(), "%Y-%m-%d"))
+
+
+@bp.post("/console/orders/<int:order_id>/move")
+@role_required(*CONSOLE_ROLES)
+def console_move(order_id: int):
+    """改期: move the order to another date and time (its provider asked again if that does not suit)."""
+    from dispatcher.lifecycle import changes
+
+    db = get_session()
+    order = _order_or_404(db, order_id)
+    slot = _slot_form()
+    outcome = changes.move(db, order, slot, actor=f"staff:{current_user().username}", settings=_settings(),
+                           now=_now())
+    if outcome.ok:
+        db.commit()
+        flash(outcome.message, "success")
+    else:
+        db.rollback()
+        flash(f"未改期：{outcome.message}", "error")
+    return redirect(url_for("views.console_order", order_id=order_id), code=303)
+
+
+@bp.post("/console/orders/<int:order_id>/skip")
+@role_required(*CONSOLE_ROLES)
+def console_skip(order_id: int):
+    """跳过: skip this visit (a plan occurrence) or cancel it, refused once it has started."""
+    from dispatcher.lifecycle import changes
+
+    db = get_session()
+    order = _order_or_404(db, order_id)
+    reason = request.form.get("reason", "").strip() or "话务员操作跳过"
+    outcome = changes.skip(db, order, actor=f"staff:{current_user().username}", reason=reason[:200],
+                           settings=_settings(), now=_now())
+    if outcome.ok:
+        db.commit()
+        flash(outcome.message, "success")
+    else:
+        db.rollback()
+        flash(f"未跳过：{outcome.message}", "error")
+    return redirect(url_for("views.console_order", order_id=order_id), code=303)
 
 
 @bp.post("/console/orders/<int:order_id>/redispatch")

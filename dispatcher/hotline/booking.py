@@ -1,10 +1,9 @@
-"""The hotline's booking steps: an open order, a category, an item (keyed or said), a slot, a read-back."""
+"""The hotline's booking steps: a category, an item (keyed or said), a slot, a read-back."""
 
 from __future__ import annotations
 
 from dispatcher import texts
 from dispatcher.catalogue import ItemEntry
-from dispatcher.clock import local
 from dispatcher.hotline.speech import SURE, guess_item
 from dispatcher.hotline.steps import (
     MENU_SIZE,
@@ -14,34 +13,14 @@ from dispatcher.hotline.steps import (
     Reply,
     Turn,
     key_index,
-    later_slots,
 )
 from dispatcher.lifecycle import orders, ranking
 from dispatcher.lifecycle.slots import slot_for
-from dispatcher.models import HotlineCall, Order
-from providers.models import Provider
+from dispatcher.models import HotlineCall
 
 
 class BookingSteps:
-    """Mixed into `Hotline`: the steps by which an elder books, keeps or cancels a visit."""
-
-    def _on_open_order(self, call: HotlineCall, turn: Turn) -> Reply:
-        order = self._open_order(call)
-        if turn.digits == WORKER_KEY:
-            return self._worker_starts(call)
-        if turn.digits == NO_SHOW_KEY and self._is_family(call, ask=True):
-            return self._family_no_show(call)
-        if order is None or turn.digits == "3":
-            call.step = "category"
-            return self._prompt(call)
-        if turn.digits == "1":
-            call.step = "done"
-            return Reply(say=["好的，工单保留不变。感谢您的来电，再见。"], hangup=True)
-        if turn.digits == "2":
-            orders.cancel_order(self.session, order, "老人来电取消", self.settings, self.now)
-            call.step = "done"
-            return Reply(say=[f"已为您取消{order.item.name}。感谢您的来电，再见。"], hangup=True)
-        return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
+    """Mixed into `Hotline`: the steps by which an elder books a visit (a booked one: change.py)."""
 
     def _on_category(self, call: HotlineCall, turn: Turn) -> Reply:
         if turn.speech:
@@ -103,25 +82,16 @@ class BookingSteps:
         return self._prompt(call)
 
     def _on_slot(self, call: HotlineCall, turn: Turn) -> Reply:
-        """As soon as possible (most asked for, one key), or 2 for the half-day windows."""
+        """As soon as possible (most asked for, one key), or 2 for another day and time."""
         if turn.digits == "1":
             call.step = "confirm"
             call.data = {**call.data, "slot": "asap", "failures": 0}
             return self._prompt(call)
         if turn.digits == "2":
-            call.step = "slot_later"
+            call.step = "day"  # the day, half-day and hour: when.py
             call.data = {**call.data, "failures": 0}
             return self._prompt(call)
         return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
-
-    def _on_slot_later(self, call: HotlineCall, turn: Turn) -> Reply:
-        options = later_slots(self.now)
-        index = key_index(turn.digits, len(options))
-        if index is None:
-            return self._fail(call, "按键无效。", "invalid", "连续两次按键无效")
-        call.step = "confirm"
-        call.data = {**call.data, "slot": options[index].code, "failures": 0}
-        return self._prompt(call)
 
     def _on_confirm(self, call: HotlineCall, turn: Turn) -> Reply:
         if turn.digits == "2":
@@ -147,10 +117,6 @@ class BookingSteps:
         return Reply(say=[f"已为您下单，工单号{code}。{after}再见。"], hangup=True)
 
     # -- their prompts ----------------------------------------------------------------------
-    def _ask_open_order(self, call: HotlineCall, reply: Reply) -> None:
-        reply.say.append(self._order_status(self._open_order(call)))
-        reply.say.append("保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。")
-
     def _ask_category(self, call: HotlineCall, reply: Reply) -> None:
         categories = self._category_page(call)
         reply.say += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
@@ -179,10 +145,6 @@ class BookingSteps:
         reply.say.append("尽快上门按1，另约时间按2。")
         reply.speech = False
 
-    def _ask_slot_later(self, call: HotlineCall, reply: Reply) -> None:
-        reply.say += [f"{s.label}按{i}。" for i, s in enumerate(later_slots(self.now), 1)]
-        reply.speech = False
-
     def _ask_confirm(self, call: HotlineCall, reply: Reply) -> None:
         reply.say.append(self._read_back(call))
         reply.say.append("确认按1，重选按2。")
@@ -196,15 +158,3 @@ class BookingSteps:
         if charge is None:
             return booked + "附近暂时没有服务商可以接单，下单后话务员会为您安排。"
         return booked + texts.charge_words(charge.price_fen, charge.subsidy_fen, charge.copay_fen)
-
-    def _order_status(self, order: Order) -> str:
-        day = local(order.window_start_at).date()
-        today = local(self.now).date()
-        when = {0: "今天", 1: "明天"}.get((day - today).days, f"{day.month}月{day.day}日")
-        half = "上午" if local(order.window_start_at).hour < 12 else "下午"
-        if order.slot_code == "asap" and day == today:
-            when, half = "", "尽快"
-        if order.provider_id is not None and order.state in ("accepted", "in_progress"):
-            provider = self.session.get(Provider, order.provider_id)
-            return f"您有一个工单：{order.item.name}，{provider.name}{when}{half}上门。"
-        return f"您有一个工单：{order.item.name}，{when}{half}上门，正在为您联系服务商。"

@@ -5,6 +5,8 @@ replayed webhook gets the same answer and changes nothing. The steps (booking in
 booking.py, the rest in people.py, what they share in steps.py):
 
     open_order → category → item → slot → confirm → done        (an elder books)
+                                      slot —2→ day → half_day [→ hour] → confirm   (when.py)
+    open_order —2→ day → … → move_confirm; —3→ skip or cancel    (a booked visit: change.py)
                  category ⇢ speech_confirm → slot                 (said, not keyed, and unsure)
     category —7→ worker_code → worker_id → worker_action → done  (a worker checks in or out)
     after_hours → voicemail                                       (at night, except 9)
@@ -22,6 +24,7 @@ from billing.policy import Policy
 from dispatcher.catalogue import CatalogueSnapshot, CategoryEntry, ItemEntry
 from dispatcher.config import Settings
 from dispatcher.hotline.booking import BookingSteps
+from dispatcher.hotline.change import ChangeSteps
 from dispatcher.hotline.people import PeopleSteps
 from dispatcher.hotline.speech import phrases_for
 from dispatcher.hotline.steps import (  # noqa: F401  (Reply, Turn and the keys are imported from here)
@@ -37,6 +40,7 @@ from dispatcher.hotline.steps import (  # noqa: F401  (Reply, Turn and the keys 
     Reply,
     Turn,
 )
+from dispatcher.hotline.when import WhenSteps
 from dispatcher.lifecycle import orders
 from dispatcher.lifecycle.quiet_hours import inside, parse_quiet_hours
 from dispatcher.lifecycle.states import OPEN_STATES
@@ -60,7 +64,7 @@ def _latest_open_order(elder_id, what=Order):
             .order_by(Order.window_start_at.desc()).limit(1))
 
 
-class Hotline(BookingSteps, PeopleSteps):
+class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
     """Answer one webhook of an inbound call."""
 
     def __init__(self, session: Session, settings: Settings, policy: Policy, now: datetime,

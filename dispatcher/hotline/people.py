@@ -43,6 +43,11 @@ class PeopleSteps:
         if order is None:
             # Caller ID proves the place: the code must belong to an elder of this phone.
             return self._fail(call, "工单号不对，或不是在老人家中拨打。", "worker", "服务人员工单号两次无效")
+        if order.item.place == "venue":
+            # At a canteen or a centre the elder's home phone proves nothing about the place (issue 17).
+            call.step = "done"
+            return Reply(say=[f"这项服务在{order.item.venue or '服务场所'}进行，不能用老人家里的电话签到。"
+                              "请服务人员用登记的手机发短信或在服务商网页签到。再见。"], hangup=True)
         call.step = "worker_id"
         call.data = {**call.data, "order_id": order.id, "failures": 0}
         return self._prompt(call)

@@ -61,6 +61,14 @@ def _end_proof(visit: Visit, which: str) -> str:
     return text + (f"（{mask_phone(phone)}）" if phone else "")
 
 
+def service_place(order: Order) -> str:
+    """Where the visit happens: the elder's home, or the venue the elder goes to (issue 17)."""
+    item = order.item
+    if getattr(item, "place", "home") == "venue":
+        return f"{item.venue or '服务场所'}（老人到场，非老人家中）"
+    return order.elder.address
+
+
 def six_facts(order: Order, visit: Visit | None, worker: Worker | None) -> list[Fact]:
     """The six facts of one visit, each with how it was proved (blank where not yet known)."""
     elder = order.elder
@@ -68,13 +76,14 @@ def six_facts(order: Order, visit: Visit | None, worker: Worker | None) -> list[
              Fact("服务对象", f"{elder.name}（{mask_id_number(elder.id_number)}）", "工单记载，老人档案"),
              Fact("服务日期", f"{local(visit.checked_in_at if visit and visit.checked_in_at else order.window_start_at):%Y-%m-%d}",
                   "签到时间" if visit and visit.checked_in_at else "预约时间")]
+    place = service_place(order)
     if visit is None:
-        return facts + [Fact("服务地点", elder.address, "尚未上门"), Fact("服务人员", "", "尚未上门"),
+        return facts + [Fact("服务地点", place, "尚未上门"), Fact("服务人员", "", "尚未上门"),
                         Fact("开始和结束", "", "尚未上门")]
     name, how = _worker_text(worker, visit)
     span = f"{_moment(visit.checked_in_at)} – {_moment(visit.checked_out_at)}"
     proofs = "；".join(p for p in (_end_proof(visit, "in"), _end_proof(visit, "out")) if p)
-    return facts + [Fact("服务地点", elder.address, _place_proof(visit)), Fact("服务人员", name, how),
+    return facts + [Fact("服务地点", place, _place_proof(visit)), Fact("服务人员", name, how),
                     Fact("开始和结束", span, proofs)]
 
 

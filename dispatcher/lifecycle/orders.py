@@ -147,7 +147,7 @@ def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int
                 now: datetime) -> Offer:
     """Offer the order to these ranked providers (after `asked` earlier offers), keeping why each
     was chosen, and text each one."""
-    elder, item = order.elder, order.item
+    item = order.item
     window_s = offer_window_s(order, settings)
     offers = [
         Offer(order_id=order.id, provider_id=r.candidate.provider_id, status="offered",
@@ -161,14 +161,22 @@ def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int
     order.quoted_price_fen = order.quoted_price_fen or offers[0].price_fen
     session.flush()
     for offer in offers:
+        provider = session.get(Provider, offer.provider_id)
         tell_provider(
-            session, session.get(Provider, offer.provider_id), purpose="offer", dedupe_key=f"offer:{offer.id}",
+            session, provider, purpose="offer", dedupe_key=f"offer:{offer.id}",
             settings=settings, now=now,
-            params={"job_code": order.job_code, "item_name": item.name, "address": elder.address,
+            params={"job_code": order.job_code, "item_name": item.name, "address": place_words(order, provider),
                     "when": texts.visit_time(order.window_start_at), "price": texts.yuan_words(offer.price_fen),
                     "minutes": max(window_s // 60, 1)},
         )
     return offers[0]
+
+
+def place_words(order: Order, provider: Provider) -> str:
+    """Where the visit happens, for the provider: the elder's home, a delivery, or its venue."""
+    item = order.item
+    return texts.service_place(item.place, item.venue, order.elder.address, provider.address,
+                               is_meal=item.category.code == "ML")
 
 
 def tell_provider(session: Session, provider: Provider, *, purpose: str, params: dict, dedupe_key: str,
@@ -214,7 +222,7 @@ def accept_offer(session: Session, offer: Offer, provider_id: int, channel: str,
     # The answer to the provider's accepting SMS (the carrier adds the signature to a reply).
     reply = templates.words("accepted_reply", {
         "job_code": order.job_code, "item_name": item.name, "title": elder_title(elder, now),
-        "address": elder.address, "when": texts.visit_time(order.window_start_at)})
+        "address": place_words(order, offer.provider), "when": texts.visit_time(order.window_start_at)})
     return Outcome(True, reply, order)
 
 

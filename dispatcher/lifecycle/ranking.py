@@ -34,6 +34,7 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
     if elder.latitude is None or elder.longitude is None:
         return []
     excluded = excluded | complained_about(session, elder.id)
+    favoured = rated_well(session, elder.id)
     day_start, day_end = local_day_bounds(slot_start)
     slot_from, slot_to = half_day_bounds(slot_start)
     here = local(slot_start)
@@ -48,16 +49,45 @@ def rank_for(session: Session, elder: Elder, item: Item, slot_start: datetime,
                                      slot_end=slot_to, community=elder.community, day=on, at=at)
         ranked = rank_candidates(elder.latitude, elder.longitude, at, candidates, weights=weights,
                                  excluded=excluded, top=top, radius_factor=radius_factor, on=on,
-                                 measured=measured)
-        if len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights):
-            return ranked
+                                 measured=measured, favoured=frozenset(favoured))
+        if len(ranked) == top and ranked[-1].score > score_ceiling(reach, weights, bool(favoured)):
+            return _with_workers(ranked, favoured)
         if widest is None:
             widest = widest_radius_m(session) * radius_factor
         if reach >= widest:
-            return ranked
+            return _with_workers(ranked, favoured)
         # Too few near by: search everywhere at once. Enough but not provably the best: widen by
         # doubling the area, not the reach, since the rows to read grow with the area.
         reach = widest if len(ranked) < top else min(reach * math.sqrt(2), widest)
+
+
+def _with_workers(ranked: list[Ranked], favoured: dict[int, int | None]) -> list[Ranked]:
+    """Name, in the reasons, the worker of a well-rated provider the elder rated well (once recorded)."""
+    for r in ranked:
+        worker = favoured.get(r.candidate.provider_id)
+        if "continuity" in r.reasons["parts"]:
+            r.reasons["continuity"] = {"rated_well": True, **({"worker_id": worker} if worker else {})}
+    return ranked
+
+
+def rated_well(session: Session, elder_id: int) -> dict[int, int | None]:
+    """Providers this elder rated 4 or 5 at a callback review (issue 17), each with the worker of its
+    latest well-rated visit when that worker was recorded. A provider also rated 2 or less is left out."""
+    rows = session.connection().execute(_rated_statement(), {"elder_id": elder_id}).all()
+    low = {provider for provider, _, rating in rows if rating <= 2}
+    return {provider: worker for provider, worker, rating in rows if rating >= 4 and provider not in low}
+
+
+@cache
+def _rated_statement():
+    from dispatcher.models import CallbackReview, Order, Visit
+
+    return (select(Order.provider_id, Visit.worker_id, CallbackReview.rating)
+            .join(CallbackReview, CallbackReview.order_id == Order.id)
+            .join(Visit, Visit.id == CallbackReview.visit_id)
+            .where(Order.elder_id == bindparam("elder_id"), Order.provider_id.is_not(None),
+                   CallbackReview.rating.is_not(None))
+            .order_by(CallbackReview.id))
 
 
 def complained_about(session: Session, elder_id: int) -> frozenset[int]:

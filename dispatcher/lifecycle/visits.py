@@ -53,6 +53,12 @@ class VisitDeadline(Base):
 
 # The SMS template of each thing the elder is told; a call to a landline says the same words.
 TEMPLATE_OF = {"notice": "elder_confirmation", "reminder": "elder_reminder"}
+# Where the item happens changes the words (issue 17): the elder goes to a venue; a meal is brought.
+PLACE_SUFFIX = {"venue": "_venue", "delivered": "_delivered"}
+
+
+def template_of(kind: str, order: Order) -> str:
+    return TEMPLATE_OF[kind] + PLACE_SUFFIX.get(order.item.place, "")
 
 
 def visit_params(order: Order, provider_name: str, now: datetime) -> dict:
@@ -60,12 +66,13 @@ def visit_params(order: Order, provider_name: str, now: datetime) -> dict:
     elder = order.elder
     return {"title": texts.honorific(elder.surname, elder.gender, texts.age_on(elder.birth_date, local(now).date())),
             "provider_name": provider_name, "when": texts.visit_time(order.window_start_at),
-            "item_name": order.item.name, "job_code": order.job_code}
+            "item_name": order.item.name, "job_code": order.job_code,
+            **({"venue": order.item.venue or "服务场所"} if order.item.place == "venue" else {})}
 
 
 def visit_words(kind: str, order: Order, provider_name: str, now: datetime) -> str:
     """What the call to an elder's landline says: the SMS's words, and the visit code to read out."""
-    words = templates.spoken(TEMPLATE_OF[kind], visit_params(order, provider_name, now))
+    words = templates.spoken(template_of(kind, order), visit_params(order, provider_name, now))
     if order.visit_code:
         words += f"服务人员到达后，请把验证码{'，'.join(order.visit_code)}告诉他。"
     return words
@@ -116,7 +123,7 @@ def tell_elder(session: Session, order: Order, provider_name: str, *, kind: str,
         order.visit_code = new_visit_code()
     mobile = elder_mobile(elder)
     if mobile:
-        enqueue_sms(session, to=mobile, purpose=TEMPLATE_OF[kind], dedupe_key=dedupe_key,
+        enqueue_sms(session, to=mobile, purpose=template_of(kind, order), dedupe_key=dedupe_key,
                     from_=settings.hotline_number, now=now, params=visit_params(order, provider_name, now))
         if kind == "notice":
             params = visit_params(order, provider_name, now)
@@ -139,6 +146,24 @@ def schedule_deadlines(session: Session, order: Order, offer_id: int, provider_i
     if due is not None:
         _add(session, key=f"reminder:{order.id}:{offer_id}", kind="reminder", order_id=order.id,
              provider_id=provider_id, due_at=due)
+
+
+def reschedule_deadlines(session: Session, order: Order, offer_id: int, provider_id: int,
+                         accepted_at: datetime, settings: Settings, now: datetime) -> None:
+    """A moved visit (issue 17): its check-in alarm and the day-before reminder follow the new time."""
+    rows = session.scalars(select(VisitDeadline).where(VisitDeadline.order_id == order.id,
+                                                       VisitDeadline.state == "scheduled")).all()
+    reminder = reminder_due_at(order.window_start_at, now, parse_quiet_hours(settings.quiet_hours))
+    for row in rows:
+        if row.kind == "check_in":
+            row.due_at = check_in_due_at(order.window_start_at, accepted_at)
+        elif reminder is None:
+            _finish(row, "skipped", "visit moved", now)
+        else:
+            row.due_at = reminder
+    if reminder is not None and not any(row.kind == "reminder" for row in rows):
+        _add(session, key=f"reminder:{order.id}:{offer_id}:{order.slot_code}", kind="reminder",
+             order_id=order.id, provider_id=provider_id, due_at=reminder)
 
 
 def _add(session: Session, *, key: str, **fields) -> None:

@@ -72,7 +72,7 @@ def test_a_caller_cancels_an_open_order_by_phone_and_the_provider_is_told(server
     _, job_code = server.book(SHUZHEN.phone, "1", "2", "1", "1")  # 上门理发, as soon as possible
     call = server.call_hotline(SHUZHEN.phone)
     assert "上门理发" in call.step.said, "the open order's status comes first"
-    call.press("2")
+    call.press("3")  # issue 17: 1 keep, 2 move, 3 cancel, 4 book something else
     assert call.step.hangup and "取消" in call.step.said
     told = server.wait_for(lambda m: m["kind"] == "sms" and m["to"] == P1.dispatch_phone
                            and job_code in (m["body"] or "") and "取消" in m["body"], "the cancellation SMS")

@@ -110,3 +110,49 @@ def test_every_hotline_slot_lies_in_one_half_day():
     for slot in slot_options(MORNING):
         if slot.code != "asap":
             assert half_day_bounds(slot.start)[1] >= slot.end
+
+
+# -- any date and time (issue 17) ------------------------------------------------------------------
+
+def test_a_dated_half_day_keeps_its_code_and_says_the_date():
+    from dispatcher.lifecycle.slots import dated_slot
+
+    slot = dated_slot(datetime(2026, 12, 3).date(), "am", MORNING)
+    assert slot.code == "2026-12-03/am"
+    assert slot.label == "12月3日 星期四 上午"
+    assert (slot.start, slot.end) == (utc(3, 0, 30).replace(month=12), utc(3, 4).replace(month=12))
+    assert slot_label("2026-12-03/pm") == "12月3日 星期四 下午"
+    assert slot_for("2026-11-26/pm", MORNING).label == "明天 11月26日 星期四 下午"
+
+
+def test_a_set_time_is_an_hour_long():
+    slot = slot_for("2026-11-27/09:30", MORNING)
+    assert slot.label == "后天 11月27日 星期五 上午9点半"
+    assert (slot.start, slot.end) == (utc(27, 1, 30), utc(27, 2, 30))
+
+
+@pytest.mark.parametrize(("day", "part", "why"), [
+    (24, "pm", "已经过去"),           # yesterday
+    (25, "am", "已经过去或马上开始"),  # this morning has begun
+    (25, "09:30", "已经过去或马上开始"),
+    (25, "25:00", "时间格式不对"),
+])
+def test_a_dated_slot_in_the_past_or_too_soon_is_refused(day, part, why):
+    from dispatcher.lifecycle.slots import SlotRefused, dated_slot
+
+    with pytest.raises(SlotRefused, match=why):
+        dated_slot(datetime(2026, 11, day).date(), part, MORNING)
+
+
+def test_a_dated_slot_beyond_the_horizon_is_refused():
+    from dispatcher.lifecycle.slots import SlotRefused, dated_slot
+
+    with pytest.raises(SlotRefused, match="60天以内"):
+        dated_slot(datetime(2027, 1, 25).date(), "am", MORNING)
+    assert dated_slot(datetime(2027, 1, 24).date(), "am", MORNING).code == "2027-01-24/am"
+
+
+@pytest.mark.parametrize("code", ["2026-12-03/noon", "2026-13-03/am", "someday/am"])
+def test_a_malformed_dated_code_is_unknown(code):
+    with pytest.raises(UnknownSlot):
+        slot_for(code, MORNING)

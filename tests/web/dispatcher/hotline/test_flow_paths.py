@@ -62,7 +62,7 @@ def test_a_caller_with_an_open_order_hears_its_status_and_may_keep_it(app, phone
     call = phone.call_hotline(ELDER, ["1"])
 
     assert f"您有一个工单：居室保洁，{provider.name}" in call.text
-    assert "保留按1，取消按2" in call.text
+    assert "保留按1，改期按2，取消按3，预约其他服务按4" in call.text
     assert "工单保留不变" in call.text
     (order,) = _rows(app, select(Order))
     assert order.state == "accepted"
@@ -72,7 +72,7 @@ def test_a_caller_can_cancel_an_open_order_and_the_provider_is_told(app, phone, 
     _, provider = elder_and_provider
     code = _book(phone, provider)
 
-    call = phone.call_hotline(ELDER, ["2"])
+    call = phone.call_hotline(ELDER, ["3"])
 
     assert "已为您取消居室保洁" in call.text
     (order,) = _rows(app, select(Order))
@@ -86,7 +86,7 @@ def test_a_caller_with_an_open_order_can_still_book_another_service(app, phone, 
     _, provider = elder_and_provider
     _book(phone, provider)
 
-    call = phone.call_hotline(ELDER, ["3", "3", "1", "1", "1"])
+    call = phone.call_hotline(ELDER, ["4", "3", "1", "1", "1"])
 
     assert call.ended_with == "hangup"
     assert len(_rows(app, select(Order))) == 2
@@ -98,7 +98,7 @@ def test_categories_the_caller_books_most_come_first(app, phone, elder_and_provi
     assert [o.item_id for o in _rows(app, select(Order))] == _rows(
         app, select(Item.id).where(Item.code == "ML01"))
 
-    call = phone.call_hotline(ELDER, ["3"])  # past the open-order question
+    call = phone.call_hotline(ELDER, ["4"])  # past the open-order question
 
     assert "助餐送餐按1" in call.text
 
@@ -251,12 +251,13 @@ def test_a_replayed_offer_answer_is_not_a_second_acceptance(app, phone, elder_an
     assert offer.status == "accepted"
 
 
-def test_a_caller_can_choose_a_later_half_day_in_two_keys(app, phone, elder_and_provider):
-    call = phone.call_hotline(ELDER, ["2", "1", "2", "3", "1"])  # 2 = other times, 3 = 明天下午
+def test_a_caller_can_choose_tomorrow_afternoon_by_keys(app, phone, elder_and_provider):
+    # 2 = another time, 2 = 明天, 2 = 下午; the clock is Wednesday 2026-11-25, 09:00 in Lanzhou.
+    call = phone.call_hotline(ELDER, ["3", "1", "2", "2", "2", "1"])  # 助餐送餐 → 送午餐
 
-    assert "明天下午上门" in call.text and call.ended_with == "hangup"
+    assert "明天 11月26日 星期四 下午上门" in call.text and call.ended_with == "hangup", call.text
     (order,) = _rows(app, select(Order))
-    assert order.slot_code == "tomorrow_pm"
+    assert order.slot_code == "2026-11-26/pm"
 
 
 def test_a_common_booking_is_heard_in_full_within_45_seconds_at_four_characters_a_second(

@@ -66,7 +66,7 @@ class SimulationResult:
     def ordinary(self) -> tuple[int, int]:
         """(ordinary requests, of them finished without an operator)."""
         ordinary = [c for c in self.calls if c.persona in personas.ORDINARY]
-        return len(ordinary), sum(c.outcome in ("booked", "kept the open order") for c in ordinary)
+        return len(ordinary), sum(c.outcome.startswith(("booked", "kept the open order")) for c in ordinary)
 
     def table(self) -> list[str]:
         counts = Counter((c.persona, c.outcome) for c in self.calls)
@@ -167,6 +167,8 @@ class Simulation:
         with self._session() as session:
             self.catalogue = read_snapshot(session)
         self.profiles: dict[str, personas.ProviderProfile] = {}
+        self.provider_of: dict[str, int] = {}
+        self.answered: set[tuple[str, int]] = set()  # (job code, provider): every phone of it gets the offer
 
     def _session(self):
         return self.app.extensions["vnh.sessionmaker"]()
@@ -200,9 +202,9 @@ class Simulation:
             rows = session.execute(
                 select(Elder.id, ElderPhone.phone, ElderPhone.is_primary).join(ElderPhone)
                 .where(Elder.latitude.is_not(None)).order_by(Elder.id, ElderPhone.id)).all()
-            providers = session.execute(
-                select(Provider.id, ProviderPhone.phone).join(ProviderPhone)
-                .order_by(Provider.id, ProviderPhone.id)).all()
+            providers = session.execute(select(Provider.id, Provider.dispatch_phone).order_by(Provider.id)).all()
+            providers += session.execute(select(ProviderPhone.provider_id, ProviderPhone.phone)
+                                         .order_by(ProviderPhone.provider_id, ProviderPhone.id)).all()
         self.elders: dict[int, str] = {}
         self.family: dict[int, str] = {}
         for elder_id, phone, primary in rows:
@@ -214,10 +216,11 @@ class Simulation:
         if not self.elders:
             raise Refused("no elders with coordinates in the database: run `vnh demo-data` first")
         profile_of = {}
-        for provider_id, phone in providers:
+        for provider_id, phone in sorted(providers):
             if provider_id not in profile_of:
                 profile_of[provider_id] = personas.provider_profile(self.rng)
             self.profiles[phone] = profile_of[provider_id]
+            self.provider_of[phone] = provider_id
 
     def _until(self, moment: datetime) -> None:
         """Let time pass to `moment`: visits happen, the scheduler sweeps, offers are answered."""
@@ -298,6 +301,9 @@ class Simulation:
                 return CallOutcome(persona, outcome, False, failed, f"heard {failed} failed prompts first")
             return CallOutcome(persona, outcome, True, failed,
                                "; ".join(caller.did[-2:]) if kind in ("invalid", "speech") else "")
+        if "已为您下单" in text and "暂时没有服务商" in text:
+            return CallOutcome(persona, "booked; no provider free, an operator calls back", True, failed,
+                               "the app refused to promise a visit no provider can make")
         if "已为您下单" in text:
             return CallOutcome(persona, "booked", True, failed)
         if "工单保留不变" in text:
@@ -330,6 +336,10 @@ class Simulation:
 
     def _offer(self, entry: dict) -> None:
         code = _JOB_CODE.search(entry["body"]).group(1)
+        offer = (code, self.provider_of.get(entry["to"], 0))
+        if offer in self.answered:
+            return
+        self.answered.add(offer)
         profile = self.profiles.get(entry["to"], personas.PROVIDER_PROFILES[0])
         self.result.offers += 1
         draw = self.rng.random()

@@ -49,6 +49,7 @@ _STOP = frozenset("我 你 他 她 们 的 了 着 个 一 要 想 给 帮 来 �
                   "上 下 一下 一个 能 会 让 人 说 这 那 好 太 多 么 怎么 什么 自己 老伴 老人 孩子 家里".split())
 NOUN_WEIGHT = 2.0
 SOUND_SCORE = 0.9  # a phrase heard by its sound, not its characters
+WORD_FLOOR = 0.5
 SOUNDS_ALIKE = 85  # rapidfuzz ratio of two words' pinyin above which they are heard as one
 
 
@@ -152,7 +153,9 @@ def _shared(said: dict[str, float], total: float, entry: _Entry, index: _Index) 
     if not total or not entry.weight:
         return 0.0
     common = sum(index.weights[w] * said.get(w, 0.0) for w in entry.words)
-    return 2 * common / (total + entry.weight)
+    score = 2 * common / (total + entry.weight)
+    # Sharing less than half the meaning ("今天天气不错" and 极端天气探视 share 天气) is no hint at all.
+    return score if score >= WORD_FLOOR else 0.0
 
 
 def guess_item(speech: str, phrases: list[Phrase], asr_confidence: float | None = None) -> Guess | None:
@@ -169,16 +172,16 @@ def guess_item(speech: str, phrases: list[Phrase], asr_confidence: float | None 
     said_words, total = index.heard_words(_words(said))
     said_pairs, spoken_pairs = _bigrams(said), _bigrams(spoken)
     best: Guess | None = None
+    best_core = 0
     for entry in index.entries:
         score = max(_similarity(said, said_pairs, entry.phrase.text, entry.pairs),
                     _similarity(spoken, spoken_pairs, entry.core, entry.core_pairs),
                     _shared(said_words, total, entry, index))
         if score < SOUND_SCORE and len(entry.core) >= 2 and f" {entry.sound} " in sound:
             score = max(score, SOUND_SCORE)
-        if best is None or score > best.confidence or (
-            score == best.confidence and len(entry.phrase.text) > len(best.heard)
-        ):
-            best = Guess(entry.phrase.item_code, score, entry.phrase.text)
+        # Of two phrases heard as well, the one with more meaning said (its core) is the closer.
+        if best is None or score > best.confidence or (score == best.confidence and len(entry.core) > best_core):
+            best, best_core = Guess(entry.phrase.item_code, score, entry.phrase.text), len(entry.core)
     if best is None or best.confidence < UNSURE:
         return None
     best = Guess(best.item_code, round(min(best.confidence, 1.0), 3), best.heard)

@@ -123,10 +123,10 @@ def _demo_staff(session, app) -> list[tuple[str, str, str]]:
 @click.option("--i-know", is_flag=True, help="Run even though the database is not a demo district.")
 def simulate(seed, days, calls_per_day, calls, mix, start, fresh, i_know):
     """Simulate callers who listen, providers and reviews over days, and print the figures."""
+    import logging
+
     from dispatcher.demo.personas import BadMix, parse_mix
     from dispatcher.demo.simulate import Refused, run_simulation
-
-    import logging
 
     logging.getLogger("vnh").setLevel(logging.WARNING)  # a month of webhooks, not a log line each
     try:

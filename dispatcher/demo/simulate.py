@@ -271,7 +271,9 @@ class Simulation:
         item = menu[min(int(self.rng.expovariate(1 / 4)), len(menu) - 1)]
         frame = self.rng.choice(personas.SPOKEN_FRAMES)
         said = frame.format(self.rng.choice([item.name, *item.synonyms]))
-        slot = ("尽快",) if self.rng.random() < 0.7 else (self.rng.choice(("明天上午", "明天下午")), "尽快")
+        # Most want it soon; the rest a half-day tomorrow ("另约时间" first leads to the half-days).
+        later = (self.rng.choice(("明天上午", "明天下午")), "另约", "其他时间", "尽快")
+        slot = ("尽快",) if self.rng.random() < 0.7 else later
         return Wish(item.code, item.name, category.name, slot_words=slot,
                     keep_open=persona == "repeat" and self.rng.random() < 0.6, utterance=said)
 

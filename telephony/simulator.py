@@ -74,10 +74,20 @@ class CallTranscript:
     dialled: list[str] = field(default_factory=list)
     recorded: bool = False
     responses: list[str] = field(default_factory=list)
+    prompts: list[str] = field(default_factory=list)  # the words of each <Gather>, as heard
+    dialled_unanswered: int = 0
 
     @property
     def text(self) -> str:
         return "".join(self.said)
+
+
+@dataclass(frozen=True)
+class Spoken:
+    """What a caller says at a prompt instead of pressing a key."""
+
+    text: str
+    confidence: float = 0.9
 
 
 class Phone:
@@ -174,6 +184,80 @@ class Phone:
         transcript.ended_with = "too many steps"
         return transcript
 
+    def converse(self, caller: str, answer, on_dial=None, url: str = "/telephony/voice",
+                 direction: str = "inbound", to: str | None = None) -> CallTranscript:
+        """Call as a person who listens: `answer(heard)` gets the words of each prompt and returns
+        the keys to press, a `Spoken` phrase, "" to stay silent, or None to hang up.
+
+        `on_dial(numbers)` decides what becomes of a <Dial> that has an action: "completed"
+        (a person answered; the call ends there) or another DialCallStatus to follow on.
+        """
+        base = {"From": caller, "To": to or self.hotline_number, "Direction": direction,
+                "CallStatus": "in-progress"}
+        transcript = CallTranscript(call_sid="CA" + uuid.uuid4().hex)
+        fresh = {**base, "CallSid": transcript.call_sid, "AccountSid": "AC" + "0" * 32}
+        form = dict(fresh)
+        for _ in range(MAX_STEPS):
+            status, body = self.post(url, form)
+            if status != 200:
+                transcript.ended_with = f"http {status}"
+                return transcript
+            transcript.responses.append(body)
+            form, next_url = dict(fresh), None
+            for verb in ET.fromstring(body):
+                if verb.tag == "Say":
+                    transcript.said.append("".join(verb.itertext()))
+                elif verb.tag == "Gather":
+                    heard = "".join("".join(s.itertext()) for s in verb.iter("Say"))
+                    transcript.said.append(heard)
+                    transcript.prompts.append(heard)
+                    reply = answer(heard)
+                    if reply is None:
+                        transcript.ended_with = "caller hung up"
+                        return transcript
+                    if isinstance(reply, Spoken):
+                        form["SpeechResult"], form["Confidence"] = reply.text, str(reply.confidence)
+                        transcript.pressed.append(f"「{reply.text}」")
+                    elif reply:
+                        form["Digits"] = reply
+                        transcript.pressed.append(reply)
+                    else:
+                        transcript.pressed.append("(silence)")
+                        continue
+                    next_url = verb.get("action")
+                    break
+                elif verb.tag == "Redirect":
+                    next_url = (verb.text or "").strip()
+                    break
+                elif verb.tag == "Dial":
+                    transcript.dialled = [n.text or "" for n in verb.iter("Number")]
+                    outcome = "completed" if on_dial is None else on_dial(transcript.dialled)
+                    if outcome == "completed" or not verb.get("action"):
+                        transcript.ended_with = "dial"
+                        if verb.get("action") and on_dial is not None:
+                            form["DialCallStatus"] = "completed"
+                            self.post(verb.get("action"), form)
+                        return transcript
+                    transcript.dialled_unanswered += 1
+                    form["DialCallStatus"] = outcome
+                    next_url = verb.get("action")
+                    break
+                elif verb.tag == "Record":
+                    transcript.recorded = True
+                    form["RecordingUrl"] = f"https://api.twilio.com/recordings/RE{uuid.uuid4().hex}"
+                    form["RecordingDuration"] = "7"
+                    next_url = verb.get("action")
+                    break
+                elif verb.tag == "Hangup":
+                    transcript.ended_with = "hangup"
+                    return transcript
+            if next_url is None:
+                transcript.ended_with = "hangup"
+                return transcript
+            url = next_url
+        transcript.ended_with = "too many steps"
+        return transcript
+
     def send_sms(self, sender: str, body: str, to: str | None = None) -> str:
         """Text the app from `sender`; return the reply the app answers with."""
         form = {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender, "To": to or self.hotline_number,
@@ -184,5 +268,6 @@ class Phone:
         message = ET.fromstring(text).find("Message")
         return "" if message is None else (message.text or "")
 
-    def outbox(self) -> list[dict]:
-        return self.transport.get_json("/simulator/outbox")
+    def outbox(self, after: int = 0) -> list[dict]:
+        """What the app has sent, oldest first; with `after`, only what came after that id."""
+        return self.transport.get_json(f"/simulator/outbox?after={after}" if after else "/simulator/outbox")

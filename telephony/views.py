@@ -97,7 +97,9 @@ def spoken_notice(message_id: int):
 @simulator_bp.get("/outbox")
 def outbox():
     """Every SMS and call the app has sent, newest last."""
-    messages = get_session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
+    after = request.args.get("after", 0, type=int)
+    messages = get_session().scalars(select(OutboxMessage).where(OutboxMessage.id > after)
+                                     .order_by(OutboxMessage.id))
     return jsonify([_outbox_json(m) for m in messages])
 
 

@@ -108,20 +108,48 @@ def _demo_staff(session, app) -> list[tuple[str, str, str]]:
 
 
 @click.command()
-@click.option("--seed", default=1, show_default=True)
-@click.option("--calls", default=10, show_default=True)
+@click.option("--seed", default=1, show_default=True, help="Same seed, same callers and the same figures.")
+@click.option("--days", type=click.IntRange(1, 366), default=None,
+              help="Simulated days (default 30; with --calls, one day per 10 calls).")
+@click.option("--calls-per-day", type=click.IntRange(0, 2000), default=7, show_default=True)
+@click.option("--calls", type=click.IntRange(1, 100000), default=None,
+              help="Calls in all, spread over the days, instead of --calls-per-day.")
+@click.option("--mix", default="", help="Persona shares, e.g. decisive=0.4,speaker=0.04; must sum to one "
+              "with the defaults they replace (see README).")
+@click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The first simulated day (default: the first of next month).")
 @click.option("--fresh/--use-database", default=False, show_default=True,
               help="Run on a new temporary SQLite database with the demo district of --seed.")
-def simulate(seed, calls, fresh):
-    """Drive N whole lifecycles through the HTTP layer, acting as Twilio, providers and elders."""
-    from dispatcher.demo.simulate import run_simulation
+@click.option("--i-know", is_flag=True, help="Run even though the database is not a demo district.")
+def simulate(seed, days, calls_per_day, calls, mix, start, fresh, i_know):
+    """Simulate callers who listen, providers and reviews over days, and print the figures."""
+    import logging
 
-    result = run_simulation(seed=seed, calls=calls, fresh=fresh, echo=click.echo)
-    click.echo(result.summary())
+    from dispatcher.demo.personas import BadMix, parse_mix
+    from dispatcher.demo.simulate import Refused, run_simulation
+
+    logging.getLogger("vnh").setLevel(logging.WARNING)  # a month of webhooks, not a log line each
+    try:
+        shares = parse_mix(mix)
+    except BadMix as exc:
+        raise click.BadParameter(str(exc), param_hint="--mix") from None
+    try:
+        result = run_simulation(seed=seed, calls=calls, days=days, calls_per_day=calls_per_day, mix=shares,
+                                fresh=fresh, i_know=i_know, start=start.date() if start else None,
+                                echo=click.echo)
+    except Refused as exc:
+        raise click.ClickException(str(exc.code)) from None
+    for line in result.table():
+        click.echo(line)
+    for line in result.figures():
+        click.echo(line)
+    unexplained = [c for c in result.calls if not c.ok]
+    for call in unexplained:
+        click.echo(f"not completed ({call.persona}): {call.outcome}: {call.detail}", err=True)
     for failure in result.failures:
         click.echo(f"not completed: {failure}", err=True)
-    if result.failures:
-        raise click.ClickException(f"{len(result.failures)} lifecycles did not complete")
+    if unexplained or result.failures:
+        raise click.ClickException(f"{len(unexplained) + len(result.failures)} calls or visits did not complete")
 
 
 def register(cli: click.Group) -> None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from billing.money import fen_to_yuan
 from dispatcher.clock import local
 from dispatcher.enrollment.identity import check_digit
+from dispatcher.enrollment.models import AuditEntry
 from dispatcher.enrollment.rows import ELDER_COLUMNS, OFFERING_COLUMNS, PROVIDER_COLUMNS
 from dispatcher.models import Category, Elder, ElderPhone, EmergencyContact, Item
 from providers.models import Offering, Provider, Worker
@@ -31,6 +32,8 @@ from telephony.numbers import BadPhoneNumber, to_e164
 
 DEMO_ELDER_PHONE = "+8613900000001"
 DEMO_PROVIDER_PHONE = "+8613800000001"
+# (entity, key) of the audit entry that marks a database as a demo district.
+DEMO_MARK = ("demo", "district")
 
 CENTRE = (36.057, 103.834)
 REGION_CODE = "620102"
@@ -147,7 +150,16 @@ def build_demo_district(
         session.add(provider)
     session.flush()
     _demo_workers(session, rng, numbers, now)
+    # The mark `vnh simulate` looks for before it places orders in a database.
+    session.add(AuditEntry(created_at=now, actor="vnh demo-data", entity=DEMO_MARK[0], entity_key=DEMO_MARK[1],
+                           action="build", changes={"seed": seed, "elders": elders, "providers": providers}))
     return DemoSummary(len(STREETS), len(communities), elders, providers, offerings)
+
+
+def is_demo_district(session: Session) -> bool:
+    """Whether `build_demo_district` filled this database (its mark is in the audit log)."""
+    return session.scalar(select(AuditEntry.id).where(AuditEntry.entity == DEMO_MARK[0],
+                                                      AuditEntry.entity_key == DEMO_MARK[1]).limit(1)) is not None
 
 
 def write_demo_csvs(session: Session, directory: Path) -> list[Path]:

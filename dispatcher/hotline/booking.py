@@ -61,6 +61,9 @@ class BookingSteps:
         if guess is None:
             return self._fail(call, "抱歉，没有听清。您可以按键选择。", "speech", "两次没有听懂")
         item = self.catalogue.item(guess.item_code)
+        if guess.confidence >= SURE and self._item(item.code).is_emergency:
+            # "我摔倒了" is an emergency said aloud: a person at once, as key 9 would.
+            return self._emergency(call)
         if guess.confidence >= SURE:
             return self._choose_item(call, item)
         call.step = "speech_confirm"

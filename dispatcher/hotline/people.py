@@ -132,9 +132,12 @@ class PeopleSteps:
         return Reply(say=["正在为您紧急转接话务员。"], dial=self.settings.operator_numbers)
 
     def _fail(self, call: HotlineCall, sorry: str, kind: str, reason: str) -> Reply:
+        """Say sorry and ask again; the second failure of the call, at any step, puts a person on."""
         failures = call.data.get("failures", 0) + 1
-        call.data = {**call.data, "failures": failures}
-        if failures >= MAX_FAILURES:
+        # "failures" restarts at each step; "failed" counts the whole call (issue 21).
+        failed = call.data.get("failed", 0) + 1
+        call.data = {**call.data, "failures": failures, "failed": failed}
+        if max(failures, failed) >= MAX_FAILURES:
             return self._to_operator(call, kind, f"{reason}（{STEP_NAMES[call.step]}）",
                                      "正在为您转接话务员，请稍候。")
         return self._prompt(call, prefix=sorry)

@@ -163,10 +163,15 @@ def _offer_untaken(session: Session, settings: Settings, now: datetime, plan_ids
     if plan_ids is not None:
         query = query.where(CarePlan.id.in_(plan_ids))
     offered = 0
-    for plan in session.scalars(query).all():
+    for plan_id in session.scalars(query.with_only_columns(CarePlan.id)).all():
+        # The plan's row lock: a second scheduler skips the plan, then finds it being asked.
+        plan = session.scalar(select(CarePlan).where(CarePlan.id == plan_id, CarePlan.provider_id.is_(None), ~pending)
+                              .with_for_update(skip_locked=True).execution_options(populate_existing=True))
+        if plan is None:
+            continue
         lead = session.scalar(select(Order).where(Order.plan_id == plan.id, Order.state == OrderState.NEW.value,
                                                   Order.window_start_at > now)
-                              .order_by(Order.window_start_at).limit(1).with_for_update(skip_locked=True))
+                              .order_by(Order.window_start_at).limit(1))
         if lead is None:
             continue
         _offer_lead(session, lead, plan, settings, now)

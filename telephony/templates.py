@@ -85,8 +85,8 @@ TEMPLATES: dict[str, Template] = _templates(
      "新派单 工单号:${job_code} ${item_name}，${address}，${when}，结算价${price}。"
      "回复“${job_code} 接”接单，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
     ("VNH_PLAN_OFFER", "plan_offer", "provider",
-     "新服务计划 工单号:${job_code} 服务计划：${schedule} ${item_name}，自${first_day}起，${address}，"
-     "每次结算价${price}。回复“${job_code} 接”承接整个计划，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
+     "新派单 工单号:${job_code} 服务计划：${schedule} ${item_name}，自${first_day}起，${address}，"
+     "每次结算价${price}。回复“${job_code} 接”承接全部各次，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
     ("VNH_ACCEPTED", "accepted_reply", "provider",
      "已接单 工单号:${job_code} ${item_name}，${title}，${address}，${when}。"
      "到达和完成时分别回复“${job_code} 到”“${job_code} 完”。"),

@@ -51,7 +51,7 @@ def _database(url: str | None, workdir: Path):
 
 @click.command("plans")
 @click.option("--plans", "count", default=50_000, show_default=True, help="How many plans.")
-@click.option("--naive-plans", default=2_000, show_default=True,
+@click.option("--naive-plans", default=500, show_default=True,
               help="The naive loop runs on this many (its own fresh database) and is scaled up.")
 @click.option("--database-url", envvar="VNH_BENCH_DATABASE_URL", help="An empty database (default: SQLite files).")
 def bench_plans(count, naive_plans, database_url):

@@ -48,6 +48,13 @@ def horizon(now: datetime, days: int) -> tuple[date, date]:
     return today, today + timedelta(days=days - 1)
 
 
+@lru_cache(maxsize=4096)
+def _rule_days(text: str, starts_on: date, first: date, last: date) -> tuple[date, ...]:
+    """The days a rule names in the horizon: plans share a few rules, so each is worked out once."""
+    return tuple(plan_days(compiled_rule(text, starts_on), starts_on=starts_on, until=None, first=first, last=last))
+
+
+@lru_cache(maxsize=8192)
 def window_of(day: date, at: time, minutes: int) -> tuple[datetime, datetime]:
     start = datetime.combine(day, at, LOCAL_TZ).astimezone(UTC)
     return start, start + timedelta(minutes=minutes)
@@ -58,10 +65,10 @@ def wanted_rows(plans, pauses: dict[int, list[tuple[date, date]]], existing: set
     """The occurrence rows the plans still lack (without job codes). Pure."""
     rows = []
     for plan in plans:
-        days = plan_days(compiled_rule(plan.rule, plan.starts_on), starts_on=plan.starts_on, until=plan.until,
-                         first=first, last=last, pauses=pauses.get(plan.id, ()))
-        for day in days:
-            if (plan.id, day) in existing:
+        paused = pauses.get(plan.id, ())
+        for day in _rule_days(plan.rule, plan.starts_on, first, last):
+            if (plan.id, day) in existing or (plan.until is not None and day > plan.until) or any(
+                    start <= day <= end for start, end in paused):
                 continue
             start, end = window_of(day, plan.at_time, plan.duration_min)
             if start <= now:

@@ -165,7 +165,10 @@ def _offer_untaken(session: Session, settings: Settings, now: datetime, plan_ids
     asking = aliased(Order)
     pending = exists().where(asking.plan_id == CarePlan.id,
                              asking.state.in_((OrderState.OFFERED.value, OrderState.UNASSIGNED.value)))
-    query = (select(CarePlan).where(CarePlan.provider_id.is_(None), CarePlan.state != ENDED, ~pending)
+    waiting = aliased(Order)
+    has_new = exists().where(waiting.plan_id == CarePlan.id, waiting.state == OrderState.NEW.value,
+                             waiting.window_start_at > now)
+    query = (select(CarePlan).where(CarePlan.provider_id.is_(None), CarePlan.state != ENDED, ~pending, has_new)
              .order_by(CarePlan.id))
     if plan_ids is not None:
         query = query.where(CarePlan.id.in_(plan_ids))

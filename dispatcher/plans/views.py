@@ -98,7 +98,7 @@ def elder_plans(elder_id: int):
         items=db.scalars(select(Item).order_by(Item.position)).all(), states=ORDER_STATES)
 
 
-@bp.post("/console/elders/<int:elder_id>/plans")
+@bp.post("/console/elders/<int:elder_id>/plans/add")
 @role_required(*CONSOLE_ROLES)
 def add_plan(elder_id: int):
     db, now, form = get_session(), _now(), request.form

@@ -64,7 +64,7 @@ def test_an_operator_adds_pauses_and_ends_a_plan_from_the_elder_page(sign_in, se
     page = operator.get(f"/console/elders/{elder.id}/plans")
     assert page.status_code == 200
 
-    added = operator.post(f"/console/elders/{elder.id}/plans", {
+    added = operator.post(f"/console/elders/{elder.id}/plans/add", {
         "item": "ML01", "rule": "FREQ=DAILY", "at": "11:30", "starts": str(TODAY), "duration": "30"})
     text = added.get_data(as_text=True)
     assert "已建立服务计划" in text
@@ -96,7 +96,7 @@ def test_a_bad_rule_from_the_console_is_refused_with_the_reason_and_saves_nothin
     elder = make_elder()
     operator = sign_in("xiaoli", "operator")
     operator.get(f"/console/elders/{elder.id}/plans")
-    reply = operator.post(f"/console/elders/{elder.id}/plans", {
+    reply = operator.post(f"/console/elders/{elder.id}/plans/add", {
         "item": "ML01", "rule": "FREQ=MINUTELY", "at": "11:30", "starts": str(TODAY)})
     assert "未保存" in reply.get_data(as_text=True) and "每天至多" in reply.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(CarePlan)) == 0
@@ -105,7 +105,7 @@ def test_a_bad_rule_from_the_console_is_refused_with_the_reason_and_saves_nothin
 def test_a_form_without_its_csrf_token_is_refused(sign_in, app, session, make_elder):
     elder = make_elder()
     operator = sign_in("xiaoli", "operator")
-    reply = operator.client.post(f"/console/elders/{elder.id}/plans", data={
+    reply = operator.client.post(f"/console/elders/{elder.id}/plans/add", data={
         "item": "ML01", "rule": "FREQ=DAILY", "at": "11:30", "starts": str(TODAY)})
     assert reply.status_code == 400
     assert session.scalar(select(func.count()).select_from(CarePlan)) == 0

@@ -21,6 +21,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
     from dispatcher.integrity import views as integrity_views
+    from dispatcher.plans import views as plan_views
     from dispatcher.programmes import views as programme_views
     from providers import api as provider_api
     from providers import portal as provider_portal
@@ -61,6 +62,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(integrity_views.bp)
     app.register_blueprint(catalogue_views.bp)
     app.register_blueprint(centre_views.bp)
+    app.register_blueprint(plan_views.bp)
     if app.config["TELEPHONY"] == "aliyun":
         from dispatcher.hotline import carrier_views
 

@@ -16,6 +16,7 @@ from dispatcher.hotline import commands as hotline_commands
 from dispatcher.integrity import commands as integrity_commands
 from dispatcher.lifecycle import commands as lifecycle_commands
 from dispatcher.operations import commands as operations_commands
+from dispatcher.plans import commands as plan_commands
 from dispatcher.programmes import commands as programme_commands
 from providers import commands as provider_commands
 from telephony import commands as telephony_commands
@@ -37,7 +38,8 @@ def bench():
 # billing registers `report` before the programmes add `report dormant` to it.
 for package in (core_commands, catalogue_commands, enrollment_commands, billing_commands, provider_commands,
                 console_commands, programme_commands, hotline_commands, operations_commands, demo_commands,
-                telephony_commands, duration_commands, integrity_commands, lifecycle_commands, centre_commands):
+                telephony_commands, duration_commands, integrity_commands, lifecycle_commands, centre_commands,
+                plan_commands):
     package.register(main)
 
 

@@ -121,6 +121,9 @@ def settings_from_env(env: dict | None = None) -> dict:
         "SWITCH_ESL_PASSWORD": env.get("VNH_SWITCH_ESL_PASSWORD", "").strip(),
         # After a crash, how long to wait for the carrier's call report before calling again.
         "ALIYUN_CALL_REPORT_WAIT_S": _int(env, "VNH_ALIYUN_CALL_REPORT_WAIT_S", 900),
+        # Care plans: how many days ahead their occurrences become orders, and how often one is reviewed.
+        "PLAN_HORIZON_DAYS": _positive(env, "VNH_PLAN_HORIZON_DAYS", 7),
+        "PLAN_REVIEW_EVERY_DAYS": _positive(env, "VNH_PLAN_REVIEW_EVERY_DAYS", 7),
         "RUN_SCHEDULER": False,
         **_aliyun_settings(env),
     }
@@ -247,6 +250,8 @@ class Settings:
         self.sms_window_s: int = config.get("SMS_WINDOW_S", 86400)
         # How near the elder's home a worker's phone location must be to prove the place (metres).
         self.proof_distance_m: int = config.get("PROOF_DISTANCE_M", 300)
+        self.plan_horizon_days: int = config.get("PLAN_HORIZON_DAYS", 7)
+        self.plan_review_every_days: int = config.get("PLAN_REVIEW_EVERY_DAYS", 7)
 
     def url(self, path: str) -> str:
         return self.public_url + path

@@ -140,6 +140,15 @@ class Order(Base):
         ),
         # A provider's bookings on one day: the load that matching counts.
         Index("ix_orders_provider_day", "provider_id", "window_start_at"),
+        # One live order per care plan and day: a restart or a second scheduler makes none twice.
+        Index(
+            "uq_orders_plan_occurrence",
+            "plan_id",
+            "occurrence_date",
+            unique=True,
+            postgresql_where=text("state <> 'cancelled'"),
+            sqlite_where=text("state <> 'cancelled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -160,6 +169,9 @@ class Order(Base):
     # wrong codes were entered for it; at dispatcher.lifecycle.proof.MAX_CODE_FAILURES it is locked.
     visit_code: Mapped[str | None] = mapped_column(String(6))
     visit_code_failures: Mapped[int] = mapped_column(default=0, server_default="0")
+    # An occurrence of a care plan (source "plan"): the plan and its local calendar day.
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("care_plans.id"), index=True)
+    occurrence_date: Mapped[date | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -10,6 +10,7 @@ import dispatcher.enrollment.models  # noqa: F401
 import dispatcher.integrity.models  # noqa: F401
 import dispatcher.lifecycle.visits  # noqa: F401
 import dispatcher.models  # noqa: F401
+import dispatcher.plans.models  # noqa: F401
 import dispatcher.programmes.month_end  # noqa: F401
 import dispatcher.programmes.supervision  # noqa: F401
 import dispatcher.programmes.wellbeing  # noqa: F401

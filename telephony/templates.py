@@ -54,6 +54,8 @@ PARAMS: dict[str, Param] = {
     "amount": Param(10, "金额，读法与电话一致，如“48元”"),
     "new_when": Param(18, "改期后的时间，如“12月3日 星期四 上午”“12月3日 星期四 下午3点半”"),
     "venue": Param(8, "服务场所，如“社区老年食堂”"),
+    "schedule": Param(20, "服务计划的安排，如“每天 11:30”“每周二 09:00”"),
+    "first_day": Param(6, "服务计划首日，如“12月2日”"),
 }
 
 
@@ -84,6 +86,9 @@ TEMPLATES: dict[str, Template] = _templates(
     ("VNH_OFFER", "offer", "provider",
      "新派单 工单号:${job_code} ${item_name}，${address}，${when}，结算价${price}。"
      "回复“${job_code} 接”接单，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
+    ("VNH_PLAN_OFFER", "plan_offer", "provider",
+     "新派单 工单号:${job_code} 服务计划：${schedule} ${item_name}，自${first_day}起，${address}，"
+     "每次结算价${price}。回复“${job_code} 接”承接全部各次，“${job_code} 拒”拒绝，${minutes}分钟内有效。"),
     ("VNH_ACCEPTED", "accepted_reply", "provider",
      "已接单 工单号:${job_code} ${item_name}，${title}，${address}，${when}。"
      "到达和完成时分别回复“${job_code} 到”“${job_code} 完”。"),

@@ -23,7 +23,7 @@ _PRECISIONS = {"address": "to a known address", "community": "to their community
 
 @click.command("import")
 @click.argument("kind", type=click.Choice(["elders", "providers", "offerings", "assessments", "catalogue",
-                                                 "workers"]))
+                                                 "workers", "plans"]))
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--dry-run", is_flag=True, help="Check the file and report; write nothing.")
 @click.option(
@@ -42,6 +42,8 @@ def import_command(kind, path, dry_run, skip_bad_rows):
         return import_catalogue_file(path, dry_run)
     if kind == "workers":
         return _import_workers(path, dry_run)
+    if kind == "plans":
+        return _import_plans(path, dry_run)
     from sqlalchemy.exc import SQLAlchemyError
 
     from billing.outputs import CsvOutput
@@ -222,3 +224,31 @@ def _import_workers(path: Path, dry_run: bool) -> None:
                f"refused {len({e[0] for e in report.errors})} rows")
     if report.errors:
         raise click.ClickException(f"{path}: {len(report.errors)} bad rows; nothing was imported")
+
+
+def _import_plans(path: Path, dry_run: bool) -> None:
+    """`vnh import plans FILE`: every bad row named; a file with any bad row changes nothing. The
+    plans' occurrences within the horizon are made at once, as `vnh plan add` does."""
+    from dispatcher.config import Settings
+    from dispatcher.db import session_scope
+    from dispatcher.enrollment.limits import ImportFileError
+    from dispatcher.plans import generation
+    from dispatcher.plans.importer import import_plans
+
+    app = app_for_command()
+    try:
+        with session_scope(app) as session:
+            report = import_plans(session, path, now_of(app), dry_run=dry_run)
+    except ImportFileError as exc:
+        raise click.ClickException(f"{path}: {mask_numbers(str(exc))}; nothing was imported") from None
+    for row, column, reason in report.errors[:SHOWN_ERRORS]:
+        click.echo(f"row {row}, {column}: {mask_numbers(reason)}", err=True)
+    if len(report.errors) > SHOWN_ERRORS:
+        click.echo(f"… and {len(report.errors) - SHOWN_ERRORS} more", err=True)
+    verb = "would add" if dry_run else "added"
+    click.echo(f"plans: {verb} {report.added}, refused {len({e[0] for e in report.errors})} rows")
+    if report.errors:
+        raise click.ClickException(f"{path}: {len(report.errors)} bad rows; nothing was imported")
+    if report.plan_ids and not dry_run:
+        with session_scope(app) as session:
+            generation.sweep(session, Settings(app.config), now_of(app))

@@ -93,6 +93,18 @@ HEADER_NAMES: dict[str, dict[str, tuple[str, ...]]] = {
         "items": ("服务项目", "可做项目", "技能"),
         "work_number": ("工号", "员工编号", "工作证号"),
     },
+    # Care plans (服务计划): a street enrolling its elders in a meal programme.
+    "plans": {
+        "id_number": ("身份证号", "身份证号码", "身份证", "公民身份号码"),
+        "item": ("服务项目编码", "项目编码", "服务项目"),
+        "rule": ("重复规则", "规则"),
+        "at": ("服务时间", "时间"),
+        "starts": ("开始日期", "首日"),
+        "until": ("结束日期", "末日"),
+        "provider": ("服务商编号", "服务商代码"),
+        "duration": ("时长", "时长分钟"),
+        "notes": ("备注",),
+    },
 }  # fmt: skip
 # Columns of which one group or another must be present: an elder is placed by an address or
 # by coordinates.

@@ -199,7 +199,8 @@ def press_key(session, message: OutboxMessage, key: str, settings: Settings, now
         review = session.get(CallbackReview, message.review_id)
         if review is None or key not in "012345":
             return
-        reviews.record_review_answer(session, review, key != "0", now, settings.review_sample_share)
+        reviews.record_review_answer(session, review, key != "0", now, settings.review_sample_share,
+                                     settings.plan_review_every_days)
         if key != "0":
             reviews.record_review_rating(session, review, int(key), now)
         reviews.refresh_provider_quality(session, review, settings, now)

@@ -45,7 +45,7 @@ def respond(session: Session, review_id: int, *, step: str, tries: int, digits: 
     if step == "came":
         if digits in ("1", "2"):
             reviews.record_review_answer(session, review, digits == "1", now,
-                                        settings.review_sample_share)
+                                        settings.review_sample_share, settings.plan_review_every_days)
             refresh_provider_quality(session, review, settings, now)
             if digits == "2":
                 say(response, "谢谢您告诉我们，我们会尽快核实处理。再见。", voice)

@@ -17,7 +17,8 @@ from dispatcher.lifecycle.orders import Outcome, lock_order, move_order
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.lifecycle.ranking import charge_for
 from dispatcher.lifecycle.states import OrderEvent, OrderState
-from dispatcher.models import CallbackReview, Order, Visit
+from dispatcher.models import Order, Visit
+from dispatcher.plans import reviews as plan_reviews
 from providers.models import Offer, Worker
 from providers.workers import name_worker
 
@@ -104,7 +105,8 @@ def check_out(session: Session, order: Order, provider_id: int, source: str, pol
     )
     due = outside_quiet_hours(now + timedelta(seconds=settings.review_delay_s),
                               parse_quiet_hours(settings.quiet_hours))
-    session.add(CallbackReview(visit_id=visit.id, order_id=order.id, state="scheduled", due_at=due))
+    # A care plan's occurrence is called only once in its review window (dispatcher.plans.reviews).
+    plan_reviews.review_at_check_out(session, order, visit, due, settings, now)
     session.flush()
     done_by = session.get(Worker, visit.worker_id) if visit.worker_id else None
     family.tell_family(session, order, "check_out", done_by.name if done_by else None, settings, now)

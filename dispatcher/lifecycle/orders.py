@@ -22,6 +22,7 @@ from dispatcher.lifecycle.slots import Slot, half_day_bounds, local_day_bounds
 from dispatcher.lifecycle.states import OPEN_STATES, OrderEvent, OrderState, next_state
 from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import Elder, Item, Order
+from dispatcher.plans import commitment
 from providers import quality
 from providers.matching import EMERGENCY_WEIGHTS, Ranked, haversine_m, rank_candidates, rejection
 from providers.models import Offer, Provider
@@ -160,14 +161,16 @@ def send_offers(session: Session, order: Order, ranked: list[Ranked], asked: int
     move_order(order, OrderEvent.OFFER, now)
     order.quoted_price_fen = order.quoted_price_fen or offers[0].price_fen
     session.flush()
+    # A care plan's first offer names the plan and its schedule: accepting it takes the whole plan.
+    plan = commitment.plan_offer_params(session, order)
     for offer in offers:
         provider = session.get(Provider, offer.provider_id)
         tell_provider(
-            session, provider, purpose="offer", dedupe_key=f"offer:{offer.id}",
+            session, provider, purpose="plan_offer" if plan else "offer", dedupe_key=f"offer:{offer.id}",
             settings=settings, now=now,
             params={"job_code": order.job_code, "item_name": item.name, "address": place_words(order, provider),
                     "when": texts.visit_time(order.window_start_at), "price": texts.yuan_words(offer.price_fen),
-                    "minutes": max(window_s // 60, 1)},
+                    "minutes": max(window_s // 60, 1), **(plan or {})},
         )
     return offers[0]
 
@@ -219,6 +222,7 @@ def accept_offer(session: Session, offer: Offer, provider_id: int, channel: str,
     visits.tell_elder(session, order, offer.provider.name, kind="notice",
                       dedupe_key=f"confirm:{order.id}:{offer.id}", settings=settings, now=now)
     visits.schedule_deadlines(session, order, offer.id, provider_id, settings, now)
+    commitment.on_offer_accepted(session, order, offer, settings, now)
     # The answer to the provider's accepting SMS (the carrier adds the signature to a reply).
     reply = templates.words("accepted_reply", {
         "job_code": order.job_code, "item_name": item.name, "title": elder_title(elder, now),

@@ -19,6 +19,7 @@ from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_ho
 from dispatcher.lifecycle.states import OrderEvent
 from dispatcher.lifecycle.tasks import open_task
 from dispatcher.models import CallbackReview
+from dispatcher.plans import reviews as plan_reviews
 from telephony.outbox import UNANSWERED_CALL, enqueue_call
 
 MAX_ATTEMPTS = 3
@@ -118,7 +119,7 @@ def start_due_reviews(session: Session, settings: Settings, now: datetime, limit
 
 
 def record_review_answer(session: Session, review: CallbackReview, did_come: bool,
-                         now: datetime, sample_share: float = 0.1) -> None:
+                         now: datetime, sample_share: float = 0.1, plan_review_every_days: int = 7) -> None:
     """Apply the elder's answer: a confirmed visit's subsidy becomes payable, a denied one withheld."""
     order = lock_order(session, review.order_id)
     session.refresh(review)
@@ -136,6 +137,7 @@ def record_review_answer(session: Session, review: CallbackReview, did_come: boo
     else:
         move_order(order, OrderEvent.DENY, now)
         ledger.post_withholding(session, ref, now)
+        plan_reviews.hold_window(session, order, plan_review_every_days, now)
         open_task(session, kind="dispute", reason="回访中老人表示服务人员未上门",
                   dedupe_key=f"dispute:{order.id}", order_id=order.id, elder_id=order.elder_id, now=now)
 

@@ -19,6 +19,7 @@ from dispatcher.integrity import sweeper as integrity
 from dispatcher.lifecycle import orders, reviews, tasks, visits
 from dispatcher.lifecycle.quiet_hours import outside_quiet_hours, parse_quiet_hours
 from dispatcher.operations.faults import crash_point
+from dispatcher.plans import generation as plans
 from dispatcher.programmes import month_end, wellbeing
 from telephony import outbox
 from telephony.models import OutboxMessage
@@ -46,6 +47,8 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["wellbeing_unanswered"] = wellbeing.expire_silent_calls(session, settings, now)
     with session_scope(app) as session:
         counts["wellbeing_calls"] = wellbeing.start_due_calls(session, settings, now)
+    with session_scope(app) as session:
+        counts["plan_occurrences"] = plans.sweep(session, settings, now)
     with session_scope(app) as session:
         counts["visit_deadlines"] = visits.sweep_due_deadlines(session, settings, now)
     with session_scope(app) as session:

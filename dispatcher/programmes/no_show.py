@@ -40,5 +40,6 @@ def report_no_show(session: Session, caller: str, settings: Settings, now: datet
               elder_id=order.elder_id, caller=caller, now=now)
     review = session.scalar(select(CallbackReview).where(CallbackReview.order_id == order.id))
     if review is not None and review.did_worker_come is None and order.state == "completed":
-        record_review_answer(session, review, False, now, settings.review_sample_share)
+        record_review_answer(session, review, False, now, settings.review_sample_share,
+                             settings.plan_review_every_days)
     return f"已记录：{order.item.name}的服务人员未上门。这次服务的补贴暂不支付，监督员会尽快核实。"

@@ -39,6 +39,12 @@ STAFF: dict[str, set[str]] = {
     "views.console_elder": CONSOLE,
     "views.console_family_add": CONSOLE,
     "views.console_family_review": CONSOLE,
+    "plans.elder_plans": CONSOLE,
+    "plans.add_plan": CONSOLE,
+    "plans.change_plan": CONSOLE,
+    "plans.pause_plan": CONSOLE,
+    "plans.end_plan": CONSOLE,
+    "plans.portal_week": {"provider"},
     "views.console_preview": CONSOLE,
     "views.console_place": CONSOLE,
     "views.console_order": CONSOLE,
@@ -65,7 +71,7 @@ STAFF: dict[str, set[str]] = {
     "programmes.": {"operator", "supervisor", "bureau"},
     "catalogue_admin.": set(),  # administrators only
 }
-PROVIDER_BOUND = ("portal.",)
+PROVIDER_BOUND = ("portal.", "plans.portal_week")
 
 
 def _access(endpoint: str):

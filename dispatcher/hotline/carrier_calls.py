@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import sessionmaker
 
 from dispatcher import texts
-from dispatcher.clock import clock_from_env
+from dispatcher.clock import clock_from_env, local
 from dispatcher.hotline.httapi import SwitchSettings, bridge_data
 from dispatcher.lifecycle.orders import elder_title
 from dispatcher.lifecycle.slots import slot_label
@@ -110,5 +110,12 @@ def script_for(session, kind: str, ids: tuple[str, ...], now) -> CallScript | No
         return None
     return CallScript(f"visit_{ids[1]}", {
         "title": elder_title(order.elder, now), "provider": provider.name, "item": order.item.name,
-        "when": texts.when_words(order.window_start_at, slot_label(order.slot_code)), "code": order.job_code,
+        "when": texts.when_words(order.window_start_at, _slot_words(order)), "code": order.job_code,
     })
+
+
+def _slot_words(order: Order) -> str:
+    """明天上午, 12月3日 星期四 下午; a care plan's occurrence (slot `plan`) by its time of day."""
+    if order.slot_code == "plan":
+        return texts.clock_words(local(order.window_start_at))
+    return slot_label(order.slot_code)

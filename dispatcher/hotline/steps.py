@@ -12,7 +12,7 @@ OPERATOR_KEY, EMERGENCY_KEY, REPEAT_KEY, WORKER_KEY = "0", "9", "*", "7"
 NO_SHOW_KEY = "6"  # a family member: nobody came (issue 18)
 MAX_FAILURES = 2
 MENU_STEPS = frozenset({"open_order", "category", "item", "speech_confirm", "slot", "day", "half_day", "hour",
-                        "confirm", "move_confirm", "after_hours"})
+                        "confirm", "move_confirm", "plan_pause", "after_hours"})
 SPEECH_STEPS = frozenset({"category", "item", "day"})
 # Steps that end the call, or wait for Twilio to report on a <Dial> or <Record>.
 FINAL_STEPS = frozenset({"done"})
@@ -48,7 +48,7 @@ class Turn:
 
 STEP_NAMES = {"open_order": "已有工单", "category": "选择服务类别", "item": "选择服务项目",
               "speech_confirm": "确认语音识别", "slot": "选择上门时间", "day": "选择日期", "half_day": "选择上午下午",
-              "hour": "选择钟点", "confirm": "确认订单", "move_confirm": "确认改期",
+              "hour": "选择钟点", "confirm": "确认订单", "move_confirm": "确认改期", "plan_pause": "暂停服务计划",
               "worker_code": "服务人员输入工单号", "worker_id": "服务人员输入工号",
               "worker_action": "服务人员签到签退", "after_hours": "夜间", "done": "已结束",
               "dialling": "转人工", "voicemail": "留言"}

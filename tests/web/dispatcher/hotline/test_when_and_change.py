@@ -164,3 +164,49 @@ def test_a_delivered_meal_is_offered_as_a_delivery(app, phone, provider):
 
     (offer,) = _rows(app, select(OutboxMessage).where(OutboxMessage.purpose == "offer"))
     assert "送餐上门：" in offer.body
+
+
+def test_a_care_plan_is_paused_for_a_week_by_phone(app, phone, provider, settings, clock):
+    """Issue 17, item 5: the elder of a daily lunch hears 5 for pausing the whole plan, and a week goes."""
+    from datetime import time, timedelta
+
+    from dispatcher.clock import local
+    from dispatcher.models import Elder, Item
+    from dispatcher.plans import generation, service
+    from dispatcher.plans.models import CarePlan, PlanPause
+    from providers.models import Offer as PlanOffer
+
+    today = local(clock.now()).date()
+    with app.extensions["vnh.sessionmaker"]() as session:
+        elder = session.scalar(select(Elder))
+        lunch = session.scalar(select(Item).where(Item.code == "ML01"))
+        plan = service.add_plan(session, elder=elder, item=lunch, rule="FREQ=DAILY", at=time(11, 30),
+                                starts_on=today + timedelta(days=1), now=clock.now())
+        session.commit()
+        generation.sweep(session, settings, clock.now())
+        session.commit()
+        offer = session.scalar(select(PlanOffer))
+        from dispatcher.lifecycle import orders
+        assert orders.accept_offer(session, offer, provider.id, "sms", settings, clock.now()).ok
+        session.commit()
+        plan_id = plan.id
+
+    call = phone.call_hotline(ELDER, ["5", "1"])
+
+    assert "跳过这一次按3" in call.text and "暂停整个服务计划按5" in call.text, call.text
+    assert "暂停一周按1，暂停两周按2，暂停一个月按3" in call.text
+    assert "已为您暂停送午餐一周" in call.text and call.ended_with == "hangup", call.text
+    (pause,) = _rows(app, select(PlanPause).where(PlanPause.plan_id == plan_id))
+    assert (pause.starts_on, pause.ends_on) == (today, today + timedelta(days=6))
+    kept = _rows(app, select(Order).where(Order.plan_id == plan_id, Order.state != "cancelled"))
+    assert all(o.occurrence_date > today + timedelta(days=6) for o in kept)
+    assert _rows(app, select(Order).where(Order.plan_id == plan_id, Order.state == "cancelled"))
+    assert _rows(app, select(CarePlan).where(CarePlan.id == plan_id))[0].state != "ended"
+
+
+def test_a_one_off_order_is_not_offered_a_plan_pause(app, phone, provider):
+    code = _accepted(phone, provider, LUNCH + ["1", "1"])
+    call = phone.call_hotline(ELDER, ["5"])
+
+    assert code and "暂停整个服务计划" not in call.text
+    assert "按键无效" in call.text

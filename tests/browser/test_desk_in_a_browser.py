@@ -9,8 +9,8 @@ import time
 
 import pytest
 
+from browser.test_console_in_a_browser import PASSWORD, TOKEN, server, server_env  # noqa: F401
 from telephony.simulator import HttpTransport, Phone
-from tests.browser.test_console_in_a_browser import PASSWORD, TOKEN, server, server_env  # noqa: F401
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from tests.integration.dispatcher.test_migrate_sources import _at, _insert
+from integration.dispatcher.test_migrate_sources import _at, _insert
 
 
 def test_settled_disputes_get_the_verdict_their_order_shows(tmp_path):

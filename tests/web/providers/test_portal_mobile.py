@@ -15,7 +15,7 @@ from dispatcher.lifecycle import attendance, orders
 from dispatcher.lifecycle.slots import slot_for
 from dispatcher.models import Item, Order
 from providers.models import Offer
-from tests.web.providers.test_portal import PASSWORD, Browser
+from web.providers.test_portal import PASSWORD, Browser
 
 ADDRESS_B = "城关区白银路街道贡元巷社区7号楼1单元"
 

@@ -11,7 +11,7 @@ from dispatcher.models import CallbackReview, OperatorTask, Order
 from dispatcher.programmes.cases import priority_words
 from providers.models import Provider
 from providers.quality import recompute
-from tests.web.dispatcher.consoles import test_supervisor_views as base
+from web.dispatcher.consoles import test_supervisor_views as base
 
 denied = base.denied
 supervisor = base.supervisor

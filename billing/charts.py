@@ -135,7 +135,7 @@ def _hatch(tree, count: int) -> None:
     etree.SubElement(defs, f"{svg}style", type="text/css").text = "".join(rules)
 
 
-def _render(chart, title: str, series_count: int = 0) -> str:
+def _render(chart, title: str, series_count: int = 0, size: tuple[int, int] = (WIDTH, HEIGHT)) -> str:
     # Drop pygal's inline config script: the page needs no JavaScript to show a picture.
     tree = chart.render_tree()
     for parent in tree.iter():
@@ -143,8 +143,8 @@ def _render(chart, title: str, series_count: int = 0) -> str:
             if isinstance(child.tag, str) and child.tag.rsplit("}", 1)[-1] == "script":
                 parent.remove(child)
     _hatch(tree, series_count)
-    tree.set("width", str(WIDTH))
-    tree.set("height", str(HEIGHT))
+    tree.set("width", str(size[0]))
+    tree.set("height", str(size[1]))
     tree.set("role", "img")
     tree.set("aria-label", title)
     return etree.tostring(tree, encoding="unicode")

@@ -235,7 +235,8 @@ class Phone:
                     if outcome == "completed" or not verb.get("action"):
                         transcript.ended_with = "dial"
                         if verb.get("action") and on_dial is not None:
-                            form["DialCallStatus"] = "completed"
+                            # The person's talk takes no simulated time: answered when reported.
+                            form["DialCallStatus"], form["DialCallDuration"] = "completed", "0"
                             self.post(verb.get("action"), form)
                         return transcript
                     transcript.dialled_unanswered += 1

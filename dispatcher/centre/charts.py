@@ -22,12 +22,13 @@ ANSWER_BANDS = (("0–10秒", 0, 10), ("11–20秒", 11, 20), ("21–30秒", 21,
 
 
 def _bars(title: str, labels: list[str], values: list[int]) -> str:
+    height = max(220, 60 + 42 * len(labels))
     chart = pygal.HorizontalBar(style=STYLE, js=[], disable_xml_declaration=True, title=title, width=760,
-                                height=max(220, 60 + 42 * len(labels)), show_legend=False, print_values=True,
+                                height=height, show_legend=False, print_values=True,
                                 print_values_position="top")
     chart.x_labels = labels
     chart.add(title, values)
-    return _render(chart)
+    return _render(chart, title, 1, size=(760, height))
 
 
 def answer_bands(figures: Figures) -> list[tuple[str, int]]:

@@ -79,6 +79,12 @@ def _rank(histogram: dict[int, int], total: int, share: float) -> int | None:
     return max(histogram)
 
 
+# Tasks about a visit already made (a random spot check, a low rating, a dispute, a complaint, a
+# review nobody answered): supervision, not an operator's help in serving the request.
+AFTER_THE_VISIT = ("review_sample", "low_rating", "dispute", "complaint", "review_unreachable",
+                   "plan_review_denied")
+
+
 @dataclass
 class Figures:
     """The centre's numbers for [start, end) and, if given, one street."""
@@ -277,7 +283,8 @@ def _orders(session: Session, found: Figures, area: Area | None) -> None:
     for source, count in session.execute(select(Order.source, func.count()).where(in_period)
                                          .group_by(Order.source)):
         found.orders_by_channel[source] = count
-    touched = exists().where(OperatorTask.order_id == Order.id)
+    # An operator helped serve it: any task on the order but the supervision that follows a visit.
+    touched = exists().where(OperatorTask.order_id == Order.id, OperatorTask.kind.not_in(AFTER_THE_VISIT))
     done = Order.state.in_(("completed", "verified", "disputed"))
     alone = and_(~touched, Order.source.not_in(("operator", "console")))
     completed, without = session.execute(

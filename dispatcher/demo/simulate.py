@@ -22,6 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from dispatcher.centre.figures import figures as centre_figures
+from dispatcher.centre.summary import format_summary
 from dispatcher.clock import LOCAL_TZ, FakeClock, SystemClock
 from dispatcher.demo import personas
 from dispatcher.demo.listener import Caller, Reviewer, Wish, is_failed_prompt
@@ -61,6 +63,7 @@ class SimulationResult:
     review_calls: int = 0
     review_unanswered: int = 0
     seen: MonthSeen | None = None
+    centre: str = ""  # the centre's own figures (运营统计) for the simulated days, as `vnh report operations` prints
     failures: list[str] = field(default_factory=list)
 
     def ordinary(self) -> tuple[int, int]:
@@ -90,7 +93,8 @@ class SimulationResult:
             f"visits completed {self.checked_out}; review calls {self.review_calls} "
             f"(not picked up {self.review_unanswered})",
         ]
-        return lines + (self.seen.lines() if self.seen else [])
+        centre = ["", self.centre] if self.centre else []
+        return lines + (self.seen.lines() if self.seen else []) + centre
 
 
 def first_of_next_month(now: datetime) -> date:
@@ -192,6 +196,8 @@ class Simulation:
         end = at(start + timedelta(days=len(per_day)), time(0))
         with self._session() as session:
             self.result.seen = month_seen(session, at(start, time(0)), end)
+            self.result.centre = format_summary(centre_figures(session, start=at(start, time(0)), end=end,
+                                                               now=self.clock.now()))
         return self.result
 
     def _load_people(self) -> None:

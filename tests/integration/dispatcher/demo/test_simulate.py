@@ -3,7 +3,7 @@ and what it refuses to run against."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, time, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -55,6 +55,16 @@ def test_the_figures_it_prints_are_the_counts_of_the_rows(demo_app):
     booked = sum(c.outcome.startswith("booked") for c in result.calls)
     assert booked == seen.orders_by_phone
     assert any(f"calls offered {seen.calls}" in line for line in result.figures())
+    # The centre's own figures (运营统计) over the same days agree with the simulation's count.
+    from dispatcher.centre.figures import figures as centre_figures
+    from dispatcher.demo.simulate import at
+
+    with demo_app.extensions["vnh.sessionmaker"]() as session:
+        centre = centre_figures(session, start=at(START, time(0)), end=at(START + timedelta(days=2), time(0)))
+    assert centre.calls_offered == seen.calls
+    assert centre.transferred == sum(seen.transferred.values())
+    assert centre.ratings_satisfied == seen.satisfied
+    assert result.centre.startswith("运营统计") and result.centre in "\n".join(result.figures())
 
 
 def test_a_database_that_is_not_a_demo_district_is_refused_unless_told(app, make_elder):

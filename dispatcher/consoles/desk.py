@@ -108,10 +108,10 @@ def waiting_offers(session: Session, order_ids: list[int]) -> dict[int, tuple[in
     return found
 
 
-def counts_by_state(orders: list[Order]) -> list[tuple[str, int]]:
-    """(state, how many) for the board's header, in the lifecycle's order."""
+def counts_by_state(orders: list[Order] | dict[str, int]) -> list[tuple[str, int]]:
+    """(state, how many) for the board's header, in the lifecycle's order (from orders, or counts)."""
     order = ("new", "offered", "unassigned", "accepted", "in_progress")
-    counted = Counter(o.state for o in orders)
+    counted = Counter(orders) if isinstance(orders, dict) else Counter(o.state for o in orders)
     return [(s, counted[s]) for s in order if counted[s]] + [(s, n) for s, n in counted.items() if s not in order]
 
 

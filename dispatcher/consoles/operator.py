@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from billing import ledger, months
 from billing.charges import carried_over
@@ -377,15 +377,36 @@ def cancel_by_hand(session: Session, order: Order, staff: StaffUser, reason: str
 
 
 # -- the board ------------------------------------------------------------------------------------
-def open_orders(session: Session, street: str = "", category: str = "",
-                who: StaffUser | Area | None = None) -> list[Order]:
-    """Every open order (of `who`'s area), soonest visit first, optionally of one street and one category."""
-    query = select(Order).join(Elder).join(Item).where(Order.state.in_(OPEN_STATES), scope_filter(who, Elder.id))
+# The board lists this many open orders, soonest first; the counts above it cover them all (a
+# cold snap leaves thousands open, and a week of care-plan visits is open before it happens).
+BOARD_ROWS = 300
+
+
+def _open_query(what, street: str, category: str, who: StaffUser | Area | None):
+    query = select(*what).select_from(Order).join(Elder, Elder.id == Order.elder_id).join(Item, Item.id == Order.item_id)
+    query = query.where(Order.state.in_(OPEN_STATES), scope_filter(who, Elder.id))
     if street:
         query = query.where(Elder.street == street)
     if category:
         query = query.join(Category).where(Category.code == category)
-    return list(session.scalars(query.order_by(Order.window_start_at, Order.id)))
+    return query
+
+
+def open_orders(session: Session, street: str = "", category: str = "",
+                who: StaffUser | Area | None = None, limit: int | None = None) -> list[Order]:
+    """Open orders (of `who`'s area), soonest visit first, optionally of one street and one category;
+    the first `limit` of them, with their elder and item loaded in the same statement."""
+    query = (_open_query((Order,), street, category, who)
+             .options(contains_eager(Order.elder), contains_eager(Order.item))
+             .order_by(Order.window_start_at, Order.id))
+    return list(session.scalars(query.limit(limit) if limit else query))
+
+
+def open_order_counts(session: Session, street: str = "", category: str = "",
+                      who: StaffUser | Area | None = None) -> dict[str, int]:
+    """How many open orders in each state, for the same filters as `open_orders`."""
+    return dict(session.execute(_open_query((Order.state, func.count()), street, category, who)
+                                .group_by(Order.state)).all())
 
 
 def board_filters(session: Session, who: StaffUser | Area | None = None) -> tuple[list[str], list[Category]]:

@@ -458,13 +458,15 @@ def console_board():
     street, category = request.args.get("street", ""), request.args.get("category", "")
     from dispatcher.consoles.desk import counts_by_state, waiting_offers
 
-    rows = c.open_orders(db, street, category, who=current_user())
+    rows = c.open_orders(db, street, category, who=current_user(), limit=c.BOARD_ROWS)
+    counted = c.open_order_counts(db, street, category, who=current_user())
     streets, categories = c.board_filters(db, current_user())
     waiting = waiting_offers(db, [o.id for o in rows if o.state == "offered"])
     names = c.provider_names(db, {o.provider_id for o in rows if o.provider_id} | {p for p, _ in waiting.values()})
     template = "console/_board_rows.html" if request.args.get("partial") else "console/board.html"
     return render_template(template, rows=rows, streets=streets, categories=categories, street=street,
-                           category=category, names=names, c=c, waiting=waiting, counts=counts_by_state(rows))
+                           category=category, names=names, c=c, waiting=waiting, counts=counts_by_state(counted),
+                           total=sum(counted.values()))
 
 
 @bp.get("/supervisor")

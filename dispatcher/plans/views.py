@@ -76,12 +76,12 @@ def _apply(db, elder_id: int, action, done: str):
         action()
     except service.PlanError as exc:
         db.rollback()
-        flash(f"未保存：{exc}")
+        flash(f"未保存：{exc}", "error")
     else:
         db.commit()
         generation.sweep(db, Settings(current_app.config), _now())
         db.commit()
-        flash(done)
+        flash(done, "success")
     return redirect(url_for("plans.elder_plans", elder_id=elder_id), code=303)
 
 

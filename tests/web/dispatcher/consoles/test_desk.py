@@ -249,6 +249,26 @@ def test_the_board_counts_orders_by_state_and_shows_who_is_asked(operator, offer
     assert "安康家政" in page and "（待答复）" in page and order.job_code in page
 
 
+def test_a_crowded_board_lists_the_soonest_and_counts_them_all(operator, app, session, clock, settings, elder,
+                                                                 make_provider, monkeypatch):
+    """A cold snap leaves thousands open: the board lists the first few and its counts cover all."""
+    from dispatcher.consoles import operator as board
+
+    make_provider(offerings={"HK01": 4800}, latitude=36.0590, longitude=103.8280, name="安康家政")
+    item = session.scalar(select(Item).where(Item.code == "HK01"))
+    placed = [orders.place_order(session, elder=elder, item=item, slot=slot_for(code, clock.now()), source="phone",
+                                 call_sid=None, settings=settings, now=clock.now())
+              for code in ("tomorrow_pm", "tomorrow_am", "tomorrow_pm")]
+    session.commit()
+    monkeypatch.setattr(board, "BOARD_ROWS", 2)
+
+    page = operator.get("/console/board").get_data(as_text=True)
+
+    assert "共 <strong>3</strong> 单" in page and "只列出上门时间最早的 2 单" in page
+    assert page.count("<tr data-order=") == 2
+    assert placed[1].order_no in page  # the morning visit is the soonest
+
+
 def test_phone_numbers_on_the_card_read_as_staff_write_them(operator, make_elder):
     make_elder(name="张桂兰", phone="+869315790068")
     page = operator.get("/console/elders", query_string={"q": "张桂兰"}).get_data(as_text=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 
 import click
 
@@ -143,6 +144,8 @@ def simulate(seed, days, calls_per_day, calls, mix, start, fresh, i_know):
         click.echo(line)
     for line in result.figures():
         click.echo(line)
+    months = sorted({f"{result.start:%Y-%m}", f"{result.start + timedelta(days=result.days - 1):%Y-%m}"})
+    click.echo("the month's reports: " + "; ".join(f"vnh report verify --month {m}" for m in months))
     unexplained = [c for c in result.calls if not c.ok]
     for call in unexplained:
         click.echo(f"not completed ({call.persona}): {call.outcome}: {call.detail}", err=True)

@@ -97,9 +97,10 @@ class SimulationResult:
         return lines + (self.seen.lines() if self.seen else []) + centre
 
 
-def first_of_next_month(now: datetime) -> date:
+def first_of_last_month(now: datetime) -> date:
+    """The default start: a month already over, so its subsidy report can be made and verified."""
     today = now.astimezone(LOCAL_TZ).date()
-    return date(today.year + today.month // 12, today.month % 12 + 1, 1)
+    return date(today.year - (today.month == 1), (today.month - 2) % 12 + 1, 1)
 
 
 def at(day: date, moment: time) -> datetime:
@@ -116,7 +117,7 @@ def run_simulation(*, seed: int, calls: int | None = None, days: int | None = No
     from dispatcher.demo.district import build_demo_district, is_demo_district
     from dispatcher.migrate import upgrade
 
-    start = start or first_of_next_month(SystemClock().now())
+    start = start or first_of_last_month(SystemClock().now())
     clock = FakeClock(at(start, DAY_OPENS))
     workdir, own_app = None, app is None
     if own_app:
@@ -277,8 +278,10 @@ class Simulation:
         item = menu[min(int(self.rng.expovariate(1 / 4)), len(menu) - 1)]
         frame = self.rng.choice(personas.SPOKEN_FRAMES)
         said = frame.format(self.rng.choice([item.name, *item.synonyms]))
-        # Most want it soon; the rest a half-day tomorrow ("另约时间" first leads to the half-days).
-        later = (self.rng.choice(("明天上午", "明天下午")), "另约", "其他时间", "尽快")
+        # Most want it soon; the rest a half-day tomorrow: "另约时间" leads to the days, where
+        # "明天" is chosen, then the half-day (said before "明天", which the half-day menu repeats).
+        half = self.rng.choice(("上午", "下午"))
+        later = (f"明天{half}", half, "明天", "另约", "其他时间", "尽快")
         slot = ("尽快",) if self.rng.random() < 0.7 else later
         return Wish(item.code, item.name, category.name, slot_words=slot,
                     keep_open=persona == "repeat" and self.rng.random() < 0.6, utterance=said)

@@ -42,4 +42,10 @@ def test_callers_choose_by_meaning_speak_or_ask_for_a_person():
     later = Caller("decisive", wish(slot_words=("明天上午", "另约", "尽快")), random.Random(1))
     assert later.answer("尽快上门按1，另约时间按2。") == "2"
     assert later.answer("今天下午按1。明天上午按2。明天下午按3。") == "2"
+    # The day menu and then the half-day (issue 17's any date): "明天", then "下午" not "明天".
+    afternoon = Caller("decisive", wish(slot_words=("明天下午", "下午", "明天", "另约", "尽快")), random.Random(1))
+    assert afternoon.answer("尽快上门按1，另约时间按2。") == "2"
+    assert afternoon.answer("今天按1。明天按2。后天按3。星期六按4。星期日按5。星期一按6。星期二按7。"
+                            "其他日子请直接说，比如“下周三”或者“12月2号”。") == "2"
+    assert afternoon.answer("明天 11月26日 星期四，上午按1，下午按2。") == "2"
     assert Caller("decisive", wish(), random.Random(1)).answer("尽快上门按1，另约时间按2。") == "1"

@@ -351,8 +351,13 @@ def _reviews(session: Session, found: Figures, area: Area | None) -> None:
 
 
 def _elders(session: Session, found: Figures, area: Area | None) -> None:
+    served_then = (select(Order.elder_id).join(Visit, Visit.order_id == Order.id)
+                   .where(Visit.checked_in_at >= found.start, Visit.checked_in_at < found.end))
+    # On the register by the period's end, or served in it (a record entered after the visit was
+    # on the register when it was served).
     found.elders_enrolled = session.scalar(
-        select(func.count(Elder.id)).where(Elder.created_at < found.end, scope_filter(area, Elder.id)))
+        select(func.count(Elder.id)).where(or_(Elder.created_at < found.end, Elder.id.in_(served_then)),
+                                           scope_filter(area, Elder.id)))
     found.elders_served = session.scalar(
         select(func.count(distinct(Order.elder_id))).select_from(Order).join(Visit, Visit.order_id == Order.id)
         .where(Visit.checked_in_at >= found.start, Visit.checked_in_at < found.end,

@@ -212,3 +212,18 @@ def test_the_report_writes_xlsx_that_openpyxl_reads(cli, day, tmp_path):
 def test_the_report_refuses_bad_input_naming_the_option(cli, args, message):
     result = cli(*args)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_an_elder_entered_after_the_period_but_served_in_it_counts_as_enrolled(session, day):
+    """A record typed in after the visit (or the demo district, simulated in last month)."""
+    from dispatcher.models import Elder, Order, Visit
+
+    start, end = day
+    served = session.scalars(select(Order.elder_id).join(Visit, Visit.order_id == Order.id)
+                             .where(Visit.checked_in_at >= start, Visit.checked_in_at < end)).first()
+    session.get(Elder, served).created_at = end + timedelta(days=3)
+    session.commit()
+
+    f = figures(session, start=start, end=end)
+    assert (f.elders_enrolled, f.elders_served) == (3, 2)
+    assert f.elders_served <= f.elders_enrolled

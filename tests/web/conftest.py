@@ -75,6 +75,8 @@ def two_areas(app, session, clock, settings, policy, make_elder, make_provider):
                                         settings=settings, now=clock.now())
         task = open_task(session, kind="emergency", reason="紧急求助", dedupe_key=f"test-emergency:{key}",
                          elder_id=elder.id, now=clock.now(), priority=0)
+        # A message left on the call, so the voicemail route has something of each area to play.
+        task.recording_url = f"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE{key}"
         schedule = schedule_call(session, elder, time(10, 0), clock.now())
         silent = make_elder(name=DORMANT[key], street=street, community=community, latitude=lat, longitude=lng)
         session.commit()

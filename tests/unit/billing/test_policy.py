@@ -323,10 +323,11 @@ def test_emergency_items_are_exactly_the_em_category(categories):
             assert item["emergency"] is (category["code"] == "EM"), item["code"]
 
 
-def test_every_item_has_three_to_eight_distinct_synonyms(categories):
+def test_every_item_has_three_to_twelve_distinct_synonyms(categories):
+    # Twelve at most: issue 21's speech corpus added everyday words to the most asked-for items.
     for item in items_of(categories):
         synonyms = item["synonyms"]
-        assert 3 <= len(synonyms) <= 8, item["code"]
+        assert 3 <= len(synonyms) <= 12, item["code"]
         assert len(set(synonyms)) == len(synonyms), item["code"]
 
 

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, current_app, render_template
 from sqlalchemy import select
 
 from dispatcher.consoles import desk
-from dispatcher.consoles.auth import current_user, record_elder_view, role_required
+from dispatcher.consoles.auth import current_user, role_required
 from dispatcher.db import get_session
 
 bp = Blueprint("desk", __name__)
@@ -64,17 +64,11 @@ def close_outcomes() -> tuple[str, ...]:
 def transfer_page(task_id: int):
     """A transferred call's card on a page of its own: where the desk's list of waiting calls leads."""
     from dispatcher.consoles import operator as c
-    from dispatcher.consoles.views import _task_or_404
-    from dispatcher.models import Elder
+    from dispatcher.consoles.views import _task_or_404, caller_card
 
     db = get_session()
     task = _task_or_404(db, task_id)
-    card = None
-    if task.elder_id is not None:
-        card = c.elder_card(db, db.get(Elder, task.elder_id), current_app.extensions["vnh.policy"], _now())
-        record_elder_view(task.elder_id)
-        db.commit()
-    return render_template("console/transfer.html", task=task, card=card, c=c)
+    return render_template("console/transfer.html", task=task, card=caller_card(db, task), c=c)
 
 
 @bp.get("/console/tasks/<int:task_id>/recording")

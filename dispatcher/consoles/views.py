@@ -147,16 +147,23 @@ def console_transfers():
 def console_card(task_id: int):
     """The screen-pop card of one transferred call: who is calling and why (an audited view)."""
     from dispatcher.consoles import operator as c
-    from dispatcher.models import Elder
 
     db = get_session()
     task = _task_or_404(db, task_id)
-    card = None
-    if task.elder_id is not None:
-        card = c.elder_card(db, db.get(Elder, task.elder_id), current_app.extensions["vnh.policy"], _now())
-        record_elder_view(task.elder_id)
-        db.commit()
-    return render_template("console/_pop.html", task=task, card=card, c=c)
+    return render_template("console/_pop.html", task=task, card=caller_card(db, task), c=c)
+
+
+def caller_card(db, task):
+    """The card of the elder a transferred call is about (None for an unknown caller); the view is audited."""
+    from dispatcher.consoles import operator as c
+    from dispatcher.models import Elder
+
+    if task.elder_id is None:
+        return None
+    card = c.elder_card(db, db.get(Elder, task.elder_id), current_app.extensions["vnh.policy"], _now())
+    record_elder_view(task.elder_id)
+    db.commit()
+    return card
 
 
 @bp.get("/console/elders")

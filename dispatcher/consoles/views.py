@@ -341,13 +341,7 @@ def console_move(order_id: int):
     slot = _slot_form()
     outcome = changes.move(db, order, slot, actor=f"staff:{current_user().username}", settings=_settings(),
                            now=_now())
-    if outcome.ok:
-        db.commit()
-        flash(outcome.message, "success")
-    else:
-        db.rollback()
-        flash(f"未改期：{outcome.message}", "error")
-    return redirect(url_for("views.console_order", order_id=order_id), code=303)
+    return _changed(db, order_id, outcome, "未改期")
 
 
 @bp.post("/console/orders/<int:order_id>/skip")
@@ -361,12 +355,17 @@ def console_skip(order_id: int):
     reason = request.form.get("reason", "").strip() or "话务员操作跳过"
     outcome = changes.skip(db, order, actor=f"staff:{current_user().username}", reason=reason[:200],
                            settings=_settings(), now=_now())
+    return _changed(db, order_id, outcome, "未跳过")
+
+
+def _changed(db, order_id: int, outcome, refused: str):
+    """Keep a move or skip that worked and say so; roll back a refused one and say why."""
     if outcome.ok:
         db.commit()
         flash(outcome.message, "success")
     else:
         db.rollback()
-        flash(f"未跳过：{outcome.message}", "error")
+        flash(f"{refused}：{outcome.message}", "error")
     return redirect(url_for("views.console_order", order_id=order_id), code=303)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import socket
+import time
 from datetime import datetime
 
 from flask import Flask
@@ -30,6 +32,7 @@ log = logging.getLogger("vnh.scheduler")
 ELDER_CALLS = frozenset({"review", "wellbeing", "visit_notice", "visit_reminder"})
 ADVISORY_LOCK_KEY = 0x766E68  # "vnh"
 LEASE_NAME = "vnh scheduler"
+SCHEDULER_NICENESS = 10
 
 
 def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
@@ -37,8 +40,7 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
     now = now or app.extensions["vnh.clock"].now()
     settings = Settings(app.config)
     counts = {}
-    with session_scope(app) as session:
-        counts["offers_expired"] = orders.expire_due_offers(session, settings, now)
+    counts["offers_expired"] = expire_offers(app, settings, now)
     with session_scope(app) as session:
         counts["review_calls_unanswered"] = reviews.expire_silent_review_calls(session, settings, now)
     with session_scope(app) as session:
@@ -58,6 +60,25 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
         counts["integrity_flags"] = integrity.sweep_due_runs(session, app.extensions["vnh.policy"], now)
     counts["messages_sent"] = deliver_outbox(app, now)
     return counts
+
+
+def expire_offers(app: Flask, settings: Settings, now: datetime, budget_s: float | None = None) -> int:
+    """Expire overdue offers and offer their orders on, each in a transaction of its own (a short
+    lock on one order, never a write held across a cold snap's thousands), in batches for up to
+    `budget_s` (half a tick, by default): a cold snap's backlog drains over the next ticks, and
+    the other sweepers and the web workers get their turn meanwhile."""
+    budget_s = app.config["TICK_S"] / 2 if budget_s is None else budget_s
+    until, expired = time.monotonic() + budget_s, 0
+    while True:
+        with session_scope(app) as session:
+            due = orders.due_offers(session, now)
+        for offer_id in due:
+            with session_scope(app) as session:
+                expired += orders.expire_offer(session, settings, offer_id, now)
+            if time.monotonic() >= until:
+                return expired
+        if len(due) < 100:
+            return expired
 
 
 def deliver_outbox(app: Flask, now: datetime, limit: int = 200) -> int:
@@ -190,10 +211,21 @@ class SchedulerLease:
                 self.connection = None
 
 
+def give_way_to_the_web() -> None:
+    """Lower this process's CPU priority to `SCHEDULER_NICENESS`, before it starts threads (they
+    inherit it). Its work can wait a second; an elder on the hotline cannot: on a machine busy
+    with a cold snap's backlog, the web workers get about ten times its share of the CPU, and it
+    still gets its share (SCHED_IDLE, which the password checks use, could starve it, and with it
+    the SMS offers it sends)."""
+    with contextlib.suppress(AttributeError, OSError):  # not a Unix: the tick runs at normal priority
+        os.setpriority(os.PRIO_PROCESS, 0, max(os.getpriority(os.PRIO_PROCESS, 0), SCHEDULER_NICENESS))
+
+
 def start_scheduler(app: Flask):
     """Tick every VNH_TICK_S; a missed tick runs once late rather than never or many times."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
+    give_way_to_the_web()
     lease = SchedulerLease(app)
 
     def tick() -> None:

@@ -184,6 +184,29 @@ def test_an_offer_left_unanswered_past_its_window_goes_to_the_next_provider(
     assert second.expires_at == clock.now() + timedelta(seconds=settings.asap_offer_window_s)
 
 
+def test_the_scheduler_expires_each_offer_in_a_transaction_of_its_own_within_its_budget(
+    app, session, settings, clock, make_elder, make_provider
+):
+    """A cold snap's backlog: each expiry commits alone (a short lock on one order), and a tick
+    stops at its time budget, leaving the rest for the next tick, which takes them."""
+    from dispatcher.operations.sweepers import expire_offers
+
+    make_provider(latitude=NEAR[0], longitude=NEAR[1])
+    make_provider(latitude=MID[0], longitude=MID[1])
+    placed = [_place(session, make_elder(name=f"老人{n}", phone=f"+861391234100{n}"), settings, clock)
+              for n in range(3)]
+    clock.advance(settings.asap_offer_window_s + 1)
+
+    assert expire_offers(app, settings, clock.now(), budget_s=0) == 1  # the budget spent: one, committed
+    session.expire_all()
+    assert [o.status for o in _offers(session, placed[0])] == ["expired", "offered"]
+    assert [o.status for o in _offers(session, placed[1])] == ["offered"]
+    session.rollback()  # SQLite: no read of this test's left open while the scheduler writes
+    assert expire_offers(app, settings, clock.now()) == 2  # the next tick takes the rest
+    session.expire_all()
+    assert all([o.status for o in _offers(session, order)] == ["expired", "offered"] for order in placed)
+
+
 def test_after_max_offers_unanswered_the_order_waits_for_an_operator_with_the_reason(
     session, settings, clock, make_elder, make_provider
 ):

@@ -17,6 +17,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from dispatcher.clock import clock_from_env
     from dispatcher.config import check_settings, settings_from_env
     from dispatcher.consoles import auth, errors, security, staff_views, views
+    from dispatcher.consoles.polls import Reused
     from dispatcher.hotline import switch_views
     from dispatcher.hotline import views as hotline_views
     from dispatcher.hotline import visit_call as visit_views
@@ -46,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     db.init_app(app)
     app.extensions["vnh.catalogue"] = CatalogueCache()
+    app.extensions["vnh.polls"] = Reused(app.config["POLL_REUSE_S"])
     init_telephony(app)
     auth.init_app(app)
     app.register_blueprint(hotline_views.bp)

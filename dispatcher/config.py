@@ -82,6 +82,7 @@ def settings_from_env(env: dict | None = None) -> dict:
         "REVIEW_DELAY_S": _int(env, "VNH_REVIEW_DELAY_S", 7200),
         "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
         "TICK_S": _float(env, "VNH_TICK_S", 5.0),
+        "POLL_REUSE_S": _float(env, "VNH_POLL_REUSE_S", 0.5),
         "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
         "DB_WAIT_S": _float(env, "VNH_DB_WAIT_S", 2.0),
         "REVIEW_SAMPLE": _float(env, "VNH_REVIEW_SAMPLE", 0.1),

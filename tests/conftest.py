@@ -78,6 +78,7 @@ def app(database_url, clock):
         "REVIEW_DELAY_S": 3600,
         "QUIET_HOURS": "21:00-08:00",
         "WTF_CSRF_ENABLED": False,
+        "POLL_REUSE_S": 0,  # a poll sees what the test just did; tests/web/.../test_polls.py turns it on
     })
     with session_scope(app) as session:
         load_catalogue(session)

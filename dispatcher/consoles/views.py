@@ -116,20 +116,25 @@ def console():
     from dispatcher.consoles import operator as c
 
     db, user = get_session(), current_user()
+    queue = c.operator_queue(db, _now(), user)
+    shown = {"queue": queue[:c.QUEUE_ROWS], "queue_total": len(queue), "c": c}
     if request.args.get("partial") == "queue":
-        return render_template("console/_queue.html", queue=c.operator_queue(db, _now(), user), c=c)
-    return render_template("console.html", queue=c.operator_queue(db, _now(), user), c=c,
-                           transfers=c.live_transfers(db, _now(), user))
+        return render_template("console/_queue.html", **shown)
+    return render_template("console.html", transfers=c.live_transfers(db, _now(), user), **shown)
 
 
 @bp.get("/console/transfers.json")
 @role_required(*CONSOLE_ROLES)
 def console_transfers():
-    """What the screen-pop polls: calls being handed to a person now (no personal detail but a name)."""
+    """What every operator's page polls (desk.js): calls being handed to a person now (no personal
+    detail but a name), and the count of open orders; reused by the area's polls for a moment."""
     from dispatcher.consoles import operator as c
+    from dispatcher.consoles.scope import area_of
     from dispatcher.hotline.call_state import STATE_NAMES
 
     db, user, now = get_session(), current_user(), _now()
+    transfers, open_orders = current_app.extensions["vnh.polls"].get(
+        ("transfers", area_of(user)), lambda: (c.live_transfers(db, now, user), c.count_open(db, user)))
     return jsonify(transfers=[
         {"task_id": t.task_id, "kind": t.kind, "kind_name": c.KIND_NAMES.get(t.kind, t.kind),
          "reason": t.reason, "caller": phone(t.caller), "elder_id": t.elder_id, "elder_name": t.elder_name,
@@ -138,8 +143,8 @@ def console_transfers():
          "connected": t.is_connected, "state": t.state, "state_name": STATE_NAMES[t.state],
          "card_url": url_for("views.console_card", task_id=t.task_id),
          "page_url": url_for("desk.transfer_page", task_id=t.task_id)}
-        for t in c.live_transfers(db, now, user)
-    ], open_orders=c.count_open(db, user))
+        for t in transfers
+    ], open_orders=open_orders)
 
 
 @bp.get("/console/transfers/<int:task_id>/card")

@@ -1,6 +1,6 @@
-// Screen-pop: poll for transferred calls; show the most urgent one's card as soon as it appears,
-// or the one the operator chose from the list.
-// The URLs come from the page: #transfers data-poll and #queue-box data-poll.
+// Screen-pop: from the transferred calls desk.js polls for (its "vnh:transfers" event), show the
+// most urgent one's card as soon as it appears, or the one the operator chose from the list.
+// The queue's URL comes from the page: #queue-box data-poll.
 (function () {
   var shown = null, pinned = null, dismissed = {};
   var list = document.getElementById("transfers"), pop = document.getElementById("pop");
@@ -10,28 +10,25 @@
     fetch(t.card_url, {credentials: "same-origin"}).then(function (r) { return r.text(); })
       .then(function (html) { pop.innerHTML = html; });  // the tab title is desk.js's
   }
-  var live = [];
-  function tick() {
-    fetch(list.dataset.poll, {credentials: "same-origin", cache: "no-store"})
-      .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) {
-        if (!data) return;
-        live = data.transfers.filter(function (t) { return !dismissed[t.task_id]; });
-        // Every waiting call is a link: a click opens its card here (its own page without scripts).
-        list.innerHTML = live.length ? live.map(function (t) {
-          return '<p data-task="' + t.task_id + '"><a href="' + text(t.page_url) + '" data-open="' + t.task_id + '">' +
-                 text(t.at) + " " + text(t.kind_name) + " " + text(t.elder_name || t.caller) + "</a>（" +
-                 text(t.state_name) + "，已等待" + text(String(t.waited_s)) + "秒）</p>";
-        }).join("") : '<p class="muted">暂无转人工来电</p>';
-        var ids = live.map(function (t) { return t.task_id; });
-        if (pinned !== null && ids.indexOf(pinned) < 0) pinned = null;
-        var target = pinned !== null ? live[ids.indexOf(pinned)] : live[0];
-        if (!target) { if (shown !== null) { pop.innerHTML = ""; shown = null; } return; }
-        if (target.task_id === shown) return;
-        // The operator is typing on the card shown: a newer call waits on the list, not over the note.
-        if (shown !== null && ids.indexOf(shown) >= 0 && pop.contains(document.activeElement)) return;
-        open(target);
-      }).catch(function () {});
+  var live = [], latest = null;
+  function tick() { if (latest) show(latest); }
+  function show(data) {
+    latest = data;
+    live = data.transfers.filter(function (t) { return !dismissed[t.task_id]; });
+    // Every waiting call is a link: a click opens its card here (its own page without scripts).
+    list.innerHTML = live.length ? live.map(function (t) {
+      return '<p data-task="' + t.task_id + '"><a href="' + text(t.page_url) + '" data-open="' + t.task_id + '">' +
+             text(t.at) + " " + text(t.kind_name) + " " + text(t.elder_name || t.caller) + "</a>（" +
+             text(t.state_name) + "，已等待" + text(String(t.waited_s)) + "秒）</p>";
+    }).join("") : '<p class="muted">暂无转人工来电</p>';
+    var ids = live.map(function (t) { return t.task_id; });
+    if (pinned !== null && ids.indexOf(pinned) < 0) pinned = null;
+    var target = pinned !== null ? live[ids.indexOf(pinned)] : live[0];
+    if (!target) { if (shown !== null) { pop.innerHTML = ""; shown = null; } return; }
+    if (target.task_id === shown) return;
+    // The operator is typing on the card shown: a newer call waits on the list, not over the note.
+    if (shown !== null && ids.indexOf(shown) >= 0 && pop.contains(document.activeElement)) return;
+    open(target);
   }
   list.addEventListener("click", function (e) {
     var a = e.target.closest("[data-open]");
@@ -46,8 +43,9 @@
       dismissed[shown] = true; pop.innerHTML = ""; if (pinned === shown) pinned = null; shown = null; tick();
     }
   });
-  tick();
-  setInterval(tick, 1000);
+  // desk.js polls the transfers once a second for every staff page and passes each answer on.
+  document.addEventListener("vnh:transfers", function (e) { show(e.detail); });
+  if (document.vnhTransfers) show(document.vnhTransfers);
   // The queue: fetched again every 5 s, unless the operator is typing in it.
   var box = document.getElementById("queue-box");
   setInterval(function () {

@@ -1,7 +1,8 @@
 // The operator's desk, on every staff page of operators and supervisors: poll the transferred calls,
 // show a banner (caller and reason) and the list of every waiting call (each a link to its card,
 // with its waiting time in seconds and the network's state), beep for a new one unless muted, and
-// put the count in the tab title. The URL comes from the page: #desk data-poll.
+// put the count in the tab title. The URL comes from the page: #desk data-poll. Each answer is
+// also dispatched as a "vnh:transfers" event, which the console's screen-pop (console.js) reads.
 (function () {
   "use strict";
   var desk = document.getElementById("desk");
@@ -93,7 +94,13 @@
   function tick() {
     fetch(desk.dataset.poll, {credentials: "same-origin", cache: "no-store"})
       .then(function (r) { return r.ok ? r.json() : null; })
-      .then(function (data) { if (data) show(data); })
+      .then(function (data) {
+        if (!data) return;
+        show(data);
+        // The console's screen-pop reads the same answer: one poll a second per page, not two.
+        document.vnhTransfers = data;  // for a page script that starts after this answer came
+        document.dispatchEvent(new CustomEvent("vnh:transfers", {detail: data}));
+      })
       .catch(function () { /* offline for a moment: the next poll tries again */ });
   }
   // Closing forms: the browser's "fill in this field" in Chinese (the server says the same with a 400).

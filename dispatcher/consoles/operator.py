@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, contains_eager
+from sqlalchemy.orm import Session, aliased, contains_eager
 
 from billing import ledger, months
 from billing.charges import carried_over
@@ -292,15 +292,20 @@ def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None
     late check-ins, failed messages, voicemails, wellbeing alarms and transferred calls; oldest
     first within each."""
     items = []
-    tasks = session.scalars(select(OperatorTask).where(OperatorTask.resolved_at.is_(None),
-                                                       task_scope(who))).all()
-    for task in tasks:
+    # Each task with its order and elder in one statement: a cold snap leaves hundreds of orders
+    # nobody took on the queue, and fifty consoles ask for it every five seconds.
+    order_elder = aliased(Elder)
+    rows = session.execute(
+        select(OperatorTask, Order, Elder, order_elder)
+        .outerjoin(Order, Order.id == OperatorTask.order_id)
+        .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
+        .outerjoin(order_elder, order_elder.id == Order.elder_id)
+        .where(OperatorTask.resolved_at.is_(None), task_scope(who))).all()
+    for task, order, elder, elder_of_order in rows:
         kind = queue_kind(task)
         if kind is None:
             continue
-        order = session.get(Order, task.order_id) if task.order_id else None
-        elder = session.get(Elder, task.elder_id) if task.elder_id else (order.elder if order else None)
-        items.append(QueueItem(kind, task.reason, task.created_at, task, order, elder))
+        items.append(QueueItem(kind, task.reason, task.created_at, task, order, elder or elder_of_order))
     items.sort(key=lambda i: (QUEUE_RANK[i.kind], i.created_at))
     return items
 
@@ -380,6 +385,8 @@ def cancel_by_hand(session: Session, order: Order, staff: StaffUser, reason: str
 # The board lists this many open orders, soonest first; the counts above it cover them all (a
 # cold snap leaves thousands open, and a week of care-plan visits is open before it happens).
 BOARD_ROWS = 300
+# The queue lists its most urgent rows; the heading counts them all.
+QUEUE_ROWS = 100
 
 
 def _open_query(what, street: str, category: str, who: StaffUser | Area | None):

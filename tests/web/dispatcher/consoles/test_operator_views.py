@@ -268,3 +268,66 @@ def test_the_elder_card_marks_the_numbers_no_sms_can_reach(app, operator, make_e
 
     assert card.count("短信不可达") == 2  # the elder's own landline and 张强's
     assert "短信不可达" not in plain
+
+
+def test_polls_of_one_area_within_a_moment_share_one_answer(app, operator, elder, make_provider):
+    """Fifty consoles polling each second cost about one query a moment, not fifty; a transfer made
+    in the meantime shows at the first poll after the moment (VNH_POLL_REUSE_S)."""
+    import time
+
+    from sqlalchemy import event
+
+    from dispatcher.consoles.polls import Reused
+
+    app.extensions["vnh.polls"] = Reused(0.3)
+    statements = []
+    engine = app.extensions["vnh.engine"]
+
+    def count(_conn, _cursor, statement, *_):
+        if "operator_tasks" in statement:
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert operator.get("/console/transfers.json").get_json()["transfers"] == []
+        _phone(app).call_hotline(ELDER_PHONE, ["0"])
+        statements.clear()
+        for _ in range(5):  # within the moment: the answer from before the call, without a query
+            assert operator.get("/console/transfers.json").get_json()["transfers"] == []
+        assert statements == []
+        time.sleep(0.35)
+        transfers = operator.get("/console/transfers.json").get_json()["transfers"]
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [t["elder_name"] for t in transfers] == ["王秀英"]
+
+
+def test_a_long_queue_lists_its_most_urgent_rows_and_counts_them_all(app, operator, elder, session, clock,
+                                                                     monkeypatch):
+    """A cold snap leaves hundreds of orders nobody took: the queue shows the first QUEUE_ROWS, the
+    heading counts every one, and each row's elder comes with its task (no query per row)."""
+    from sqlalchemy import event
+
+    from dispatcher.consoles import operator as console
+    from dispatcher.lifecycle.tasks import open_task
+
+    monkeypatch.setattr(console, "QUEUE_ROWS", 2)
+    for n in range(3):
+        open_task(session, kind="voicemail", reason=f"留言{n}", dedupe_key=f"vm:{n}", now=clock.now(),
+                  elder_id=elder.id)
+    session.commit()
+    statements = []
+    engine = app.extensions["vnh.engine"]
+
+    def collect(_conn, _cursor, statement, *_):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", collect)
+    try:
+        page = operator.get("/console?partial=queue").get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", collect)
+    assert "待处理事项（3）" in page
+    assert "留言0" in page and "留言1" in page and "留言2" not in page
+    assert "其余 1 项" in page
+    assert sum("elders" in s and "operator_tasks" not in s for s in statements) == 0

@@ -30,8 +30,10 @@ def yuan_words(fen: int) -> str:
 def charge_words(price_fen: int, subsidy_fen: int, copay_fen: int) -> str:
     if price_fen == 0:
         return "本次服务免费。"
-    tail = "您无需付费。" if copay_fen == 0 else f"您自付{yuan_words(copay_fen)}。"
-    return f"本次服务{yuan_words(price_fen)}，政府补贴{yuan_words(subsidy_fen)}，{tail}"
+    # Said on the phone before the caller confirms: every character is a quarter second (issue 21).
+    if copay_fen == 0:
+        return f"服务费{yuan_words(price_fen)}，政府全额补贴，您无需付费。"
+    return f"服务费{yuan_words(price_fen)}，政府补贴{yuan_words(subsidy_fen)}，您自付{yuan_words(copay_fen)}。"
 
 
 def when_words(start: datetime, slot_label: str) -> str:

@@ -125,7 +125,7 @@ class BookingSteps:
         reply.say += [f"{c.name}按{i}。" for i, c in enumerate(categories, 1)]
         if self._has_more_categories(call):
             reply.say.append(f"更多按{MORE_KEY}。")
-        reply.say.append("其他服务请按0转人工。")
+        reply.say.append("人工服务按0。")
         if self._is_family(call):
             reply.say.append(f"家属反映服务人员没有上门，请按{NO_SHOW_KEY}。")
         reply.hints = [item.name for c in categories for item in c.menu[:MENU_SIZE]]
@@ -137,7 +137,7 @@ class BookingSteps:
         if pages > 1:
             last = call.data.get("item_page", 0) == pages - 1
             reply.say.append(f"回到第一页按{MORE_KEY}。" if last else f"更多按{MORE_KEY}。")
-        reply.say.append("其他按0转人工。")
+        reply.say.append("人工服务按0。")
         reply.hints = [item.name for item in items]
 
     def _ask_speech_confirm(self, call: HotlineCall, reply: Reply) -> None:

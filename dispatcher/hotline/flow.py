@@ -151,7 +151,7 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
             return self._to_operator(call, "unknown_caller", "未登记的来电号码",
                                      "您好，这里是虚拟养老院服务热线。正在为您转接话务员，请稍候。")
         # The emergency key is said once, here, and nowhere else in the menus (issue 21).
-        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。紧急情况请按{EMERGENCY_KEY}。"
+        greeting = f"{orders.elder_title(self._elder(call), self.now)}您好，这里是虚拟养老院。紧急情况按{EMERGENCY_KEY}。"
         if self._open_order(call) is not None:
             call.step = "open_order"
         return self._prompt(call, prefix=greeting)

@@ -32,7 +32,7 @@ def test_a_keypad_booking_travels_to_a_payable_subsidy_in_the_report(
     call = phone.call_hotline("+8613912340001", ["2", "1", "1", "1"])
     assert call.ended_with == "hangup"
     assert "王奶奶您好" in call.text
-    assert "本次服务48元，政府补贴48元，您无需付费" in call.text
+    assert "服务费48元，政府全额补贴，您无需付费" in call.text
     code = _job_code(call.text)
 
     offer = phone.outbox()[-1]

@@ -54,11 +54,11 @@ def test_a_free_service_is_said_to_be_free():
 
 
 def test_a_fully_subsidised_service_costs_the_elder_nothing():
-    assert charge_words(4800, 4800, 0) == "本次服务48元，政府补贴48元，您无需付费。"
+    assert charge_words(4800, 4800, 0) == "服务费48元，政府全额补贴，您无需付费。"
 
 
 def test_a_co_paid_service_names_the_elders_share():
-    assert charge_words(3300, 1650, 1650) == "本次服务33元，政府补贴16.5元，您自付16.5元。"
+    assert charge_words(3300, 1650, 1650) == "服务费33元，政府补贴16.5元，您自付16.5元。"
 
 
 def test_the_visit_time_is_said_in_local_time():

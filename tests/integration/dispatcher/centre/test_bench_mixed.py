@@ -18,4 +18,4 @@ def test_the_mixed_bench_runs_every_route_and_the_sweep_at_a_tiny_size(monkeypat
     for route in ("webhooks", "console transfers", "console queue", "board", "portal"):
         assert any(line.startswith(route) and "×" in line for line in lines), (route, result.output)
     # Failures are counted, not asserted: on a busy machine SQLite's write lock can time a page out.
-    assert re.search(r"sqlite: sweepers expired \d+ of 30 due offers .* failed requests: \d+", result.output)
+    assert re.search(r"sqlite: the scheduler expired \d+ of 30 due offers .* failed requests: \d+", result.output)

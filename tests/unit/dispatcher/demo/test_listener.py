@@ -5,8 +5,8 @@ import random
 from dispatcher.demo.listener import Caller, Wish, options
 from telephony.simulator import Spoken
 
-OPEN_ORDER = "王奶奶您好，这里是虚拟养老院。紧急情况请按9。您有一个工单：居室保洁，明天上午上门。保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。"
-CATEGORIES = "生活照料按1。家政保洁按2。助餐送餐按3。医疗保健按4。康复护理按5。更多按8。其他服务请按0转人工。"
+OPEN_ORDER = "王奶奶您好，这里是虚拟养老院。紧急情况按9。您有一个工单：居室保洁，明天上午上门。保留按1，取消按2，预约其他服务按3。服务人员签到签退按7。"
+CATEGORIES = "生活照料按1。家政保洁按2。助餐送餐按3。医疗保健按4。康复护理按5。更多按8。人工服务按0。"
 
 
 def wish(**fields):
@@ -15,8 +15,8 @@ def wish(**fields):
 
 def test_a_prompt_is_read_as_options_with_their_own_words():
     opts = {o.key: o.words for o in options(OPEN_ORDER)}
-    assert opts == {"9": "紧急情况请", "1": "保留", "2": "取消", "3": "预约其他服务", "7": "服务人员签到签退"}
-    assert {o.key: o.words for o in options(CATEGORIES)}["0"] == "其他服务请转人工"
+    assert opts == {"9": "紧急情况", "1": "保留", "2": "取消", "3": "预约其他服务", "7": "服务人员签到签退"}
+    assert {o.key: o.words for o in options(CATEGORIES)}["0"] == "人工服务"
 
 
 def test_a_repeat_caller_keeps_the_order_or_books_another_and_never_cancels():

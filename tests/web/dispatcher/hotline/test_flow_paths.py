@@ -202,7 +202,7 @@ def test_the_confirmation_reads_back_the_copay_under_the_elders_policy(app, phon
 
     call = phone.call_hotline(ELDER, ["2", "1", "1"])
 
-    assert "本次服务48元，政府补贴24元，您自付24元" in call.text
+    assert "服务费48元，政府补贴24元，您自付24元" in call.text
 
 
 # -- random callers ------------------------------------------------------------------------------
@@ -270,9 +270,9 @@ def test_a_common_booking_is_heard_in_full_within_45_seconds_at_four_characters_
         for response in call.responses[:-1]
     ]
     greeting, items, slots, read_back = before_booking
-    assert greeting.startswith("王奶奶您好") and "其他服务请按0转人工" in greeting
-    assert "按0转人工" in items and "尽快上门按1" in slots
-    assert read_back.startswith("居室保洁，尽快上门。本次服务48元，政府补贴48元，您无需付费。")
+    assert greeting.startswith("王奶奶您好") and "人工服务按0" in greeting
+    assert "人工服务按0" in items and "尽快上门按1" in slots
+    assert read_back.startswith("居室保洁，尽快上门。服务费48元，政府全额补贴，您无需付费。")
     assert "服务商接单后会通知您" in call.said[-1]
     # `vnh bench ivr` speaks at four characters a second; 45 s is the goal for a common booking.
     assert sum(map(len, before_booking)) <= 45 * 4

@@ -29,9 +29,9 @@ def test_the_greeting_says_the_emergency_key_once_and_briefly(phone, elder):
     heard = []
     phone.converse(ELDER, lambda words: heard.append(words) and None)
     greeting = heard[0]
-    assert greeting.count("紧急情况请按9。") == 1 and greeting.count("9") == 1, greeting
+    assert greeting.count("紧急情况按9。") == 1 and greeting.count("9") == 1, greeting
     # Before the menu: the greeting, the emergency key, nothing else.
-    assert greeting.index("紧急情况请按9") < greeting.index("按1") and len(greeting.split("。")[0]) <= 20
+    assert greeting.index("紧急情况按9") < greeting.index("按1") and len(greeting.split("。")[0]) <= 20
     assert options(greeting)[0].key == "9"
 
 

@@ -83,6 +83,7 @@ def settings_from_env(env: dict | None = None) -> dict:
         "QUIET_HOURS": env.get("VNH_QUIET_HOURS", "21:00-08:00").strip(),
         "TICK_S": _float(env, "VNH_TICK_S", 5.0),
         "POLL_REUSE_S": _float(env, "VNH_POLL_REUSE_S", 0.5),
+        "BACKLOG_SHARE": _float(env, "VNH_BACKLOG_SHARE", 0.25),
         "MAX_OFFERS": _int(env, "VNH_MAX_OFFERS", 3),
         "DB_WAIT_S": _float(env, "VNH_DB_WAIT_S", 2.0),
         "REVIEW_SAMPLE": _float(env, "VNH_REVIEW_SAMPLE", 0.1),
@@ -192,6 +193,8 @@ def check_settings(config: dict) -> None:
             parse_quiet_hours(config.get(key, ""))
         except ValueError as exc:
             raise ConfigError(f"{name}: {exc}") from None
+    if not 0 < config.get("BACKLOG_SHARE", 0.25) <= 1:
+        raise ConfigError("VNH_BACKLOG_SHARE must be more than 0 and at most 1 (a share of each tick)")
     if config.get("EMERGENCY_OFFERS", 3) < 1:
         raise ConfigError("VNH_EMERGENCY_OFFERS must be at least 1")
     if config.get("EMERGENCY_RADIUS_FACTOR", 2.0) < 1:

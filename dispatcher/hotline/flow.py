@@ -201,7 +201,8 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
         if call.elder_id is None:
             return None
         if not self._open_known:
-            self._open = self.session.scalar(_latest_open_order(call.elder_id))
+            # Its item too, in the same statement: the status and a move name it.
+            self._open = self.session.scalar(_latest_open_order(call.elder_id).options(joinedload(Order.item)))
             self._open_known = True
         return self._open
 

@@ -64,10 +64,10 @@ def run_due_work(app: Flask, now: datetime | None = None) -> dict[str, int]:
 
 def expire_offers(app: Flask, settings: Settings, now: datetime, budget_s: float | None = None) -> int:
     """Expire overdue offers and offer their orders on, each in a transaction of its own (a short
-    lock on one order, never a write held across a cold snap's thousands), in batches for up to
-    `budget_s` (half a tick, by default): a cold snap's backlog drains over the next ticks, and
-    the other sweepers and the web workers get their turn meanwhile."""
-    budget_s = app.config["TICK_S"] / 2 if budget_s is None else budget_s
+    lock on one order, never a write held across a cold snap's thousands), for up to `budget_s`
+    (VNH_BACKLOG_SHARE of a tick, by default): a cold snap's backlog drains over the next ticks,
+    and the other sweepers and the hotline's webhooks get the machine meanwhile."""
+    budget_s = app.config["TICK_S"] * app.config["BACKLOG_SHARE"] if budget_s is None else budget_s
     until, expired = time.monotonic() + budget_s, 0
     while True:
         with session_scope(app) as session:

@@ -96,3 +96,14 @@ def test_a_switch_dial_string_with_an_unknown_placeholder_or_a_dollar_is_refused
         config = settings_from_env({"VNH_DATABASE_URL": "sqlite://", **env})
         with pytest.raises(ConfigError, match=named.replace("$", r"\$").replace("{", r"\{")):
             check_settings(config)
+
+
+def test_a_backlog_share_outside_a_tick_is_refused_and_the_default_is_a_quarter():
+    import pytest
+
+    from dispatcher.config import ConfigError
+
+    assert _checked({"VNH_DATABASE_URL": "sqlite://"})["BACKLOG_SHARE"] == 0.25
+    for wrong in ("0", "1.5", "-0.1"):
+        with pytest.raises(ConfigError, match="VNH_BACKLOG_SHARE"):
+            _checked({"VNH_DATABASE_URL": "sqlite://", "VNH_BACKLOG_SHARE": wrong})

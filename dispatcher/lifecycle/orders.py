@@ -264,29 +264,36 @@ def _has_open_offer(session, order) -> bool:
     ) is not None
 
 
-def expire_due_offers(session: Session, settings: Settings, now: datetime, limit: int = 100) -> int:
+# Overdue offers read at a time by the sweeper.
+DUE_BATCH = 100
+
+
+def expire_due_offers(session: Session, settings: Settings, now: datetime, limit: int = DUE_BATCH) -> int:
     """Expire offers whose window has passed and move their orders on; return how many."""
-    return sum(expire_offer(session, settings, offer_id, now) for offer_id in due_offers(session, now, limit))
+    return sum(expire_offer(session, settings, due, now) for due in due_offers(session, now, limit))
 
 
-def due_offers(session: Session, now: datetime, limit: int = 100) -> list[int]:
-    """The ids of up to `limit` offers whose window has passed, the longest overdue first."""
-    return list(session.scalars(
-        select(Offer.id).where(Offer.status == "offered", Offer.expires_at <= now)
-        .order_by(Offer.expires_at, Offer.id).limit(limit)))
+@dataclass(frozen=True)
+class DueOffer:
+    offer_id: int
+    order_id: int
 
 
-def expire_offer(session: Session, settings: Settings, offer_id: int, now: datetime) -> int:
+def due_offers(session: Session, now: datetime, limit: int = DUE_BATCH) -> list[DueOffer]:
+    """Up to `limit` offers whose window has passed, the longest overdue first."""
+    return [DueOffer(*row) for row in session.execute(
+        select(Offer.id, Offer.order_id).where(Offer.status == "offered", Offer.expires_at <= now)
+        .order_by(Offer.expires_at, Offer.id).limit(limit))]
+
+
+def expire_offer(session: Session, settings: Settings, due: DueOffer, now: datetime) -> int:
     """Expire one overdue offer and, if its order has no other open offer, offer the order to the
     next provider; 1 if it expired it, 0 if an answer or another scheduler got there first."""
-    offer = session.get(Offer, offer_id)
-    if offer is None:
-        return 0
-    # Lock the order before re-reading the offer, in the same order as an answer does, so a
-    # racing answer or a second scheduler waits instead of deadlocking, then sees the result.
-    order = lock_order(session, offer.order_id)
-    session.refresh(offer)
-    if offer.status != "offered":
+    # Lock the order before reading the offer, in the same order as an answer does, so a racing
+    # answer or a second scheduler waits instead of deadlocking, then sees the result.
+    order = lock_order(session, due.order_id)
+    offer = session.get(Offer, due.offer_id, populate_existing=True)
+    if offer is None or offer.status != "offered":
         return 0
     offer.status, offer.responded_at = "expired", now
     if order.state == OrderState.OFFERED and not _has_open_offer(session, order):

@@ -72,12 +72,12 @@ def expire_offers(app: Flask, settings: Settings, now: datetime, budget_s: float
     while True:
         with session_scope(app) as session:
             due = orders.due_offers(session, now)
-        for offer_id in due:
+        for offer in due:
             with session_scope(app) as session:
-                expired += orders.expire_offer(session, settings, offer_id, now)
+                expired += orders.expire_offer(session, settings, offer, now)
             if time.monotonic() >= until:
                 return expired
-        if len(due) < 100:
+        if len(due) < orders.DUE_BATCH:
             return expired
 
 

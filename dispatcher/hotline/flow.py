@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from billing.policy import Policy
@@ -53,7 +53,7 @@ def find_elder_by_phone(session: Session, phone: str) -> Elder | None:
     return session.scalar(_elder_by_phone(phone))
 
 
-def _elder_by_phone(phone: str):
+def _elder_by_phone(phone):
     return (select(Elder).join(ElderPhone).where(ElderPhone.phone == phone)
             .order_by(ElderPhone.is_primary.desc(), Elder.id).limit(1))
 
@@ -62,6 +62,32 @@ def _latest_open_order(elder_id, what=Order):
     """The elder's open order with the latest window, if any (or `what` of it)."""
     return (select(what).where(Order.elder_id == elder_id, Order.state.in_(OPEN_STATES))
             .order_by(Order.window_start_at.desc()).limit(1))
+
+
+# The statements of a greeting and of a key press, built once: a webhook only binds its values.
+# Building a statement and working out its cache key cost more than running it (issue 21), and
+# the call's own rows are written with Core, not through the unit of work.
+_CALLS, _TURNS = HotlineCall.__table__, HotlineTurn.__table__
+# The caller, their open order's id, and whether the number is a family member's (issue 18).
+_START = _elder_by_phone(bindparam("caller")).add_columns(
+    _latest_open_order(Elder.id, Order.id).scalar_subquery(),
+    select(FamilyMember.id).where(FamilyMember.phone == bindparam("caller"), FamilyMember.elder_id == Elder.id)
+    .limit(1).scalar_subquery())
+# The call, locked, and the answer already given to turn `seq`, in one statement.
+_FIND = (select(_CALLS, select(_TURNS.c.twiml)
+                .where(_TURNS.c.call_sid == bindparam("call_sid"), _TURNS.c.seq == bindparam("seq"))
+                .scalar_subquery().label("stored_twiml"))
+         .where(_CALLS.c.call_sid == bindparam("call_sid")).with_for_update(of=_CALLS))
+_BOOKED = (select(Order.item_id, func.count()).where(Order.elder_id == bindparam("elder_id"))
+           .group_by(Order.item_id))
+_ADD_CALL = insert(_CALLS)
+# Only what a turn changes: a status callback may be writing call_status at the same time.
+_SAVE_CALL = (update(_CALLS).where(_CALLS.c.id == bindparam("call_id"))
+              .values(step=bindparam("step"), data=bindparam("data", type_=_CALLS.c.data.type),
+                      updated_at=bindparam("updated_at", type_=_CALLS.c.updated_at.type)))
+_ADD_TURN = insert(_TURNS)
+_ADD_CALL_RECORD = insert(CallRecord)
+_NEW_CALL_COLUMNS = ("call_sid", "caller", "elder_id", "step", "data", "created_at", "updated_at")
 
 
 class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
@@ -77,6 +103,7 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
         self._caller: Elder | None = None
         self._open: Order | None = None
         self._open_known = False
+        self._connection = None
 
     # -- the turn --------------------------------------------------------------------------
     def respond(self, call_sid: str, caller: str, seq: int, turn: Turn, render, *,
@@ -91,40 +118,46 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
         if found is None:
             call = self._start(call_sid, caller)
             reply = self._greet(call)
-            # Added once its first step is known: one INSERT, no UPDATE after it.
-            self.session.add(call)
+            twiml = render(reply, seq + 1)
+            # Written once its first step is known: one INSERT, no UPDATE after it.
+            self._db.execute(_ADD_CALL, {column: getattr(call, column) for column in _NEW_CALL_COLUMNS})
         else:
             call, stored = found
             if stored is not None:
                 return stored
             reply = self._advance(call, turn)
-            call.updated_at = self.now
-        twiml = render(reply, seq + 1)
-        # Core inserts: these rows are written once and never read back in this request.
-        self.session.execute(insert(HotlineTurn).values(call_sid=call_sid, seq=seq, twiml=twiml))
+            twiml = render(reply, seq + 1)
+            self._db.execute(_SAVE_CALL, {"call_id": call.id, "step": call.step, "data": call.data,
+                                          "updated_at": self.now})
+        # These rows are written once and never read back in this request.
+        self._db.execute(_ADD_TURN, {"call_sid": call_sid, "seq": seq, "twiml": twiml})
         return twiml
 
-    def _find(self, call_sid: str, seq: int):
-        """The call, locked, and the answer already given to turn `seq`, in one statement.
+    @property
+    def _db(self):
+        """The session's connection, in its transaction, for the Core statements above (asked of
+        the session once a turn: nothing in a turn commits)."""
+        if self._connection is None:
+            self._connection = self.session.connection()
+        return self._connection
+
+    def _find(self, call_sid: str, seq: int) -> tuple[HotlineCall, str | None] | None:
+        """The call, locked, and the answer already given to turn `seq`.
 
         A copy of the webhook that waited for the lock may not see the answer the other copy
-        stored; the turn's unique key then refuses its answer and the view asks again.
+        stored; the turn's unique key then refuses its answer and the view asks again. The call is
+        read as a row and handed to the steps as a HotlineCall outside the session: `respond`
+        writes back what a step changes (its step and data).
         """
-        stored_twiml = (select(HotlineTurn.twiml)
-                        .where(HotlineTurn.call_sid == call_sid, HotlineTurn.seq == seq)
-                        .scalar_subquery())
-        return self.session.execute(
-            select(HotlineCall, stored_twiml).where(HotlineCall.call_sid == call_sid)
-            .with_for_update(of=HotlineCall)
-        ).first()
+        row = self._db.execute(_FIND, {"call_sid": call_sid, "seq": seq}).first()
+        if row is None:
+            return None
+        values = row._asdict()
+        stored = values.pop("stored_twiml")
+        return HotlineCall(**values), stored
 
     def _start(self, call_sid: str, caller: str) -> HotlineCall:
-        # A family member's number (issue 18) is told about key 6: found in the same statement.
-        family = (select(FamilyMember.id).where(FamilyMember.phone == caller, FamilyMember.elder_id == Elder.id)
-                  .limit(1).scalar_subquery())
-        found = self.session.execute(
-            _elder_by_phone(caller).add_columns(_latest_open_order(Elder.id, Order.id).scalar_subquery(), family)
-        ).first()
+        found = self.session.execute(_START, {"caller": caller}).first()
         is_family = False
         if found is not None:
             self._caller, open_id, family_id = found
@@ -136,11 +169,11 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
         call = HotlineCall(call_sid=call_sid, caller=caller,
                            elder_id=self._caller.id if self._caller else None,
                            step="category", data={"page": 0, "failures": 0, **({"family": 1} if is_family else {})},
-                           created_at=self.now, updated_at=self.now)
-        self.session.execute(insert(CallRecord).values(
-            call_sid=call_sid, direction="inbound", from_number=caller,
-            to_number=self.settings.hotline_number, status="in-progress",
-            created_at=self.now, updated_at=self.now))
+                           created_at=self.now, updated_at=self.now, call_status=None)
+        self._db.execute(_ADD_CALL_RECORD, {
+            "call_sid": call_sid, "direction": "inbound", "from_number": caller,
+            "to_number": self.settings.hotline_number, "status": "in-progress",
+            "created_at": self.now, "updated_at": self.now})
         return call
 
     def _greet(self, call: HotlineCall) -> Reply:
@@ -209,10 +242,7 @@ class Hotline(BookingSteps, ChangeSteps, WhenSteps, PeopleSteps):
     def _categories(self, call: HotlineCall) -> list[CategoryEntry]:
         """Categories, those the caller has booked most often first (worked out once a call)."""
         if not call.data.get("menu"):
-            by_item = self.session.execute(
-                select(Order.item_id, func.count()).where(Order.elder_id == call.elder_id)
-                .group_by(Order.item_id)
-            ).all() if call.elder_id else []
+            by_item = self.session.execute(_BOOKED, {"elder_id": call.elder_id}).all() if call.elder_id else []
             category_of = {i.id: c.code for c in self.catalogue.categories for i in c.items}
             used: dict[str, int] = {}
             for item_id, count in by_item:

@@ -81,7 +81,7 @@ _FIND = (select(_CALLS, select(_TURNS.c.twiml)
 _BOOKED = (select(Order.item_id, func.count()).where(Order.elder_id == bindparam("elder_id"))
            .group_by(Order.item_id))
 _ADD_CALL = insert(_CALLS)
-# Only what a turn changes: a status callback may be writing call_status at the same time.
+# Only what a turn changes; call_status is the network's status callbacks' to write.
 _SAVE_CALL = (update(_CALLS).where(_CALLS.c.id == bindparam("call_id"))
               .values(step=bindparam("step"), data=bindparam("data", type_=_CALLS.c.data.type),
                       updated_at=bindparam("updated_at", type_=_CALLS.c.updated_at.type)))

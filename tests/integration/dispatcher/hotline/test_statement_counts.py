@@ -113,3 +113,24 @@ def test_a_caller_with_an_open_order_is_greeted_with_its_status_in_five_statemen
     # the caller with their open order's id, the order with its item, then the call record,
     # the call and its answer written (no menu yet: the caller first decides about the order)
     assert len(seen) == 5, "\n".join(seen)
+
+
+def test_a_turn_writes_back_only_its_step_and_data(app, phone, warm):
+    """The call is read as a row and written back with Core: the step's new state is saved, and
+    the status the network's callbacks keep on the call (the operator's leg ringing) is theirs."""
+    from sqlalchemy import select, update
+
+    from dispatcher.models import HotlineCall
+
+    sid = "CA" + uuid.uuid4().hex
+    _turn(phone, app, sid)
+    with app.extensions["vnh.sessionmaker"]() as session:
+        session.execute(update(HotlineCall).where(HotlineCall.call_sid == sid).values(call_status="ringing"))
+        session.commit()
+
+    _turn(phone, app, sid, seq=1, Digits="2")
+
+    with app.extensions["vnh.sessionmaker"]() as session:
+        call = session.scalar(select(HotlineCall).where(HotlineCall.call_sid == sid))
+        assert (call.call_status, call.step) == ("ringing", "item")
+        assert call.data["category"] and call.data["failures"] == 0

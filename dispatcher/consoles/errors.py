@@ -14,7 +14,9 @@ import re
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from dispatcher.consoles.auth import same_site_path
 
@@ -28,10 +30,13 @@ MESSAGES = {
     405: ("不支持此操作", "这个页面不接受这种打开方式。请从页面上的链接或按钮进入。"),
     413: ("内容过大", "提交的内容或文件超过了上限。请缩小后再试。"),
     429: ("请求过于频繁", "请稍等片刻再试。"),
+    503: ("系统繁忙", "数据库暂时繁忙或连不上，刚才的操作没有完成，也没有保存任何改动。请稍等几秒后再试。"),
     500: ("系统出错", "系统内部出错，已记录下来。请稍后再试；如仍出错，请联系管理员。"),
 }
 CSRF_TITLE = "页面已过期，请重新提交"
 CSRF_TEXT = "这个页面打开太久，或您已退出登录，刚才提交的内容没有保存。请返回页面，刷新后重新填写提交。"
+# Seconds a page or a poll is told to wait before asking again when the database is away.
+DATABASE_RETRY_AFTER_S = 2
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # Paths read by programs, not people: they get JSON, never a page.
 _MACHINE_PREFIXES = ("/api/", "/telephony/", "/simulator/api/", "/simulator/outbox", "/healthz")
@@ -98,6 +103,17 @@ def _unhandled(exc: InternalServerError):
     return error_page(exc)
 
 
+def _database_away(exc: Exception):
+    """A busy SQLite file (its write lock not free within VNH_DB_WAIT_S), a PostgreSQL server that
+    does not answer, or a pool with no connection free: 503 and Retry-After, with nothing
+    half-saved (the transaction is rolled back), not an "unhandled error" 500. The webhooks answer
+    their own safe goodbye before this is reached."""
+    log.warning("database busy or unavailable on %s %s: %s", request.method, request.path,
+                type(getattr(exc, "orig", None) or exc).__name__)
+    unavailable = ServiceUnavailable(retry_after=DATABASE_RETRY_AFTER_S)
+    return error_page(unavailable)
+
+
 def init_app(app: Flask) -> None:
     """Answer every HTTP error with a Chinese page (or JSON); register before the provider API,
     which keeps JSON for its unmatched URLs by wrapping this handler."""
@@ -106,3 +122,5 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     app.register_error_handler(HTTPException, error_page)
     app.register_error_handler(InternalServerError, _unhandled)
+    app.register_error_handler(OperationalError, _database_away)
+    app.register_error_handler(PoolTimeout, _database_away)

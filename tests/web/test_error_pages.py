@@ -120,6 +120,30 @@ def test_machine_paths_get_json_not_pages(error_app):
     assert response.status_code == 404 and response.is_json
 
 
+def test_a_busy_database_answers_503_with_retry_after_not_an_unhandled_500(error_app, signed_in, monkeypatch,
+                                                                         caplog):
+    """Under load a SQLite file's write lock may not come free within VNH_DB_WAIT_S: the page or
+    poll that waited says so (系统繁忙, try again) instead of "系统出错", and the log says what."""
+    from sqlalchemy.exc import OperationalError
+
+    from dispatcher.consoles import operator as console
+
+    operator = signed_in("operator")
+
+    def locked(*_args, **_kwargs):
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(console, "count_open", locked)
+    monkeypatch.setattr(console, "operator_queue", locked)
+    poll = operator.get("/console/transfers.json")
+    assert poll.status_code == 503 and poll.is_json and poll.headers["Retry-After"] == "2"
+    assert poll.get_json()["error"] == "service_unavailable" and "系统繁忙" in poll.get_json()["message"]
+    body = _page(operator.get("/console"), 503, "系统繁忙")
+    assert "稍等几秒后再试" in body and "系统出错" not in body
+    assert any("database busy or unavailable on GET /console" in r.getMessage() for r in caplog.records)
+    assert not any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
 # -- CSRF ------------------------------------------------------------------------------------------
 
 

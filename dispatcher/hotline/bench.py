@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from dispatcher.operations.server import free_port
+from dispatcher.operations.server import cpu_seconds, free_port
 
 # Slow, clear Mandarin for elders: about four characters a second (a newsreader speaks five).
 CHARS_PER_SECOND = 4.0
@@ -432,6 +432,23 @@ def _statements_per_turn(database_url: str, callers: list[str]) -> tuple[int, in
     return counts[0], counts[1]
 
 
+def _timed_load(base: str, server_pid: int, callers: list[str], rate: int,
+                seconds: float) -> tuple[list[float], float | None]:
+    """The load's latencies, and the CPU the server's processes spent on each request (ms), where
+    the system tells (a figure that does not grow with how busy the machine is, as latency does)."""
+    before = cpu_seconds(server_pid)
+    latencies = _Load(base, BENCH_TOKEN, "+869312345678", callers).run(rate, seconds)
+    after = cpu_seconds(server_pid)
+    spent = None if before is None or after is None else (after - before) * 1000 / len(latencies)
+    return latencies, spent
+
+
+def _cpu_columns(ours: float | None, plain: float | None) -> str:
+    if ours is None or plain is None or plain <= 0:
+        return f"{'-':>12} {'-':>12} {'-':>6}"
+    return f"{ours:>10.2f}ms {plain:>10.2f}ms {ours / plain:>5.1f}×"
+
+
 def _sign_in_runs(name: str, base: str, callers: list[str], rate: int, sign_in_rate: int,
                   seconds: float) -> list[str]:
     """Webhooks alone, beside sign-in page views, beside wrong sign-ins, and alone again; a line each."""
@@ -482,7 +499,8 @@ def bench_webhooks(rates, seconds, workers, postgres_url, sign_in_rate, sign_in_
             click.echo(f"both servers: gunicorn, {workers} worker processes × 8 threads; "
                        "the load generator shares the same cores")
             click.echo(f"{'database':10} {'rate/s':>6} {'n':>5} {'vnh p50':>9} {'vnh p99':>9} "
-                       f"{'trivial p50':>12} {'trivial p99':>12}")
+                       f"{'trivial p50':>12} {'trivial p99':>12} {'vnh CPU/req':>12} {'trivial CPU':>12} "
+                       f"{'ratio':>6}")
             statements = {}
             for name, url in targets:
                 callers = _prepare(url)
@@ -496,14 +514,14 @@ def bench_webhooks(rates, seconds, workers, postgres_url, sign_in_rate, sign_in_
                     _Load(f"http://127.0.0.1:{trivial_port}", BENCH_TOKEN, "+869312345678",
                           callers).run(20, 2)
                     for rate in rates:
-                        ours = _Load(f"http://127.0.0.1:{port}", BENCH_TOKEN, "+869312345678",
-                                     callers).run(rate, seconds)
-                        plain = _Load(f"http://127.0.0.1:{trivial_port}", BENCH_TOKEN, "+869312345678",
-                                      callers).run(rate, seconds)
+                        ours, ours_cpu = _timed_load(f"http://127.0.0.1:{port}", server.pid, callers, rate,
+                                                     seconds)
+                        plain, plain_cpu = _timed_load(f"http://127.0.0.1:{trivial_port}", trivial.pid, callers,
+                                                       rate, seconds)
                         p50, p99 = _percentiles(ours)
                         t50, t99 = _percentiles(plain)
                         click.echo(f"{name:10} {rate:>6} {len(ours):>5} {p50:>7.1f}ms {p99:>7.1f}ms "
-                                   f"{t50:>10.1f}ms {t99:>10.1f}ms")
+                                   f"{t50:>10.1f}ms {t99:>10.1f}ms {_cpu_columns(ours_cpu, plain_cpu)}")
                     if sign_in_rate:
                         attacks.extend(_sign_in_runs(name, f"http://127.0.0.1:{port}", callers,
                                                      sign_in_webhook_rate, sign_in_rate, seconds))

@@ -97,3 +97,33 @@ def wait_until_healthy(base_url: str, timeout_s: float = 30, process: subprocess
             pass
         time.sleep(0.1)
     raise TimeoutError(f"vnh serve at {base_url} was not healthy within {timeout_s:g} s")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) used so far by process `pid` and every process under it (a
+    server's workers), read from Linux's /proc; None where there is no /proc to read. A bench takes
+    it before and after a load: the difference over the requests answered is a figure that, unlike
+    a latency, does not grow with how busy the machine is."""
+    proc = "/proc"
+    if not os.path.isdir(os.path.join(proc, str(pid))):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    used: dict[int, float] = {}
+    for name in os.listdir(proc):
+        if not name.isdigit():
+            continue
+        try:
+            with open(os.path.join(proc, name, "stat")) as stat:
+                # The command name (field 2) may hold spaces and brackets: fields after its last ')'.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        children.setdefault(int(fields[1]), []).append(int(name))
+        used[int(name)] = (int(fields[11]) + int(fields[12])) / ticks
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += used.get(current, 0.0)
+        todo.extend(children.get(current, []))
+    return total

@@ -7,8 +7,10 @@
   function text(s) { var d = document.createElement("span"); d.textContent = s; return d.innerHTML; }
   function open(t) {
     shown = t.task_id;
-    fetch(t.card_url, {credentials: "same-origin"}).then(function (r) { return r.text(); })
-      .then(function (html) { pop.innerHTML = html; });  // the tab title is desk.js's
+    // A card not fetched (a busy server's 503, the network) is asked for again at the next poll.
+    function again() { if (shown === t.task_id) shown = null; }
+    fetch(t.card_url, {credentials: "same-origin"}).then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (html) { if (html === null) again(); else pop.innerHTML = html; }, again);  // the tab title is desk.js's
   }
   var live = [], latest = null;
   function tick() { if (latest) show(latest); }

@@ -123,10 +123,23 @@ def test_an_operator_takes_a_transferred_call_and_books_a_visit_the_provider_acc
     # desk.js polls once a second and hands each answer to the screen-pop: one request, not two.
     assert 2 <= len(polls) <= 4, polls
 
+    # The first fetch of the card meets a busy server (503): the pop asks again at the next poll.
+    refused_cards = []
+
+    def busy_once(route):
+        if refused_cards:
+            route.continue_()
+        else:
+            refused_cards.append(route.request.url)
+            route.fulfill(status=503, body="busy", headers={"Retry-After": "2"})
+
+    page.route("**/console/transfers/*/card", busy_once)
     call = phone.call_hotline(elder_phone, ["0"])  # the elder presses 0 at the first menu
     assert call.ended_with == "dial"
     transferred = time.monotonic()
     card = page.wait_for_selector("#pop-card", timeout=5_000)  # no reload: the page polls
+    assert len(refused_cards) == 1
+    page.unroute("**/console/transfers/*/card")
     # A figure for the report, not a test: how long the card took to appear after the transfer.
     print(f"screen-pop appeared {time.monotonic() - transferred:.2f} s after the transfer")
     assert elder_name in card.inner_text() and "按0" in card.inner_text()

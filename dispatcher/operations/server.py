@@ -99,31 +99,42 @@ def wait_until_healthy(base_url: str, timeout_s: float = 30, process: subprocess
     raise TimeoutError(f"vnh serve at {base_url} was not healthy within {timeout_s:g} s")
 
 
-def cpu_seconds(pid: int) -> float | None:
-    """CPU time (user and system) used so far by process `pid` and every process under it (a
-    server's workers), read from Linux's /proc; None where there is no /proc to read. A bench takes
-    it before and after a load: the difference over the requests answered is a figure that, unlike
-    a latency, does not grow with how busy the machine is."""
-    proc = "/proc"
-    if not os.path.isdir(os.path.join(proc, str(pid))):
-        return None
+def _processes() -> dict[int, tuple[int, float]]:
+    """Every process Linux's /proc shows: pid → (parent pid, CPU seconds used, user and system)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    used: dict[int, float] = {}
-    for name in os.listdir(proc):
+    found = {}
+    for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
-            with open(os.path.join(proc, name, "stat")) as stat:
+            with open(os.path.join("/proc", name, "stat")) as stat:
                 # The command name (field 2) may hold spaces and brackets: fields after its last ')'.
                 fields = stat.read().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue  # the process ended while we looked
-        children.setdefault(int(fields[1]), []).append(int(name))
-        used[int(name)] = (int(fields[11]) + int(fields[12])) / ticks
-    total, todo = 0.0, [pid]
+        found[int(name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def process_tree(pid: int, processes: dict[int, tuple[int, float]] | None = None) -> list[int]:
+    """`pid` and every process under it (a server's workers), from Linux's /proc; [] without it."""
+    if not os.path.isdir(f"/proc/{pid}"):
+        return []
+    children: dict[int, list[int]] = {}
+    for child, (parent, _used) in (processes if processes is not None else _processes()).items():
+        children.setdefault(parent, []).append(child)
+    tree, todo = [], [pid]
     while todo:
-        current = todo.pop()
-        total += used.get(current, 0.0)
-        todo.extend(children.get(current, []))
-    return total
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """CPU time (user and system) used so far by process `pid` and every process under it, read
+    from Linux's /proc; None where there is no /proc to read. A bench takes it before and after a
+    load: the difference over the requests answered is a figure that, unlike a latency, does not
+    grow with how busy the machine is."""
+    processes = _processes() if os.path.isdir(f"/proc/{pid}") else {}
+    tree = process_tree(pid, processes)
+    return sum(processes.get(p, (0, 0.0))[1] for p in tree) if tree else None

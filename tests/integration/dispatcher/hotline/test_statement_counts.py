@@ -117,7 +117,8 @@ def test_a_caller_with_an_open_order_is_greeted_with_its_status_in_five_statemen
 
 def test_a_turn_writes_back_only_its_step_and_data(app, phone, warm):
     """The call is read as a row and written back with Core: the step's new state is saved, and
-    the status the network's callbacks keep on the call (the operator's leg ringing) is theirs."""
+    the status the network's callbacks keep on the call (the operator's leg ringing) is still there
+    after the turn (the row lock keeps a callback from writing between the read and the write)."""
     from sqlalchemy import select, update
 
     from dispatcher.models import HotlineCall

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from dispatcher.operations.server import cpu_seconds
+from dispatcher.operations.server import cpu_seconds, process_tree
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads Linux's /proc")
 
@@ -31,7 +31,7 @@ def test_it_counts_the_processes_under_the_one_named():
         used = cpu_seconds(parent.pid)
         assert used is not None and used >= 0.5  # the child's half second, counted under the parent
     finally:
-        for pid in _descendants(parent.pid):
+        for pid in process_tree(parent.pid)[1:]:
             os.kill(pid, 9)
         parent.kill()
         parent.wait()
@@ -42,15 +42,3 @@ def test_a_process_that_is_not_there_is_none():
     finished.wait()
     assert cpu_seconds(finished.pid) is None
 
-
-def _descendants(pid: int) -> list[int]:
-    found = []
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(name))
-            except OSError:
-                continue
-    return found

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from dispatcher.commands import app_for_command, now_of
+from dispatcher.commands import app_for_command, now_of, subgroup
 
 
 @click.group()
@@ -68,4 +68,7 @@ def user_password(username, password):
 
 
 def register(cli: click.Group) -> None:
+    from dispatcher.consoles.bench import bench_queue
+
     cli.add_command(user)
+    subgroup(cli, "bench").add_command(bench_queue, "queue")

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from billing import ledger, months
@@ -287,27 +287,41 @@ def queue_kind(task: OperatorTask) -> str | None:
     return None
 
 
-def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None = None) -> list[QueueItem]:
+def queue_rank() -> ColumnElement[int | None]:
+    """`queue_kind`'s QUEUE_RANK, as SQL (NULL where it gives None), checked in the same order, so
+    that the database sorts the queue and cuts it at the rows a page shows."""
+    kind, recording = OperatorTask.kind, OperatorTask.recording_url
+    return case(
+        (kind == "emergency", QUEUE_RANK["emergency"]),
+        *((kind == own, QUEUE_RANK[own]) for own in ("unassigned", "failed_message", "wellbeing_alarm")),
+        (func.substr(kind, 1, 4) == "late", QUEUE_RANK["late_check_in"]),
+        (or_(and_(recording.is_not(None), recording != ""), kind.in_(("voicemail", "after_hours"))),
+         QUEUE_RANK["voicemail"]),
+        (kind.in_(TRANSFER_KINDS), QUEUE_RANK["transfer"]),
+        else_=None)
+
+
+def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None = None,
+                   limit: int | None = None) -> tuple[list[QueueItem], int]:
     """Open items needing a person (of `who`'s area): emergencies first, then orders nobody took,
     late check-ins, failed messages, voicemails, wellbeing alarms and transferred calls; oldest
-    first within each."""
-    items = []
-    # Each task with its order and elder in one statement: a cold snap leaves hundreds of orders
-    # nobody took on the queue, and fifty consoles ask for it every five seconds.
+    first within each. The first `limit` of them (all without one), and how many there are."""
+    # The database sorts, counts and cuts: a cold snap can leave thousands of orders nobody took
+    # on the queue, and fifty consoles ask for it every five seconds. Each task comes with its
+    # order and elder in the same statement.
+    rank = queue_rank()
+    where = (OperatorTask.resolved_at.is_(None), task_scope(who), rank.is_not(None))
+    total = session.scalar(select(func.count()).select_from(OperatorTask).where(*where))
     order_elder = aliased(Elder)
     rows = session.execute(
         select(OperatorTask, Order, Elder, order_elder)
         .outerjoin(Order, Order.id == OperatorTask.order_id)
         .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
         .outerjoin(order_elder, order_elder.id == Order.elder_id)
-        .where(OperatorTask.resolved_at.is_(None), task_scope(who))).all()
-    for task, order, elder, elder_of_order in rows:
-        kind = queue_kind(task)
-        if kind is None:
-            continue
-        items.append(QueueItem(kind, task.reason, task.created_at, task, order, elder or elder_of_order))
-    items.sort(key=lambda i: (QUEUE_RANK[i.kind], i.created_at))
-    return items
+        .where(*where).order_by(rank, OperatorTask.created_at, OperatorTask.id).limit(limit)).all()
+    items = [QueueItem(queue_kind(task), task.reason, task.created_at, task, order, elder or elder_of_order)
+             for task, order, elder, elder_of_order in rows]
+    return items, total
 
 
 def resolve_tasks_of(session: Session, order: Order, staff: StaffUser, note: str, now: datetime) -> None:

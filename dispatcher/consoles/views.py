@@ -116,8 +116,8 @@ def console():
     from dispatcher.consoles import operator as c
 
     db, user = get_session(), current_user()
-    queue = c.operator_queue(db, _now(), user)
-    shown = {"queue": queue[:c.QUEUE_ROWS], "queue_total": len(queue), "c": c}
+    queue, total = c.operator_queue(db, _now(), user, limit=c.QUEUE_ROWS)
+    shown = {"queue": queue, "queue_total": total, "c": c}
     if request.args.get("partial") == "queue":
         return render_template("console/_queue.html", **shown)
     return render_template("console.html", transfers=c.live_transfers(db, _now(), user), **shown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -41,7 +42,22 @@ class WebServer(BaseApplication):
     def load(self):
         from dispatcher import create_app
 
-        return create_app()
+        app = create_app()
+        freeze_what_was_built()
+        return app
+
+
+def freeze_what_was_built() -> None:
+    """Take what a worker has built so far (the imported modules, the app, its metadata and
+    templates) out of Python's garbage collector's view, after one last collection.
+
+    A full collection walks every object the process holds; in a worker that was 170–190 ms, once
+    every few seconds under load, and it holds the GIL throughout, so every call in that worker
+    waited that long. What is built at start lives as long as the worker, so walking it is wasted
+    (see `gc.freeze` in the Python documentation; Instagram's web servers do the same).
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def start_scheduler_process() -> subprocess.Popen:

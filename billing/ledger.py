@@ -202,7 +202,18 @@ def post_withholding(session: Session, ref: VisitRef, now: datetime) -> bool:
 
 
 def reverse_transaction(session: Session, ref: VisitRef, txn_key: str, now: datetime) -> bool:
-    """Post the mirror image of a transaction; return False if it was reversed already."""
+    """Post the mirror image of a transaction; return False if it was reversed already.
+
+    A withholding is not reversed on its own: that would put its subsidy back on the month's pot
+    without asking whether the pot still has room (another visit may have used it since). A
+    withheld visit that did take place is corrected instead (`charges.correct_visit`), which
+    works its subsidy out again against the month's cap.
+    """
+    return _reverse(session, ref, txn_key, now, withholding=False)
+
+
+def _reverse(session: Session, ref: VisitRef, txn_key: str, now: datetime, *, withholding: bool) -> bool:
+    """`reverse_transaction`; a withholding too when `withholding` (a correction rebooking the visit)."""
     live = live_transactions(session, ref.visit_id)
     txn = next((t for t in visit_transactions(session, ref.visit_id) if t.key == txn_key), None)
     if txn is None:
@@ -211,6 +222,9 @@ def reverse_transaction(session: Session, ref: VisitRef, txn_key: str, now: date
         raise LedgerError(f"{txn_key} is a reversal; book a new entry instead of reversing it")
     if txn not in live:
         return False
+    if txn.kind == WITHHOLD and not withholding:
+        raise LedgerError(f"{txn_key}: a withheld visit is corrected (correct_visit), which checks the "
+                          "month's cap again, not reversed")
     if txn.kind == CHARGE and any(t.kind in OUTCOME_ACCOUNTS for t in live):
         raise LedgerError(f"{txn_key}: reverse the visit's review outcome before its charge")
     return _post(session, ref, REVERSE + txn.kind, {a: -v for a, v in txn.parts.items()},
@@ -231,7 +245,7 @@ def rebook_visit(session: Session, ref: VisitRef, *, price_fen: int, subsidy_fen
     if not charges:
         raise LedgerError(f"visit {ref.visit_id} has no charge to correct")
     for txn in reversed(live):
-        reverse_transaction(session, ref, txn.key, now)
+        _reverse(session, ref, txn.key, now, withholding=True)
     legs = charge_legs(price_fen, copay_fen, _parts_of(subsidy_fen, parts))
     _post(session, ref, CHARGE, legs, policy_version, now,
           txn_key=_next_key(session, ref.visit_id, CHARGE), original_key=charges[-1].key)

@@ -33,6 +33,17 @@ def _still_open(page, task_id: int) -> bool:
     return any(t["task_id"] == task_id for t in transfers)
 
 
+def _closed_soon(page, task_id: int, seconds: float = 3.0) -> bool:
+    """Whether the call leaves the list within `seconds`: the poll's answer is reused for
+    VNH_POLL_REUSE_S, so one asked for just before the close may still hold it for that moment."""
+    deadline = time.monotonic() + seconds
+    while _still_open(page, task_id):
+        if time.monotonic() > deadline:
+            return False
+        page.wait_for_timeout(200)
+    return True
+
+
 def test_the_board_hears_a_transfer_and_d_never_closes_an_emergency(server, browser, shoot):  # noqa: F811
     base, (elder_name, elder_phone, _) = server
     phone = Phone(HttpTransport(base), TOKEN)
@@ -87,6 +98,6 @@ def test_the_board_hears_a_transfer_and_d_never_closes_an_emergency(server, brow
     page.check("#pop-card input[name=confirm_emergency]")
     page.click("#pop-card button[type=submit]")
     page.wait_for_selector(".flash-success")
-    assert not _still_open(page, task_id)
+    assert _closed_soon(page, task_id)
     page.close()
     assert refused == []

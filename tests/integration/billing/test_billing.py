@@ -151,6 +151,26 @@ def test_a_reversal_is_never_reversed_and_a_charge_is_not_reversed_under_its_out
         ledger.reverse_transaction(session, ref, f"visit:{visit.id}:verify:rev", clock.now())
 
 
+def test_a_withholding_is_not_reversed_on_its_own_so_the_month_s_cap_is_asked_again(
+    session, policy, settings, clock, make_elder, provider
+):
+    """Reversing a denial would put its subsidy back on a pot another visit may have used since
+    (found by the property test: 100.01 + 100.00 yuan on a 200-yuan month). A correction works
+    the subsidy out again against the cap."""
+    elder = make_elder(elder_class="高龄")  # 50%, 200 yuan a month
+    first = _visit(session, policy, settings, clock, elder, "HK06")  # 64 yuan subsidy
+    _answer(session, first, False, clock)
+    for _ in range(3):
+        _visit(session, policy, settings, clock, elder, "HK06")  # 192 yuan used
+    ref = attendance.visit_ref(first.order, first)
+    with pytest.raises(ledger.LedgerError, match="corrected"):
+        ledger.reverse_transaction(session, ref, f"visit:{first.id}:withhold", clock.now())
+    correct_visit(session, first, policy=policy, now=clock.now(), did_come=True)
+    session.commit()
+    assert ledger.subsidy_used(session, elder.id, "2026-11") == 20000
+    assert ledger.visit_outcome(session, first.id) == ledger.VERIFY
+
+
 # -- the monthly close ------------------------------------------------------------------------
 
 def test_a_month_with_pending_reviews_closes_only_with_force_and_lists_them(

@@ -103,9 +103,13 @@ def _run(session, ops) -> tuple[list[Visit], dict[str, str]]:
             elif kind == "deny":
                 ledger.post_withholding(session, ref, now)
             elif kind == "reverse_outcome":
+                # As the app does: a verification is reversed (an integrity hold); a denial the
+                # supervisor overturns is corrected, its subsidy worked out again against the cap.
                 for txn in ledger.live_transactions(session, visit.id):
-                    if txn.kind in ledger.OUTCOME_ACCOUNTS:
+                    if txn.kind == ledger.VERIFY:
                         ledger.reverse_transaction(session, ref, txn.key, now)
+                    elif txn.kind == ledger.WITHHOLD:
+                        correct_visit(session, visit, policy=POLICY, now=now, did_come=True)
             else:
                 correct_visit(session, visit, policy=POLICY, now=now, price_fen=args[1],
                               did_come=args[2])

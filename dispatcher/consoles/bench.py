@@ -17,19 +17,10 @@ KINDS = ("unassigned",) * 16 + ("late_check_in", "failed_message", "voicemail", 
 
 def naive_queue(session, now: datetime, limit: int):
     """What the queue did before: every open task with its order and elders, ranked in Python."""
-    from sqlalchemy import select
-    from sqlalchemy.orm import aliased
-
     from dispatcher.consoles import operator as console
-    from dispatcher.models import Elder, OperatorTask, Order
+    from dispatcher.models import OperatorTask
 
-    order_elder = aliased(Elder)
-    rows = session.execute(
-        select(OperatorTask, Order, Elder, order_elder)
-        .outerjoin(Order, Order.id == OperatorTask.order_id)
-        .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
-        .outerjoin(order_elder, order_elder.id == Order.elder_id)
-        .where(OperatorTask.resolved_at.is_(None))).all()
+    rows = session.execute(console.tasks_with_their_elders(OperatorTask.resolved_at.is_(None))).all()
     items = [console.QueueItem(kind, task.reason, task.created_at, task, order, elder or of_order)
              for task, order, elder, of_order in rows if (kind := console.queue_kind(task)) is not None]
     items.sort(key=lambda i: (console.QUEUE_RANK[i.kind], i.created_at, i.task.id))

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased, contains_eager
 
 from billing import ledger, months
@@ -312,16 +312,21 @@ def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None
     rank = queue_rank()
     where = (OperatorTask.resolved_at.is_(None), task_scope(who), rank.is_not(None))
     total = session.scalar(select(func.count()).select_from(OperatorTask).where(*where))
-    order_elder = aliased(Elder)
-    rows = session.execute(
-        select(OperatorTask, Order, Elder, order_elder)
-        .outerjoin(Order, Order.id == OperatorTask.order_id)
-        .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
-        .outerjoin(order_elder, order_elder.id == Order.elder_id)
-        .where(*where).order_by(rank, OperatorTask.created_at, OperatorTask.id).limit(limit)).all()
+    rows = session.execute(tasks_with_their_elders(*where)
+                           .order_by(rank, OperatorTask.created_at, OperatorTask.id).limit(limit)).all()
     items = [QueueItem(queue_kind(task), task.reason, task.created_at, task, order, elder or elder_of_order)
              for task, order, elder, elder_of_order in rows]
     return items, total
+
+
+def tasks_with_their_elders(*where) -> Select:
+    """Operator tasks with their order, their own elder and their order's elder, in one statement."""
+    order_elder = aliased(Elder)
+    return (select(OperatorTask, Order, Elder, order_elder)
+            .outerjoin(Order, Order.id == OperatorTask.order_id)
+            .outerjoin(Elder, Elder.id == OperatorTask.elder_id)
+            .outerjoin(order_elder, order_elder.id == Order.elder_id)
+            .where(*where))
 
 
 def resolve_tasks_of(session: Session, order: Order, staff: StaffUser, note: str, now: datetime) -> None:

@@ -15,7 +15,7 @@ import click
 KINDS = ("unassigned",) * 16 + ("late_check_in", "failed_message", "voicemail", "operator_request")
 
 
-def naive_queue(session, now: datetime, limit: int):
+def naive_queue(session, limit: int):
     """What the queue did before: every open task with its order and elders, ranked in Python."""
     from dispatcher.consoles import operator as console
     from dispatcher.models import OperatorTask
@@ -44,12 +44,12 @@ def _seed(session, tasks: int, now: datetime) -> None:
     session.commit()
 
 
-def _time(run, session, now, limit, repeat: int) -> tuple[float, int, list[int]]:
+def _time(run, session, limit, repeat: int) -> tuple[float, int, list[int]]:
     seconds = []
     for _ in range(repeat):
         session.expunge_all()
         began = time.perf_counter()
-        items, total = run(session, now, limit)
+        items, total = run(session, limit)
         seconds.append(time.perf_counter() - began)
     return statistics.median(seconds), total, [i.task.id for i in items]
 
@@ -76,9 +76,8 @@ def bench_queue(tasks, repeat, database_url):
             with sessionmaker(engine)() as session:
                 load_catalogue(session)
                 _seed(session, tasks, now)
-                ours = _time(lambda s, n, lim: console.operator_queue(s, n, limit=lim), session, now,
-                             console.QUEUE_ROWS, repeat)
-                naive = _time(naive_queue, session, now, console.QUEUE_ROWS, repeat)
+                ours = _time(lambda s, lim: console.operator_queue(s, limit=lim), session, console.QUEUE_ROWS, repeat)
+                naive = _time(naive_queue, session, console.QUEUE_ROWS, repeat)
         finally:
             if database_url:
                 with engine.begin() as conn:

@@ -301,7 +301,7 @@ def queue_rank() -> ColumnElement[int | None]:
         else_=None)
 
 
-def operator_queue(session: Session, now: datetime, who: StaffUser | Area | None = None,
+def operator_queue(session: Session, who: StaffUser | Area | None = None,
                    limit: int | None = None) -> tuple[list[QueueItem], int]:
     """Open items needing a person (of `who`'s area): emergencies first, then orders nobody took,
     late check-ins, failed messages, voicemails, wellbeing alarms and transferred calls; oldest

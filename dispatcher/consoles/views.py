@@ -116,7 +116,7 @@ def console():
     from dispatcher.consoles import operator as c
 
     db, user = get_session(), current_user()
-    queue, total = c.operator_queue(db, _now(), user, limit=c.QUEUE_ROWS)
+    queue, total = c.operator_queue(db, user, limit=c.QUEUE_ROWS)
     shown = {"queue": queue, "queue_total": total, "c": c}
     if request.args.get("partial") == "queue":
         return render_template("console/_queue.html", **shown)

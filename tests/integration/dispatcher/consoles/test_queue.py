@@ -43,7 +43,7 @@ def test_the_database_orders_the_queue_as_queue_kind_ranks_it(session, clock, ma
     elder = make_elder()
     tasks = _fill(session, clock, elder)
     expected = _expected(tasks)
-    items, total = console.operator_queue(session, clock.now())
+    items, total = console.operator_queue(session)
     assert total == len(expected) == len(items)
     assert [(i.task.id, i.kind) for i in items] == [(t.id, console.queue_kind(t)) for t in expected]
     assert {i.kind for i in items} == set(console.QUEUE_RANK)  # every place on the queue is exercised
@@ -53,7 +53,7 @@ def test_the_database_orders_the_queue_as_queue_kind_ranks_it(session, clock, ma
 def test_a_limit_gives_the_most_urgent_rows_and_still_counts_them_all(session, clock, make_elder):
     elder = make_elder()
     expected = _expected(_fill(session, clock, elder))
-    items, total = console.operator_queue(session, clock.now(), limit=5)
+    items, total = console.operator_queue(session, limit=5)
     assert total == len(expected) > 5
     assert [i.task.id for i in items] == [t.id for t in expected[:5]]
     assert items[0].kind == "emergency"

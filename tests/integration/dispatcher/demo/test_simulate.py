@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from dispatcher.db import session_scope
 from dispatcher.demo.district import build_demo_district
 from dispatcher.demo.personas import DEFAULT_MIX, BadMix, parse_mix
-from dispatcher.demo.simulate import Refused, run_simulation
+from dispatcher.demo.simulate import MAX_FAILED_PROMPTS, Refused, run_simulation
 from dispatcher.models import CallbackReview, HotlineCall, OperatorTask, Order, Visit
 
 START = date(2027, 1, 4)
@@ -65,6 +65,29 @@ def test_the_figures_it_prints_are_the_counts_of_the_rows(demo_app):
     assert centre.transferred == sum(seen.transferred.values())
     assert centre.ratings_satisfied == seen.satisfied
     assert result.centre.startswith("运营统计") and result.centre in "\n".join(result.figures())
+
+
+def test_a_month_on_the_demo_district_meets_the_hotlines_goals_and_its_report_reconciles(app, clock):
+    """Issue 21's goals, as the simulation measures them on the demo district over 30 days: at
+    least 80% of ordinary requests booked without an operator, every emergency at a <Dial> within
+    one step, no caller hearing more than three failed prompts; and the month's subsidy reports
+    agree with the ledger to the fen (`vnh report verify`)."""
+    from billing.verify import verify_month
+
+    with session_scope(app) as session:
+        build_demo_district(session, seed=7, now=clock.now())
+    result = run_simulation(seed=7, days=30, app=app, start=START, echo=lambda *a: None)
+
+    assert result.failures == [] and [c for c in result.calls if not c.ok] == []
+    asked, alone = result.ordinary()
+    assert asked >= 150 and alone >= 0.8 * asked, (alone, asked)
+    emergencies = [c for c in result.calls if c.persona == "emergency"]
+    assert emergencies and {c.outcome for c in emergencies} == {"reached a person (emergency)"}
+    assert max(c.failed_prompts for c in result.calls) <= MAX_FAILED_PROMPTS
+    with session_scope(app) as session:
+        verified = verify_month(session, START.strftime("%Y-%m"), app.extensions["vnh.policy"])
+    assert verified.ok, verified.problems
+    assert verified.expected["visits"] >= 100 and verified.expected["subsidy"] > 0
 
 
 def test_a_database_that_is_not_a_demo_district_is_refused_unless_told(app, make_elder):

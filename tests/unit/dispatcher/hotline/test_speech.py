@@ -49,3 +49,23 @@ def test_a_doubtful_recogniser_lowers_the_confidence(phrases):
     sure = guess_item("送个午饭", phrases, asr_confidence=0.95)
     doubtful = guess_item("送个午饭", phrases, asr_confidence=0.1)
     assert doubtful.confidence < SURE <= sure.confidence
+
+
+@pytest.mark.parametrize(("said", "item"), [
+    ("想洗个热水澡", "LC01"),       # 洗澡 with 个热水 between its halves
+    ("好久没洗过澡了", "LC01"),
+    ("想找个中医把个脉", "HC17"),
+    ("想理个发", "LC02"),
+    ("帮我去食堂打个饭", "ML19"),
+])
+def test_a_word_said_with_a_measure_between_its_halves_is_heard_whole(phrases, said, item):
+    guess = guess_item(said, phrases)
+    assert guess is not None and guess.item_code == item and guess.confidence >= SURE, guess
+
+
+def test_words_that_only_stand_apart_are_not_joined(phrases):
+    # 冰箱 and 不冷, 屋里 and 没电: no measure or aspect between a word's halves, nothing joined.
+    assert guess_item("冰箱不冷了", phrases).item_code == "RE05"
+    assert guess_item("屋里没电了", phrases).item_code == "RE01"
+    # Nor where the second half begins a word of its own: 扎个针灸 is 针灸, not 扎针.
+    assert guess_item("想扎个针灸", phrases).item_code == "RN17"

@@ -34,7 +34,7 @@ from dispatcher.hotline.bench import (
     _serve_vnh,
     _wait_for,
 )
-from dispatcher.operations.server import free_port
+from dispatcher.operations.server import cpu_seconds, free_port
 
 HOTLINE = "+869312345678"
 PASSWORD = "bench-" + "x7Qp9zLm2Kv4"
@@ -342,7 +342,9 @@ def bench_mixed(seconds, rate, consoles, portal_users, backlog, workers, postgre
                 # connections the load needs and prepares its statements on them, as a server that
                 # has been up a while has (the first seconds otherwise measure that).
                 _mixed(base, url, cookies, callers, rate, WARM_UP_S, consoles, portal_users)
+                before = cpu_seconds(server.pid)
                 mixed, expired, runs = _mixed(base, url, cookies, callers, rate, seconds, consoles, portal_users)
+                after = cpu_seconds(server.pid)
             finally:
                 _stop(server)
             click.echo(f"\n{name}: route, requests under the mixed load, p50/p99 alone, p50/p99 mixed, ratios")
@@ -354,4 +356,8 @@ def bench_mixed(seconds, rate, consoles, portal_users, backlog, workers, postgre
             click.echo(f"{name}: the scheduler expired {expired} of {backlog} due offers in {len(runs)} ticks "
                        f"({sum(runs):.1f} s of work; {mixed['sweeps failed'][0]} failed on a busy database); "
                        f"failed requests: {len(errors)}" + (f" (first: {errors[0]})" if errors else ""))
+            if before is not None and after is not None:
+                # The processes start idle and the load lasts `seconds`: CPU over it is cores in use.
+                click.echo(f"{name}: the server used {after - before:.1f} s of CPU in the {seconds:g} s of mixed "
+                           f"load, {(after - before) / seconds:.2f} of the machine's {os.cpu_count()} cores")
     click.echo("goal: webhooks' p99 under the mixed load < 100 ms on PostgreSQL")

@@ -19,3 +19,6 @@ def test_the_mixed_bench_runs_every_route_and_the_sweep_at_a_tiny_size(monkeypat
         assert any(line.startswith(route) and "×" in line for line in lines), (route, result.output)
     # Failures are counted, not asserted: on a busy machine SQLite's write lock can time a page out.
     assert re.search(r"sqlite: the scheduler expired \d+ of 30 due offers .* failed requests: \d+", result.output)
+    # Where Linux's /proc is, the server's CPU over the load is printed as cores in use.
+    assert re.search(r"sqlite: the server used [\d.]+ s of CPU in the 1 s of mixed load, [\d.]+ of the machine's",
+                     result.output), result.output

@@ -135,9 +135,9 @@ class _Index:
         # A two-character word said with a measure or an aspect between its halves (离合词:
         # 洗个热水澡, 理个发, 把个脉, 洗过澡) is heard joined, what stood between after it.
         self.separable: dict[str, list[re.Pattern]] = {}
-        for verb in sorted(w for w in self.weights if len(w) == 2):
-            self.separable.setdefault(verb[0], []).append(
-                re.compile(f"({re.escape(verb[0])})({_SPLIT})({re.escape(verb[1])})"))
+        for word in sorted(w for w in self.weights if len(w) == 2):
+            self.separable.setdefault(word[0], []).append(
+                re.compile(f"({re.escape(word[0])})({_SPLIT})({re.escape(word[1])})"))
 
     def join_separated(self, text: str) -> str:
         def join(m: re.Match) -> str:
@@ -147,8 +147,8 @@ class _Index:
             return m.group(1) + m.group(3) + m.group(2)
 
         for first in set(text) & self.separable.keys():
-            for verb in self.separable[first]:
-                text = verb.sub(join, text)
+            for pattern in self.separable[first]:
+                text = pattern.sub(join, text)
         return text
 
     def heard_words(self, spoken: dict[str, bool]) -> tuple[dict[str, float], float]:

@@ -13,7 +13,7 @@ from dispatcher.catalogue import CATALOGUE_FILE
 from dispatcher.hotline.speech import SURE, guess_item, phrases_for
 
 CORPUS = Path(__file__).with_name("speech_corpus.csv")
-FLOOR = 0.90           # share of the corpus mapped to the right item
+FLOOR = 0.89           # share of the corpus mapped to the right item
 SURE_FLOOR = 0.95      # of the guesses booked without a read-back, the share that is right
 
 

@@ -118,7 +118,7 @@ def _demo_staff(session, app) -> list[tuple[str, str, str]]:
 @click.option("--mix", default="", help="Persona shares, e.g. decisive=0.4,speaker=0.04; must sum to one "
               "with the defaults they replace (see README).")
 @click.option("--start", type=click.DateTime(["%Y-%m-%d"]), default=None,
-              help="The first simulated day (default: the first of next month).")
+              help="The first simulated day (default: the first of last month, so its report can be verified).")
 @click.option("--fresh/--use-database", default=False, show_default=True,
               help="Run on a new temporary SQLite database with the demo district of --seed.")
 @click.option("--i-know", is_flag=True, help="Run even though the database is not a demo district.")

@@ -17,10 +17,12 @@ T = TypeVar("T")
 
 
 class Reused:
-    """`compute()`'s value for a key, reused by every thread of this process for `seconds`."""
+    """`compute()`'s value for a key, reused by every thread of this process for `seconds` (of
+    `timer`, the system's monotonic clock unless a test gives its own)."""
 
-    def __init__(self, seconds: float):
+    def __init__(self, seconds: float, timer: Callable[[], float] = time.monotonic):
         self.seconds = seconds
+        self._timer = timer
         self._lock = threading.Lock()
         self._values: dict[Hashable, tuple[float, object]] = {}
 
@@ -30,8 +32,8 @@ class Reused:
         # One thread computes while the others asking wait for its answer, not for their own.
         with self._lock:
             found = self._values.get(key)
-            if found is not None and time.monotonic() - found[0] < self.seconds:
+            if found is not None and self._timer() - found[0] < self.seconds:
                 return found[1]  # type: ignore[return-value]
             value = compute()
-            self._values[key] = (time.monotonic(), value)
+            self._values[key] = (self._timer(), value)
             return value
